@@ -1,0 +1,104 @@
+"""The audit pipeline, in one direction: scan → extract → check → decide. Reports render its result."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from curate.cache import FeatureCache, default_cache_dir
+from curate.checks import Context, Selection, load_all, run_checks
+from curate.decide import split_findings, verdict
+from curate.extract import ExtractStats, extract_features
+from curate.extract.decode import Limits
+from curate.model import Finding, Group, ImageRecord
+from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model
+from curate.scan import Scan, scan_dataset
+
+
+@dataclass
+class AuditOptions:
+    root: Path
+    base_model: str | None = None
+    profile: str | None = None
+    rules_file: Path | None = None
+    kohya_config: Path | None = None
+    caption_extension: str | None = None
+    jobs: int = 0
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+@dataclass
+class AuditResult:
+    scan: Scan
+    settings: Settings
+    base_model: BaseModel
+    records: list[ImageRecord]
+    findings: list[Finding]                     # all of them, in check order
+    per_image: dict[str, list[Finding]]
+    other_findings: list[Finding]               # about files that are not images
+    groups: list[Group]
+    verdicts: dict[str, str]
+    stats: ExtractStats
+    analyses: dict[str, dict] = field(default_factory=dict)
+
+    def verdict_counts(self) -> Counter:
+        return Counter(self.verdicts.values())
+
+
+def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = None,
+              on_progress: Callable[[int], None] | None = None) -> AuditResult:
+    """Run the whole pipeline. Raises RulesError for problems the user must fix (exit code 2)."""
+    root = Path(opts.root)
+    if not root.exists():
+        raise RulesError(f"no such folder: {root}")
+    if not root.is_dir():
+        raise RulesError(f"not a folder: {root} (give the dataset folder, e.g. ./lora_data)")
+    settings = load_settings(opts.profile, opts.rules_file)
+    rules = load_all()
+    selection = Selection(tuple(opts.select), tuple(opts.ignore))
+    unknown = selection.unknown_tokens()
+    if unknown:
+        raise RulesError(f"--select/--ignore: no check matches {', '.join(unknown)} (see `curate rules`)")
+    kohya_config = Path(opts.kohya_config) if opts.kohya_config else None
+    if kohya_config is not None and not kohya_config.is_file():
+        raise RulesError(f"--kohya-config: no such file: {kohya_config}")
+    base = resolve_base_model(opts.base_model)
+
+    scan = scan_dataset(root, settings, base, kohya_config, opts.caption_extension)
+    if on_scanned:
+        on_scanned(len(scan.images))
+
+    cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
+    try:
+        stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
+                                 jobs=opts.jobs, on_progress=on_progress)
+    finally:
+        cache.close()
+
+    config_rel = None
+    if scan.config_path:
+        try:
+            config_rel = Path(scan.config_path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            config_rel = scan.config_path
+    ctx = Context(settings, base, selection=selection, dataset={
+        "orphan_captions": scan.orphan_captions, "config_problem": scan.config_problem,
+        "config_path": scan.config_path, "config_rel": config_rel,
+    })
+    findings, groups = run_checks(scan.images, ctx)
+    per_image, other = split_findings(scan.images, findings)
+    verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
+    modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
+    analyses = {m: {"status": "ok"} for m in modules}
+    return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
+                       stats, analyses)
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,98 @@
+"""The feature cache: SQLite, keyed by file content (SHA-256) and extractor version.
+
+Two tables. `files` maps a path's stat signature (size, mtime, inode) to the SHA-256 of its bytes, so that
+an unchanged folder is not even read again. `features` maps (sha256, extractor) to that extractor's JSON
+output and version. Rows are committed in small batches: a killed run leaves every finished image cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS features (
+    sha256 TEXT NOT NULL, extractor TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (sha256, extractor));
+"""
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("CURATE_CACHE_DIR") or platformdirs.user_cache_dir("curate"))
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class FeatureCache:
+    """`FeatureCache(None)` is an in-memory cache that forgets everything (`--no-cache`)."""
+
+    FILE_NAME = "features-v1.sqlite"
+
+    def __init__(self, directory: Path | None):
+        if directory is None:
+            self.path: Path | None = None
+            self.db = sqlite3.connect(":memory:")
+        else:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.path = directory / self.FILE_NAME
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+    def lookup_sha(self, path: str, st: os.stat_result) -> str | None:
+        row = self.db.execute("SELECT size, mtime_ns, inode, sha256 FROM files WHERE path = ?", (path,)).fetchone()
+        if row and tuple(row[:3]) == stat_key(st):
+            return row[3]
+        return None
+
+    def put_sha(self, path: str, st: tuple[int, int, int], sha: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path, *st, sha))
+
+    def get_features(self, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
+        """All extractors' features for `sha` at the current versions, or None if any is missing."""
+        return get_features(self.db, sha, versions)
+
+    def put_features(self, sha: str, features: dict[str, Any], versions: dict[str, int]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+            [(sha, name, versions[name], json.dumps(data, separators=(",", ":"))) for name, data in features.items()],
+        )
+
+    def commit(self) -> None:
+        self.db.commit()
+
+
+def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
+    rows = db.execute("SELECT extractor, version, data FROM features WHERE sha256 = ?", (sha,)).fetchall()
+    found = {name: (version, data) for name, version, data in rows}
+    out = {}
+    for name, version in versions.items():
+        if name not in found or found[name][0] != version:
+            return None
+        out[name] = json.loads(found[name][1])
+    return out
+
+
+def open_readonly(path: Path | None) -> sqlite3.Connection | None:
+    """A worker's read-only view of the cache (None when there is no cache file yet)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None

@@ -1,0 +1,135 @@
+"""The check registry: every rule has a stable code, a name, a category and a default severity.
+
+A check module declares its rules with `rule(...)` (the docstring is the rule's documentation, printed by
+`curate rules CODE`) and registers one function: `@image_check` (called once per image record) or
+`@dataset_check` (called once with all records, for group checks). Check functions read cached features
+only; they never open an image. They yield `ctx.finding(...)` results and, for group checks, `Group`s.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from curate.model import CATEGORIES, SEVERITIES, Finding, Group, ImageRecord
+from curate.rules import BaseModel, Settings
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    category: str
+    severity: str
+    doc: str
+    module: str
+    settings_section: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of the documentation, on one line."""
+        return " ".join(self.doc.strip().split("\n\n")[0].split())
+
+
+RULES: dict[str, Rule] = {}
+IMAGE_CHECKS: list[Callable] = []
+DATASET_CHECKS: list[Callable] = []
+
+
+def rule(code: str, name: str, category: str, severity: str, doc: str, settings: str | None = None) -> Rule:
+    if category not in CATEGORIES:
+        raise ValueError(f"{code}: unknown category {category}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"{code}: unknown severity {severity}")
+    if code in RULES:
+        raise ValueError(f"duplicate rule code {code}")
+    module = inspect.stack()[1].frame.f_globals.get("__name__", "?")
+    r = Rule(code, name, category, severity, inspect.cleandoc(doc), module, settings)
+    RULES[code] = r
+    return r
+
+
+def image_check(func: Callable) -> Callable:
+    IMAGE_CHECKS.append(func)
+    return func
+
+
+def dataset_check(func: Callable) -> Callable:
+    DATASET_CHECKS.append(func)
+    return func
+
+
+@dataclass
+class Selection:
+    """--select / --ignore: codes, code prefixes ('RES'), categories or rule names."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+    @staticmethod
+    def _matches(r: Rule, token: str) -> bool:
+        t = token.strip()
+        return r.code.upper().startswith(t.upper()) or t.lower() in (r.category, r.name)
+
+    def enabled(self, r: Rule) -> bool:
+        if self.select and not any(self._matches(r, t) for t in self.select):
+            return False
+        return not any(self._matches(r, t) for t in self.ignore)
+
+    def unknown_tokens(self) -> list[str]:
+        return [t for t in (*self.select, *self.ignore) if not any(self._matches(r, t) for r in RULES.values())]
+
+
+@dataclass
+class Context:
+    """What a check may consult besides the records: thresholds, the base model, dataset facts."""
+
+    settings: Settings
+    base_model: BaseModel
+    dataset: dict[str, Any] = field(default_factory=dict)
+    selection: Selection = field(default_factory=Selection)
+
+    def severity_of(self, code: str) -> str:
+        return self.settings.severity(code, RULES[code].severity)
+
+    def wants(self, code: str) -> bool:
+        return self.severity_of(code) != "off" and self.selection.enabled(RULES[code])
+
+    def conf(self, section: str, key: str) -> Any:
+        return self.settings.get(section, key)
+
+    def finding(self, code: str, message: str, evidence: dict[str, Any] | None = None,
+                path: str | None = None) -> Finding | None:
+        if not self.wants(code):
+            return None
+        r = RULES[code]
+        return Finding(code, r.category, self.severity_of(code), message, evidence or {}, path)
+
+
+def run_checks(records: list[ImageRecord], ctx: Context) -> tuple[list[Finding], list[Group]]:
+    findings: list[Finding] = []
+    groups: list[Group] = []
+    for rec in records:
+        for check in IMAGE_CHECKS:
+            for item in check(rec, ctx) or ():
+                if isinstance(item, Finding):
+                    findings.append(item if item.path else _with_path(item, rec.path))
+    for check in DATASET_CHECKS:
+        for item in check(records, ctx) or ():
+            if isinstance(item, Finding):
+                findings.append(item)
+            elif isinstance(item, Group):
+                groups.append(item)
+    return findings, groups
+
+
+def _with_path(f: Finding, path: str) -> Finding:
+    return Finding(f.code, f.category, f.severity, f.message, f.evidence, path)
+
+
+def load_all() -> dict[str, Rule]:
+    """Import every check module so that its rules register (idempotent)."""
+    from curate.checks import caption, duplicate, resolution, unreadable  # noqa: F401
+
+    return RULES

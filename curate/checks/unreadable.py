@@ -1,0 +1,120 @@
+"""Unreadable files: what cannot be decoded, or what kohya will not load.
+
+Every scanned file appears in the report; a file that cannot be decoded is one finding with the reason,
+never a crash. The limits (pixel count, file size, decode time) are in rules/checks.toml [decode].
+"""
+
+from __future__ import annotations
+
+import os
+
+from curate.checks.registry import dataset_check, image_check, rule
+
+UNR001 = rule("UNR001", "empty-file", "unreadable", "error", """
+    The file is empty (0 bytes).
+
+    FAIL: `photo.png` of 0 bytes (an interrupted download or copy).
+    PASS: any file with content.
+""")
+UNR002 = rule("UNR002", "not-an-image", "unreadable", "error", """
+    The file has an image extension but its content is not an image.
+
+    FAIL: an HTML error page saved as `photo.jpg`; a text file renamed to `.png`.
+    PASS: a PNG named `.jpg` (kohya and Pillow read it by its content).
+""")
+UNR003 = rule("UNR003", "truncated", "unreadable", "error", """
+    The image data ends early: the file was cut off while downloading or copying.
+
+    kohya refuses such files (Pillow's LOAD_TRUNCATED_IMAGES is off), or, where a tool pads them, trains
+    on a grey band. Re-download the original.
+""")
+UNR004 = rule("UNR004", "corrupt", "unreadable", "error", """
+    The image data is corrupt: the decoder rejected it.
+""")
+UNR005 = rule("UNR005", "decompression-bomb", "unreadable", "error", """
+    The file declares more pixels than [decode] max_pixels (120 MP by default) and is not decoded.
+
+    A small file that claims e.g. 30000×30000 px would take gigabytes of memory to decode.
+    PASS: photos up to 120 MP. Raise `decode.max_pixels` in a `--rules` file for larger scans.
+""", settings="decode")
+UNR006 = rule("UNR006", "cannot-read", "unreadable", "error", """
+    The file could not be read: permission denied, a broken link, larger than [decode] max_file_bytes,
+    or decoding took longer than [decode] timeout_seconds.
+""", settings="decode")
+UNR007 = rule("UNR007", "format-not-loaded-by-kohya", "unreadable", "warning", """
+    kohya sd-scripts does not load files with this extension, so the image will be silently skipped.
+
+    sd-scripts loads .png .jpg .jpeg .webp .bmp, and .avif / .jxl only with optional plugins
+    (rules/checks.toml [kohya] image_extensions). FAIL: `photo.heic`, `anim.gif`, `scan.tif`.
+    Convert them to PNG (lossless) first.
+""", settings="kohya")
+UNR008 = rule("UNR008", "animated", "unreadable", "info", """
+    The file has several frames; only the first is used for training.
+""")
+UNR009 = rule("UNR009", "dataset-config-unreadable", "unreadable", "error", """
+    The kohya dataset_config.toml found in the folder cannot be parsed; training with it will fail.
+    curate audits with its defaults instead. Fix the file, or pass `--kohya-config` to choose another.
+""")
+
+ERROR_CODES = {
+    "empty": "UNR001", "not-an-image": "UNR002", "truncated": "UNR003", "corrupt": "UNR004",
+    "pixel-limit": "UNR005", "timeout": "UNR006", "too-large": "UNR006", "unopenable": "UNR006",
+}
+
+
+def describe(error: dict, rec) -> str:
+    """One sentence for a cached decode error."""
+    kind = error.get("kind")
+    detail = error.get("detail", "")
+    if kind == "empty":
+        return "the file is empty (0 bytes)"
+    if kind == "not-an-image":
+        return f"not an image: the content is {error.get('content', 'unrecognised data')}"
+    if kind == "truncated":
+        return "the file is truncated: the image data ends early (re-download or re-export it)"
+    if kind == "pixel-limit":
+        w, h = rec.image.get("declared_width"), rec.image.get("declared_height")
+        size = f" {w}×{h} ({w * h / 1e6:,.0f} MP)" if w and h else " more pixels than allowed"
+        return (f"the file declares{size}, over the {error.get('limit_pixels', 0) / 1e6:.0f} MP "
+                "decompression-bomb limit; not decoded")
+    if kind == "timeout":
+        return f"decoding took longer than {error.get('limit_seconds', 0):g} s and was abandoned"
+    if kind == "too-large":
+        return (f"the file is {rec.file_size / 2**20:,.0f} MB, over the {error.get('limit_bytes', 0) / 2**20:,.0f} MB "
+                "limit; not read")
+    if kind == "unopenable":
+        return detail or "the file cannot be opened"
+    return f"the image data is corrupt: {detail}" if detail else "the image data is corrupt"
+
+
+@image_check
+def check(rec, ctx):
+    error = rec.image.get("error")
+    if error:
+        code = ERROR_CODES.get(error.get("kind"), "UNR004")
+        evidence = {**error, "file_bytes": rec.file_size}
+        for key in ("format", "declared_width", "declared_height"):
+            if rec.image.get(key) is not None:
+                evidence[key] = rec.image[key]
+        yield ctx.finding(code, describe(error, rec), evidence)
+        return
+    ext = os.path.splitext(rec.path)[1].lower()
+    kohya = ctx.settings.section("kohya")
+    if ext not in kohya["image_extensions"]:
+        if ext in kohya["plugin_image_extensions"]:
+            msg = f"kohya loads {ext} files only with an optional plugin installed; convert to PNG to be safe"
+        else:
+            msg = f"kohya does not load {ext} files and will skip this image; convert it to PNG"
+        yield ctx.finding("UNR007", msg, {"extension": ext, "format": rec.image.get("format")})
+    frames = rec.image.get("frames", 1)
+    if frames > 1:
+        yield ctx.finding("UNR008", f"animated ({frames} frames): only the first frame is trained on",
+                          {"frames": frames})
+
+
+@dataset_check
+def check_config(records, ctx):
+    problem = ctx.dataset.get("config_problem")
+    if problem:
+        yield ctx.finding("UNR009", f"{problem}; audited with curate's defaults instead",
+                          {"config": ctx.dataset.get("config_path")}, path=ctx.dataset.get("config_rel"))

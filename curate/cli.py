@@ -1,0 +1,151 @@
+"""The command line: `curate audit PATH`, `curate rules [CODE]`, `curate --version`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from curate import __version__
+from curate.decide import FAIL_ON, exit_code
+from curate.rules import RulesError
+
+app = typer.Typer(
+    help="Audit an image folder before training a LoRA on it: what to drop, and why, with evidence.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+)
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit code 2: a usage error the user can fix."""
+    Console(stderr=True, highlight=False).print(f"[bold red]curate: error:[/] {escape(message)}")
+    raise typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"curate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """curate — audit a LoRA training folder."""
+
+
+def _split(values: Optional[List[str]]) -> tuple[str, ...]:
+    return tuple(t.strip() for v in (values or []) for t in v.split(",") if t.strip())
+
+
+@app.command()
+def audit(
+    path: Path = typer.Argument(..., help="The dataset folder (e.g. ./lora_data, kohya layout or plain)."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", "-m",
+                                             help="sd15, sd2, sdxl (default), flux; aliases pony, illustrious…"),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="general (default), person, style, character."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="A TOML file of threshold/severity overrides."),
+    kohya_config: Optional[Path] = typer.Option(None, "--kohya-config",
+                                                help="kohya dataset_config.toml (default: the one in PATH, if any)."),
+    caption_extension: Optional[str] = typer.Option(None, "--caption-extension",
+                                                    help="Caption extension kohya will read (.txt/.caption)."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report to FILE ('-' for stdout)."),
+    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
+) -> None:
+    """Audit PATH and report what to drop, what to review, and why."""
+    from curate.audit import AuditOptions, run_audit
+    from curate.report import console as console_report
+    from curate.report import json_report
+
+    if fail_on not in FAIL_ON:
+        _fail(f"--fail-on must be one of {', '.join(FAIL_ON)}, not '{fail_on}'")
+    if caption_extension and not caption_extension.startswith("."):
+        caption_extension = "." + caption_extension
+    if jobs < 0:
+        _fail("--jobs must be 0 (all cores) or a positive number")
+    opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules,
+                        kohya_config=kohya_config, caption_extension=caption_extension, jobs=jobs,
+                        cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore))
+    err = Console(stderr=True, highlight=False)
+    progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    task = progress.add_task("extract", total=None)
+    try:
+        with progress:
+            result = run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
+                               on_progress=lambda k: progress.advance(task, k))
+    except RulesError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        err.print("curate: interrupted; features extracted so far are cached")
+        raise typer.Exit(130)
+    code = exit_code(result.findings, fail_on)
+    if json_out is not None:
+        text = json_report.dumps(json_report.build(result, code))
+        if json_out == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                Path(json_out).write_text(text, encoding="utf-8")
+            except OSError as e:
+                _fail(f"cannot write the JSON report to {json_out}: {e.strerror or e}")
+    if not quiet:
+        out = err if json_out == "-" else Console(highlight=False)
+        console_report.render(result, out, fail_on, code)
+    raise typer.Exit(code)
+
+
+@app.command("rules")
+def rules_cmd(
+    code: Optional[str] = typer.Argument(None, help="A check code (RES001) to explain; all checks when omitted."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Show severities under this profile."),
+) -> None:
+    """List every check, or explain one: what it flags, why, and its thresholds."""
+    from curate.checks import load_all
+    from curate.rules import load_settings
+
+    all_rules = load_all()
+    try:
+        settings = load_settings(profile)
+    except RulesError as e:
+        _fail(str(e))
+    console = Console(highlight=False)
+    if code is None:
+        name_w = max(len(r.name) for r in all_rules.values())
+        console.print(f"[bold]{'code':<7}{'severity':<9}{'category':<12}{'name':<{name_w + 2}}what it flags[/]")
+        for r in sorted(all_rules.values(), key=lambda r: r.code):
+            sev = settings.severity(r.code, r.severity)
+            console.print(f"{r.code:<7}{sev:<9}{r.category:<12}{r.name:<{name_w + 2}}{escape(r.summary)}",
+                          overflow="ellipsis", no_wrap=True)
+        console.print("Explain one with `curate rules CODE`.")
+        return
+    r = all_rules.get(code.strip().upper())
+    if r is None:
+        _fail(f"no check has the code '{code}'; `curate rules` lists them")
+    console.print(f"[bold]{r.code}[/] {r.name} · category {r.category} · default severity {r.severity}"
+                  f" · under profile {settings.profile}: {settings.severity(r.code, r.severity)}")
+    console.print()
+    console.print(escape(r.doc), soft_wrap=True)
+    if r.settings_section:
+        console.print()
+        console.print(f"[bold]Thresholds[/] (rules/checks.toml {escape(f'[{r.settings_section}]')}, "
+                      f"profile {settings.profile}):")
+        for key, value in settings.section(r.settings_section).items():
+            console.print(f"  {key} = {value!r}")
+    console.print(f"\nDefined in {r.module.replace('.', '/')}.py")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,151 @@
+"""Open untrusted image bytes safely: size limits, decompression bombs, truncation, a per-file time limit."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import signal
+import struct
+import threading
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF (and AVIF on Pillow builds without it)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except Exception:  # pragma: no cover - optional at run time, declared in pyproject
+    pillow_heif = None
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is a finding, not a grey-padded image
+
+
+@dataclass
+class Limits:
+    max_pixels: int = 120_000_000
+    max_file_bytes: int = 402_653_184
+    timeout_seconds: float = 30.0
+    full_decode_max_pixels: int = 40_000_000
+
+    @classmethod
+    def from_settings(cls, decode: dict[str, Any]) -> "Limits":
+        return cls(**{k: decode[k] for k in cls.__dataclass_fields__ if k in decode})
+
+
+@dataclass
+class Decoded:
+    """One file's bytes and, if it decoded, its first frame with EXIF orientation applied."""
+
+    data: bytes
+    image: Image.Image | None = None
+    error: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)   # format, mode, frames, orientation, decode_scale
+
+
+class DecodeTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """SIGALRM-based limit; only where signals work (the main thread of a POSIX process)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise DecodeTimeout()
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def sniff(data: bytes) -> str:
+    """What a file that is not an image seems to be, for the message."""
+    head = data[:512].lstrip()
+    if head[:1] == b"<":
+        return "HTML or XML text"
+    if head.startswith((b"{", b"[")):
+        return "JSON text"
+    if data[:4] == b"PK\x03\x04":
+        return "a ZIP archive"
+    if data[:5] == b"%PDF-":
+        return "a PDF document"
+    try:
+        data[:4096].decode("utf-8")
+        return "plain text"
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+
+
+def _error(kind: str, **detail: Any) -> dict[str, Any]:
+    """Cached error data; the `unreadable` check turns it into words."""
+    return {"kind": kind, **detail}
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, limits: Limits) -> Decoded:
+    """Decode `data` into a Decoded; every failure becomes Decoded.error, never an exception."""
+    out = Decoded(data=data)
+    if not data:
+        out.error = _error("empty")
+        return out
+    try:
+        with _time_limit(limits.timeout_seconds), warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = limits.max_pixels
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            out.info.update(format=im.format, mode=im.mode, declared_width=w, declared_height=h,
+                            frames=int(getattr(im, "n_frames", 1) or 1))
+            scale = 1
+            if im.format == "JPEG" and w * h > limits.full_decode_max_pixels:
+                while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
+                    scale *= 2
+                scale = max(scale, 2)
+                im.draft(im.mode, (w // scale, h // scale))
+            im.load()
+            out.info["decode_scale"] = scale
+            orientation = 1
+            try:
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:
+                orientation = 1
+            out.info["orientation"] = orientation
+            if orientation != 1:
+                try:
+                    im = ImageOps.exif_transpose(im)
+                except Exception:
+                    pass
+            out.image = im
+    except DecodeTimeout:
+        out.error = _error("timeout", limit_seconds=limits.timeout_seconds)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        out.error = _error("pixel-limit", limit_pixels=limits.max_pixels)
+    except UnidentifiedImageError:
+        out.error = _error("not-an-image", content=sniff(data))
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, MemoryError) as e:
+        text = str(e) or type(e).__name__
+        low = text.lower()
+        if "truncated" in low or "broken data stream" in low or "premature end" in low or isinstance(e, EOFError):
+            out.error = _error("truncated", detail=text)
+        elif isinstance(e, MemoryError):
+            out.error = _error("corrupt", detail="decoding ran out of memory")
+        else:
+            out.error = _error("corrupt", detail=text)
+    except Exception as e:  # a decoder bug must not stop the audit
+        out.error = _error("corrupt", detail=f"the decoder failed ({type(e).__name__}: {e})")
+    return out

@@ -1,0 +1,91 @@
+"""The types that cross stage boundaries: scan → extract → check → decide → report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+
+# The fixed category vocabulary of the JSON contract (curate.audit/v1). Later checks fill the rest.
+CATEGORIES = (
+    "unreadable", "resolution", "duplicate", "caption", "noise", "blur", "upscaled", "compression",
+    "watermark", "signature", "text", "cloak", "opt-out", "platform-terms", "ai-generated", "rights",
+    "consent", "composition", "identity",
+)
+
+VERDICTS = ("keep", "review", "drop")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A kohya concept folder (`10_hanako woman`) or a subset from dataset_config.toml."""
+
+    folder: str                 # POSIX path relative to the dataset root ('' for the root itself)
+    repeats: int | None         # None where kohya would not read the folder (no `N_` prefix)
+    tokens: str                 # 'hanako woman'
+    caption_extension: str      # '.txt' / '.caption'
+    resolution: tuple[int, int]  # (width, height) training target
+    enable_bucket: bool
+    min_bucket_reso: int
+    max_bucket_reso: int
+    bucket_no_upscale: bool
+    is_reg: bool = False
+
+
+@dataclass(frozen=True)
+class Caption:
+    """What the scan found beside one image."""
+
+    path: str | None            # the caption kohya will read, relative; None when missing
+    text: str | None            # None when missing or undecodable
+    problem: str | None = None  # 'not-utf8', 'too-large'
+    other_extensions: tuple[str, ...] = ()  # captions beside the image in extensions kohya will not read
+
+
+@dataclass
+class ImageRecord:
+    """One scanned image file and, after extraction, its cached features. Checks read only this."""
+
+    path: str                   # POSIX path relative to the dataset root
+    abs_path: str
+    file_size: int
+    concept: Concept
+    caption: Caption
+    sha256: str | None = None
+    features: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> dict[str, Any]:
+        return self.features.get("image", {})
+
+    @property
+    def readable(self) -> bool:
+        return bool(self.image) and "error" not in self.image
+
+    @property
+    def width(self) -> int | None:
+        return self.image.get("width")
+
+    @property
+    def height(self) -> int | None:
+        return self.image.get("height")
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    category: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None     # image (or other file) it concerns
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str                   # 'exact-duplicate' | 'near-duplicate' | ...
+    members: tuple[str, ...]
+    keep: str
+    evidence: dict[str, Any] = field(default_factory=dict)

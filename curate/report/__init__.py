@@ -1,0 +1,1 @@
+"""Reports: render an AuditResult for people (console) and for machines (JSON, curate.audit/v1)."""

@@ -1,0 +1,83 @@
+"""The machine report, schema `curate.audit/v1` (curate/report/schema.json; documented in the README)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from curate import __version__
+from curate.audit import AuditResult
+from curate.model import Finding
+from curate.scan import display_path
+
+SCHEMA_ID = "curate.audit/v1"
+SCHEMA_FILE = Path(__file__).with_name("schema.json")
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "category": f.category, "severity": f.severity, "message": display_path(f.message),
+            "evidence": f.evidence}
+
+
+def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
+    scan = result.scan
+    images = []
+    for rec in result.records:
+        img = rec.image
+        images.append({
+            "path": display_path(rec.path),
+            "sha256": rec.sha256,
+            "width": img.get("width"),
+            "height": img.get("height"),
+            "format": img.get("format"),
+            "verdict": result.verdicts[rec.path],
+            "findings": [_finding(f) for f in result.per_image.get(rec.path, ())],
+        })
+    concepts: dict[str, dict[str, Any]] = {}
+    for rec in result.records:
+        c = rec.concept
+        entry = concepts.setdefault(c.folder, {"folder": display_path(c.folder), "repeats": c.repeats,
+                                               "tokens": c.tokens, "caption_extension": c.caption_extension,
+                                               "resolution": list(c.resolution), "images": 0})
+        entry["images"] += 1
+    verdicts = result.verdict_counts()
+    summary = {
+        "images": len(result.records),
+        "keep": verdicts.get("keep", 0), "review": verdicts.get("review", 0), "drop": verdicts.get("drop", 0),
+        "by_severity": dict(sorted(Counter(f.severity for f in result.findings).items())),
+        "by_category": dict(sorted(Counter(f.category for f in result.findings).items())),
+        "by_code": dict(sorted(Counter(f.code for f in result.findings).items())),
+        "extraction": result.stats.as_dict(),
+    }
+    if exit_code is not None:
+        summary["exit_code"] = exit_code
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": "curate", "version": __version__},
+        "dataset": {
+            "root": display_path(str(scan.root)),
+            "base_model": result.base_model.name,
+            "profile": result.settings.profile,
+            "image_count": len(result.records),
+            "resolution": list(scan.resolution),
+            "resolution_source": scan.resolution_source,
+            "layout": scan.layout,
+            "kohya_config": display_path(scan.config_path) if scan.config_path else None,
+            "caption_extension": scan.caption_extension,
+            "caption_extension_source": scan.caption_extension_source,
+            "concepts": list(concepts.values()),
+            "skipped": [{"path": display_path(p), "reason": r} for p, r in scan.skipped],
+        },
+        "images": images,
+        "groups": [{"kind": g.kind, "members": [display_path(m) for m in g.members], "keep": display_path(g.keep),
+                    "evidence": g.evidence} for g in result.groups],
+        "findings": [{"path": display_path(f.path) if f.path else None, **_finding(f)} for f in result.other_findings],
+        "analyses": result.analyses,
+        "summary": summary,
+    }
+
+
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,132 @@
+"""Policy as data: load `rules/*.toml`, pick a base model and a dataset profile, merge user overrides."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class RulesError(ValueError):
+    """A rules file or a rules choice the user made is wrong (exit code 2)."""
+
+
+def rules_dir() -> Path:
+    """The bundled rules: `curate/rules` in an installed wheel, the repository's `rules/` in a checkout."""
+    packaged = Path(__file__).parent / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise RulesError(f"rules file not found: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RulesError(f"cannot read rules file {path}: {e}") from None
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _unknown_keys(reference: dict[str, Any], given: dict[str, Any], prefix: str = "") -> list[str]:
+    unknown = []
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in reference:
+            unknown.append(name)
+        elif isinstance(value, dict) and isinstance(reference[key], dict) and reference[key]:
+            unknown.extend(_unknown_keys(reference[key], value, name + "."))
+    return unknown
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    name: str
+    description: str
+    resolution: int
+    max_bucket_reso: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The thresholds in force for one audit: checks.toml ← profile ← user file."""
+
+    profile: str
+    data: dict[str, Any]
+
+    def get(self, section: str, key: str) -> Any:
+        try:
+            return self.data[section][key]
+        except KeyError:
+            raise KeyError(f"rules have no {section}.{key}") from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.data.get(name, {})
+
+    def severity(self, code: str, default: str) -> str:
+        return self.data.get("severity", {}).get(code, default)
+
+
+def load_base_models() -> dict[str, Any]:
+    return load_toml(rules_dir() / "base_models.toml")
+
+
+def resolve_base_model(name: str | None, table: dict[str, Any] | None = None) -> BaseModel:
+    table = table or load_base_models()
+    key = (name or table["default"]).strip().lower()
+    key = table.get("aliases", {}).get(key, key)
+    models = table["models"]
+    if key not in models:
+        known = ", ".join(sorted(models) + sorted(table.get("aliases", {})))
+        raise RulesError(f"unknown base model '{name}'; choose one of: {known}")
+    m = models[key]
+    return BaseModel(key, m.get("description", key), int(m["resolution"]), int(m["max_bucket_reso"]))
+
+
+def load_settings(profile: str | None = None, user_file: Path | None = None) -> Settings:
+    base = load_toml(rules_dir() / "checks.toml")
+    profiles_doc = load_toml(rules_dir() / "profiles.toml")
+    profiles = dict(profiles_doc["profiles"])
+    user: dict[str, Any] = {}
+    if user_file is not None:
+        user = load_toml(Path(user_file))
+        for name, body in user.pop("profiles", {}).items():
+            profiles[name] = deep_merge(profiles.get(name, {}), body)
+        bad = [k for k in _unknown_keys(base, user) if not k.startswith("severity.")]
+        if bad:
+            raise RulesError(f"unknown key(s) in {user_file}: {', '.join(bad)} (see rules/checks.toml)")
+    name = (profile or profiles_doc["default"]).strip().lower()
+    if name not in profiles:
+        raise RulesError(f"unknown profile '{profile}'; choose one of: {', '.join(sorted(profiles))}")
+    overrides = {k: v for k, v in profiles[name].items() if k != "description"}
+    bad = [k for k in _unknown_keys(base, overrides) if not k.startswith("severity.")]
+    if bad:
+        raise RulesError(f"profile '{name}' sets unknown key(s): {', '.join(bad)}")
+    data = deep_merge(deep_merge(base, overrides), user)
+    for code, sev in data.get("severity", {}).items():
+        if sev not in ("error", "warning", "info", "off"):
+            raise RulesError(f"severity for {code} must be error, warning, info or off, not '{sev}'")
+    return Settings(name, data)
+
+
+def profile_descriptions() -> dict[str, str]:
+    doc = load_toml(rules_dir() / "profiles.toml")
+    return {k: v.get("description", "") for k, v in doc["profiles"].items()}
