@@ -52,7 +52,8 @@ class AuditResult:
 
 
 def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = None,
-              on_progress: Callable[[int], None] | None = None) -> AuditResult:
+              on_progress: Callable[[int], None] | None = None,
+              on_notice: Callable[[str], None] | None = None) -> AuditResult:
     """Run the whole pipeline. Raises RulesError for problems the user must fix (exit code 2)."""
     root = Path(opts.root)
     if not root.exists():
@@ -75,6 +76,8 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         on_scanned(len(scan.images))
 
     cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
+    if cache.notice and on_notice:
+        on_notice(cache.notice)
     try:
         stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
                                  jobs=opts.jobs, on_progress=on_progress)

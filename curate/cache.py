@@ -38,17 +38,38 @@ class FeatureCache:
     FILE_NAME = "features-v1.sqlite"
 
     def __init__(self, directory: Path | None):
-        if directory is None:
-            self.path: Path | None = None
-            self.db = sqlite3.connect(":memory:")
-        else:
-            directory.mkdir(parents=True, exist_ok=True)
-            self.path = directory / self.FILE_NAME
-            self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.notice: str | None = None   # one line for the user when the cache could not be used as asked
+        self.path: Path | None = None
+        if directory is not None:
+            try:
+                self.db = self._open(Path(directory))
+                return
+            except (OSError, sqlite3.Error) as e:
+                self.notice = f"feature cache in {directory} unusable ({e}); running without a cache"
+                self.path = None
+        self.db = sqlite3.connect(":memory:")
         self.db.executescript(SCHEMA)
-        self.db.commit()
+
+    def _open(self, directory: Path) -> sqlite3.Connection:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / self.FILE_NAME
+        for attempt in (1, 2):
+            db = sqlite3.connect(path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+                db.commit()
+                self.path = path
+                return db
+            except sqlite3.DatabaseError:
+                db.close()
+                if attempt == 2:
+                    raise
+                # Not a database (or damaged): keep it aside for inspection and start a fresh cache.
+                path.replace(path.with_suffix(".corrupt"))
+                self.notice = f"the feature cache {path} was damaged; moved it aside and started a new one"
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.db.commit()

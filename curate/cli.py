@@ -23,8 +23,16 @@ app = typer.Typer(
 
 def _fail(message: str) -> None:
     """One line on stderr, exit code 2: a usage error the user can fix."""
-    Console(stderr=True, highlight=False).print(f"[bold red]curate: error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False).print(f"[bold red]curate: error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _console(stderr: bool = False) -> Console:
+    """On a terminal rich wraps long lines itself; into a file or pipe each line stays whole (greppable)."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+    return console
 
 
 def _version(value: bool) -> None:
@@ -78,14 +86,15 @@ def audit(
     opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules,
                         kohya_config=kohya_config, caption_extension=caption_extension, jobs=jobs,
                         cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore))
-    err = Console(stderr=True, highlight=False)
+    err = _console(stderr=True)
     progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     task = progress.add_task("extract", total=None)
     try:
         with progress:
             result = run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
-                               on_progress=lambda k: progress.advance(task, k))
+                               on_progress=lambda k: progress.advance(task, k),
+                               on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"))
     except RulesError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -102,7 +111,7 @@ def audit(
             except OSError as e:
                 _fail(f"cannot write the JSON report to {json_out}: {e.strerror or e}")
     if not quiet:
-        out = err if json_out == "-" else Console(highlight=False)
+        out = err if json_out == "-" else _console()
         console_report.render(result, out, fail_on, code)
     raise typer.Exit(code)
 
@@ -121,7 +130,7 @@ def rules_cmd(
         settings = load_settings(profile)
     except RulesError as e:
         _fail(str(e))
-    console = Console(highlight=False)
+    console = _console()
     if code is None:
         name_w = max(len(r.name) for r in all_rules.values())
         console.print(f"[bold]{'code':<7}{'severity':<9}{'category':<12}{'name':<{name_w + 2}}what it flags[/]")

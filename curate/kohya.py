@@ -55,7 +55,7 @@ def _resolve_dir(value: str, config: Path, root: Path) -> Path:
 
 def load_config(path: Path, root: Path) -> KohyaConfig:
     """Parse a kohya dataset_config.toml. Raises RulesError with a one-line reason when it is malformed."""
-    doc = load_toml(path)
+    doc = load_toml(path, "kohya config")
     general = doc.get("general", {})
     datasets = doc.get("datasets", [])
     if not isinstance(general, dict) or not isinstance(datasets, list):

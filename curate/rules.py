@@ -26,14 +26,14 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path, what: str = "rules file") -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise RulesError(f"rules file not found: {path}") from None
+        raise RulesError(f"{what} not found: {path}") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RulesError(f"cannot read rules file {path}: {e}") from None
+        raise RulesError(f"cannot read {what} {path}: {e}") from None
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ CAP005 = rule("CAP005", "caption-unreadable", "caption", "warning", """
 
 @image_check
 def check(rec, ctx):
+    if not rec.readable:  # an unreadable image is dropped anyway: one finding says why
+        return
     cap = rec.caption
     ext = rec.concept.caption_extension
     if cap.path is None:

@@ -15,10 +15,13 @@ from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, get_features, open_readonly, stat_key
 from curate.extract import image
-from curate.extract.decode import Decoded, Limits, decode, sha256_of
+from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.model import ImageRecord
 
 EXTRACTORS = [image]
+
+# Commit the cache after this many new images (or each second): a killed run loses at most one batch.
+COMMIT_EVERY = 32
 
 # Errors that depend on this machine or this moment, not on the file's bytes: never cached.
 TRANSIENT_ERRORS = {"timeout", "unopenable"}
@@ -77,7 +80,7 @@ def extract_one(path: str, cache_path: Path | None, limits: Limits) -> tuple[str
                 cached = None
             if cached is not None:
                 return sha, st, cached, False
-    decoded: Decoded = decode(data, limits)
+    decoded: Decoded = decode_image(data, limits)
     features = {}
     for mod in EXTRACTORS:
         try:
@@ -124,8 +127,10 @@ def extract_features(
     args = [(rec.abs_path, cache.path, limits) for rec in todo]
     last_commit = time.monotonic()
 
+    pending = 0
+
     def consume(results: Iterable[tuple]) -> None:
-        nonlocal last_commit
+        nonlocal last_commit, pending
         for rec, (sha, st, features, was_decoded) in zip(todo, results):
             rec.sha256, rec.features = sha, features
             stats.hashed += sha is not None
@@ -139,7 +144,9 @@ def extract_features(
                     cache.put_features(sha, features, vers)
                     if st is not None:
                         cache.put_sha(rec.abs_path, st, sha)
-            if time.monotonic() - last_commit > 1.0:
+            pending += 1
+            if pending >= COMMIT_EVERY or time.monotonic() - last_commit > 1.0:
+                pending = 0
                 cache.commit()
                 last_commit = time.monotonic()
             if on_progress:

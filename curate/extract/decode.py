@@ -93,11 +93,24 @@ def _error(kind: str, **detail: Any) -> dict[str, Any]:
     return {"kind": kind, **detail}
 
 
+def _declared_size(data: bytes) -> dict[str, Any]:
+    """The size a header claims, read without the pixel limit (Image.open parses headers only)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(io.BytesIO(data)) as im:
+            return {"format": im.format, "declared_width": im.width, "declared_height": im.height}
+    except Exception:
+        return {}
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode(data: bytes, limits: Limits) -> Decoded:
+def decode_image(data: bytes, limits: Limits) -> Decoded:
     """Decode `data` into a Decoded; every failure becomes Decoded.error, never an exception."""
     out = Decoded(data=data)
     if not data:
@@ -135,6 +148,8 @@ def decode(data: bytes, limits: Limits) -> Decoded:
         out.error = _error("timeout", limit_seconds=limits.timeout_seconds)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         out.error = _error("pixel-limit", limit_pixels=limits.max_pixels)
+        if "declared_width" not in out.info:
+            out.info.update(_declared_size(data))
     except UnidentifiedImageError:
         out.error = _error("not-an-image", content=sniff(data))
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, MemoryError) as e:

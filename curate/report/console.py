@@ -70,7 +70,6 @@ def render(result: AuditResult, console: Console, fail_on: str, code: int) -> No
                                    f"{f' · tokens “{tokens}”' if tokens else ''}", style="dim"))
     console.print()
 
-    grouped_drop = {m for g in result.groups for m in g.members if m != g.keep}
     for verdict, title in (("drop", "DROP"), ("review", "REVIEW")):
         paths = [r.path for r in result.records if result.verdicts[r.path] == verdict]
         if not paths:
@@ -100,9 +99,11 @@ def render(result: AuditResult, console: Console, fail_on: str, code: int) -> No
         for g in result.groups:
             t = Text(f"  {g.kind}: keep ")
             t.append(_p(g.keep), style="green")
-            others = [m for m in g.members if m != g.keep]
-            t.append(" · drop " if any(m in grouped_drop for m in others) else " · ")
-            t.append(", ".join(_p(m) for m in others), style="red")
+            for verdict in ("drop", "review", "keep"):
+                others = [m for m in g.members if m != g.keep and result.verdicts.get(m) == verdict]
+                if others:
+                    t.append(f" · {verdict} " if verdict != "keep" else " · also kept ")
+                    t.append(", ".join(_p(m) for m in others), style=VERDICT_STYLE[verdict])
             console.print(t)
         console.print()
 

@@ -1,0 +1,91 @@
+"""Shared helpers: real photo bytes (from the bundled sample dataset) and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from curate.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_datasets" / "lora_data"
+PHOTOS = SAMPLE / "10_pdphoto photo"
+SHARED = ROOT.parent / "shared"
+
+
+def real_photo(name: str = "hubble.jpg") -> Image.Image:
+    """A real photograph (public domain / CC0) from the sample dataset, decoded."""
+    with Image.open(PHOTOS / name) as im:
+        return im.convert("RGB")
+
+
+def photo_at(size: tuple[int, int], name: str = "hubble.jpg") -> Image.Image:
+    """A real photo cropped to the aspect of `size` and resized to it."""
+    im = real_photo(name)
+    tw, th = size
+    scale = max(tw / im.width, th / im.height)
+    im = im.resize((max(tw, round(im.width * scale)), max(th, round(im.height * scale))), Image.LANCZOS)
+    left, top = (im.width - tw) // 2, (im.height - th) // 2
+    return im.crop((left, top, left + tw, top + th))
+
+
+def write_image(path: Path, size=(1024, 1024), name="hubble.jpg", fmt=None, caption: str | None = "a photo",
+                **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    photo_at(size, name).save(path, fmt, **save)
+    if caption is not None:
+        path.with_suffix(".txt").write_text(caption, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def run(cache_dir):
+    """Run the real CLI in-process; returns (exit code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def _run(*args: str):
+        argv = [str(a) for a in args]
+        if argv and argv[0] == "audit" and "--cache-dir" not in argv and "--no-cache" not in argv:
+            argv += ["--cache-dir", str(cache_dir)]
+        result = runner.invoke(app, argv, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return _run
+
+
+@pytest.fixture
+def audit_json(run, tmp_path):
+    """Audit a folder and return (exit code, parsed JSON report)."""
+
+    def _audit(folder: Path, *extra: str):
+        out = tmp_path / "report.json"
+        code, stdout, stderr = run("audit", folder, "--json", out, "--quiet", "--jobs", "1", *extra)
+        assert out.exists(), stderr
+        return code, json.loads(out.read_text(encoding="utf-8"))
+
+    return _audit
+
+
+def by_path(report: dict) -> dict[str, dict]:
+    return {img["path"]: img for img in report["images"]}
+
+
+def codes(report: dict, path: str) -> list[str]:
+    return [f["code"] for f in by_path(report)[path]["findings"]]
+
+
+@pytest.fixture
+def sample_copy(tmp_path) -> Path:
+    dst = tmp_path / "lora_data"
+    shutil.copytree(SAMPLE, dst)
+    return dst

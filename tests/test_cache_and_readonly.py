@@ -1,0 +1,114 @@
+"""The cache (no decode on an unchanged folder; a killed run keeps what it did) and the read-only promise."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+from conftest import ROOT, by_path, write_image
+from curate.cache import FeatureCache
+
+
+def snapshot(root):
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink() and p.exists()}
+
+
+def test_audit_never_writes_into_the_dataset(sample_copy, run, tmp_path):
+    before = snapshot(sample_copy)
+    dirs_before = sorted(p for p in sample_copy.rglob("*") if p.is_dir())
+    assert run("audit", sample_copy, "--json", tmp_path / "out.json", "--jobs", "2")[0] == 1
+    assert run("audit", sample_copy, "-q")[0] == 1  # warm run too
+    assert snapshot(sample_copy) == before
+    assert sorted(p for p in sample_copy.rglob("*") if p.is_dir()) == dirs_before
+
+
+def test_rerun_on_an_unchanged_folder_decodes_nothing(sample_copy, audit_json):
+    _, first = audit_json(sample_copy)
+    n = len(first["images"])
+    assert first["summary"]["extraction"]["decoded"] == n - 0  # everything decoded once
+    _, second = audit_json(sample_copy)
+    ex = second["summary"]["extraction"]
+    assert ex["decoded"] == 0 and ex["hashed"] == 0 and ex["from_cache"] == n
+    assert [i["findings"] for i in second["images"]] == [i["findings"] for i in first["images"]]
+
+
+def test_renamed_file_is_hashed_not_decoded_and_changed_file_is_decoded(sample_copy, audit_json):
+    audit_json(sample_copy)
+    src = sample_copy / "10_pdphoto photo" / "hubble.jpg"
+    src.rename(src.with_name("hubble_renamed.jpg"))
+    _, report = audit_json(sample_copy)
+    assert report["summary"]["extraction"]["decoded"] == 0 and report["summary"]["extraction"]["hashed"] == 1
+    write_image(sample_copy / "10_pdphoto photo" / "astronaut.jpg", (800, 800), name="coffee.jpg")
+    _, report = audit_json(sample_copy)
+    assert report["summary"]["extraction"]["decoded"] == 1
+    assert by_path(report)["10_pdphoto photo/astronaut.jpg"]["width"] == 800
+
+
+def test_no_cache_writes_no_cache(tmp_path, run):
+    d = tmp_path / "d"
+    write_image(d / "a.png", (1024, 1024))
+    cache = tmp_path / "cache-unused"
+    assert run("audit", d, "--no-cache", "-q")[0] == 0
+    assert run("audit", d, "-q", "--cache-dir", cache, "--no-cache")[0] == 0
+    assert not cache.exists()
+
+
+def test_parallel_and_serial_extraction_agree(sample_copy, audit_json, tmp_path):
+    _, serial = audit_json(sample_copy, "--no-cache")
+    code, parallel = audit_json(sample_copy, "--no-cache", "--jobs", "2")
+    for r in (serial, parallel):
+        r["summary"].pop("extraction")
+    assert serial == parallel
+
+
+def test_a_killed_run_leaves_a_usable_cache(tmp_path):
+    """Kill the extraction abruptly (os._exit, no cleanup) after 40 of 60 images; the next run reuses them."""
+    d = tmp_path / "many"
+    for i in range(60):
+        write_image(d / f"{i:02d}.png", (96 + i, 96), caption=None)
+    cache = tmp_path / "cache"
+    script = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from pathlib import Path
+        from curate.cache import FeatureCache
+        from curate.extract import extract_features
+        from curate.extract.decode import Limits
+        from curate.model import Caption, ImageRecord
+        recs = [ImageRecord(p.name, str(p), p.stat().st_size, None, Caption(None, None))
+                for p in sorted(Path({str(d)!r}).glob("*.png"))]
+        seen = [0]
+        def progress(k):
+            seen[0] += k
+            if seen[0] == 40:
+                os._exit(9)
+        extract_features(recs, FeatureCache(Path({str(cache)!r})), Limits(), jobs=1, on_progress=progress)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+    db = sqlite3.connect(cache / FeatureCache.FILE_NAME)
+    rows = db.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+    db.close()
+    assert rows >= 32  # committed in batches of 32 (or every second): at most one batch is lost
+
+    from curate.extract import extract_features
+    from curate.extract.decode import Limits
+    from curate.model import Caption, ImageRecord
+
+    recs = [ImageRecord(p.name, str(p), p.stat().st_size, None, Caption(None, None)) for p in sorted(d.glob("*.png"))]
+    stats = extract_features(recs, FeatureCache(cache), Limits(), jobs=1)
+    assert stats.decoded == 60 - rows and stats.from_cache == rows
+
+
+def test_cache_survives_a_corrupt_or_foreign_cache_file(tmp_path, run):
+    d = tmp_path / "d"
+    write_image(d / "a.png", (1024, 1024))
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / FeatureCache.FILE_NAME).write_bytes(b"this is not a database" * 100)
+    code, out, err = run("audit", d, "--cache-dir", cache)
+    assert code == 0 and "Traceback" not in err and "moved it aside" in err

@@ -1,0 +1,195 @@
+"""Each check as a pure function over synthetic features (no image is opened)."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate.checks import Context, Selection, load_all, run_checks
+from curate.checks import caption as caption_check
+from curate.checks import duplicate, resolution, unreadable
+from curate.decide import exit_code, verdict
+from curate.model import Caption, Concept, Finding, ImageRecord
+from curate.rules import load_settings, resolve_base_model
+
+load_all()
+
+
+def concept(res=1024, bucket=True, no_upscale=False, ext=".txt", tokens="hanako woman", max_reso=2048):
+    return Concept("10_hanako woman", 10, tokens, ext, (res, res), bucket, 256, max_reso, no_upscale)
+
+
+def record(path="10_hanako woman/a.png", w=1024, h=1024, fmt="PNG", size=500_000, sha=None, pixel=None,
+           phash="0" * 16, dhash="0" * 16, cap: Caption | None = None, conc=None, error=None, frames=1):
+    image = {"error": error} if error else {
+        "format": fmt, "width": w, "height": h, "frames": frames, "pixel_hash": pixel,
+        "phash": phash, "dhash": dhash}
+    return ImageRecord(path, "/x/" + path, size, conc or concept(),
+                       cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
+                       sha or (path.encode().hex() + "0" * 64)[:64], {"image": image})
+
+
+def ctx(profile=None, **dataset):
+    return Context(load_settings(profile), resolve_base_model("sdxl"), dataset=dataset)
+
+
+def found(gen) -> list[Finding]:
+    return [f for f in gen if isinstance(f, Finding)]
+
+
+@pytest.mark.parametrize("w, h, expected", [
+    (1024, 1024, []), (1216, 832, []), (4000, 3000, []), (1000, 1000, []),
+    (832, 832, ["RES002"]), (900, 800, ["RES002"]),
+    (512, 512, ["RES001"]), (640, 480, ["RES001"]),
+])
+def test_resolution_thresholds(w, h, expected):
+    assert [f.code for f in found(resolution.check(record(w=w, h=h), ctx()))] == expected
+
+
+def test_resolution_evidence_states_the_factor():
+    (f,) = found(resolution.check(record(w=512, h=512), ctx()))
+    assert f.evidence["upscale"] == 2.0 and f.evidence["bucket"] == [1024, 1024]
+    assert "2.00×" in f.message and f.severity == "error"
+
+
+def test_resolution_follows_the_concept_target():
+    assert found(resolution.check(record(w=512, h=512, conc=concept(res=512)), ctx())) == []
+
+
+def test_style_profile_is_stricter():
+    rec = record(w=800, h=800)  # 1.28× to 1024
+    assert [f.code for f in found(resolution.check(rec, ctx()))] == ["RES002"]
+    assert [f.code for f in found(resolution.check(rec, ctx("style")))] == ["RES001"]
+
+
+def test_no_upscale_reports_the_smaller_bucket():
+    (f,) = found(resolution.check(record(w=512, h=512, conc=concept(no_upscale=True)), ctx()))
+    assert f.code == "RES001" and "bucket_no_upscale" in f.message and f.evidence["bucket"] == [512, 512]
+
+
+def test_thin_strips_and_extreme_aspects():
+    got = [f.code for f in found(resolution.check(record(w=3000, h=200), ctx()))]
+    assert "RES003" in got and "RES004" in got
+
+
+def test_without_buckets_every_image_is_cropped_square():
+    got = found(resolution.check(record(w=1536, h=1024, conc=concept(bucket=False)), ctx()))
+    assert [f.code for f in got] == ["RES004"] and got[0].evidence["crop_fraction"] == pytest.approx(0.333, abs=0.01)
+
+
+def test_unreadable_messages():
+    for kind, code, words in [("empty", "UNR001", "empty"), ("not-an-image", "UNR002", "not an image"),
+                              ("truncated", "UNR003", "truncated"), ("corrupt", "UNR004", "corrupt"),
+                              ("pixel-limit", "UNR005", "decompression-bomb"), ("timeout", "UNR006", "longer than"),
+                              ("too-large", "UNR006", "limit")]:
+        (f,) = found(unreadable.check(record(error={"kind": kind, "limit_pixels": 1, "limit_seconds": 30,
+                                                    "limit_bytes": 10}), ctx()))
+        assert f.code == code and words in f.message and f.severity == "error"
+
+
+def test_kohya_format_and_animation():
+    rec = record(path="10_x/a.gif", fmt="GIF", frames=3)
+    assert [f.code for f in found(unreadable.check(rec, ctx()))] == ["UNR007", "UNR008"]
+    assert found(unreadable.check(record(path="10_x/a.webp", fmt="WEBP"), ctx())) == []
+
+
+def test_captions():
+    c = ctx()
+    missing = record(cap=Caption(None, None))
+    (f,) = found(caption_check.check(missing, c))
+    assert f.code == "CAP001" and "hanako woman" in f.message
+    wrong_ext = record(cap=Caption(None, None, None, (".caption",)))
+    (f,) = found(caption_check.check(wrong_ext, c))
+    assert f.code == "CAP003" and f.severity == "error" and "a.caption will be ignored" in f.message
+    (f,) = found(caption_check.check(record(cap=Caption("a.txt", "  \n")), c))
+    assert f.code == "CAP002"
+    (f,) = found(caption_check.check(record(cap=Caption("a.txt", None, "not-utf8")), c))
+    assert f.code == "CAP005"
+    assert found(caption_check.check(record(), c)) == []
+    orphans = found(caption_check.check_orphans([], ctx(orphan_captions=["x/gone.txt"])))
+    assert [(f.code, f.path) for f in orphans] == [("CAP004", "x/gone.txt")]
+
+
+def hx(bits: int) -> str:
+    return f"{bits:016x}"
+
+
+def test_exact_duplicates_same_bytes_and_same_pixels():
+    a = record("10_x/a.png", sha="a" * 64, pixel="p1")
+    b = record("10_x/b.png", sha="a" * 64, pixel="p1", cap=Caption(None, None))
+    c = record("10_x/c.jpg", sha="c" * 64, pixel="p1", fmt="JPEG", phash=hx(0xFFFF), dhash=hx(0xFFFF))
+    out = list(duplicate.check([b, a, c], ctx()))
+    fs = [o for o in out if isinstance(o, Finding)]
+    groups = [o for o in out if not isinstance(o, Finding)]
+    assert len(groups) == 1 and groups[0].kind == "exact-duplicate" and groups[0].keep == "10_x/a.png"
+    assert sorted((f.path, f.code, f.evidence["same"]) for f in fs) == [
+        ("10_x/b.png", "DUP001", "bytes"), ("10_x/c.jpg", "DUP001", "pixels")]
+
+
+def test_near_duplicates_keep_the_largest_and_respect_both_thresholds():
+    big = record("10_x/big.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
+    small = record("10_x/small.jpg", w=512, h=512, fmt="JPEG", phash=hx(0b111), dhash=hx(0b11))
+    far = record("10_x/other.png", phash=hx((1 << 40) - 1), dhash=hx(0))         # pHash 40 bits away
+    half = record("10_x/half.png", phash=hx(0b1), dhash=hx((1 << 30) - 1))        # dHash 30 bits away
+    out = list(duplicate.check([small, far, big, half], ctx()))
+    fs = [o for o in out if isinstance(o, Finding)]
+    groups = [o for o in out if not isinstance(o, Finding)]
+    assert [(g.kind, g.keep, sorted(g.members)) for g in groups] == [
+        ("near-duplicate", "10_x/big.png", ["10_x/big.png", "10_x/small.jpg"])]
+    (f,) = fs
+    assert f.path == "10_x/small.jpg" and f.code == "DUP002" and f.severity == "warning"
+    assert f.evidence == {"keep": "10_x/big.png", "phash_distance": 3, "dhash_distance": 2}
+
+
+def test_person_profile_makes_near_duplicates_errors():
+    a = record("10_x/a.png", w=2048, h=2048)
+    b = record("10_x/b.png")
+    fs = [o for o in duplicate.check([a, b], ctx("person")) if isinstance(o, Finding)]
+    assert [f.severity for f in fs] == ["error"]
+
+
+def test_hamming_pairs_matches_brute_force():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    a = [rng.getrandbits(64) for _ in range(300)]
+    b = [x ^ (1 << rng.randrange(64)) for x in a]
+    a[5] = a[9] ^ 0b1011
+    b[5] = b[9]
+    arr_a, arr_b = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64)
+    got = {(i, j) for i, j, _, _ in duplicate.hamming_pairs(arr_a, arr_b, 10, 12, block=64)}
+    want = {(i, j) for i in range(300) for j in range(i + 1, 300)
+            if bin(a[i] ^ a[j]).count("1") <= 10 and bin(b[i] ^ b[j]).count("1") <= 12}
+    assert got == want and (5, 9) in got
+
+
+def test_severity_off_and_selection():
+    rec = record(w=512, h=512, cap=Caption(None, None))
+    c = ctx()
+    c.settings.data["severity"]["CAP001"] = "off"
+    findings, _ = run_checks([rec], c)
+    assert [f.code for f in findings] == ["RES001"]
+    sel = Context(load_settings(), resolve_base_model("sdxl"), selection=Selection(ignore=("resolution",)))
+    findings, _ = run_checks([rec], sel)
+    assert [f.code for f in findings] == ["CAP001"]
+    sel = Context(load_settings(), resolve_base_model("sdxl"), selection=Selection(select=("RES",)))
+    assert [f.code for f in run_checks([rec], sel)[0]] == ["RES001"]
+    assert Selection(select=("nonsense",)).unknown_tokens() == ["nonsense"]
+
+
+def test_verdicts_and_gate():
+    e = Finding("RES001", "resolution", "error", "x")
+    w = Finding("CAP001", "caption", "warning", "x")
+    i = Finding("UNR008", "unreadable", "info", "x")
+    assert verdict([]) == "keep" and verdict([i]) == "keep" and verdict([w, i]) == "review" and verdict([w, e]) == "drop"
+    assert exit_code([w], "error") == 0 and exit_code([w], "warning") == 1 and exit_code([e], "never") == 0
+    assert exit_code([e], "error") == 1 and exit_code([i], "warning") == 0
+
+
+def test_every_rule_is_documented_with_a_stable_code():
+    rules = load_all()
+    assert len(rules) >= 15
+    for code, r in rules.items():
+        assert code[:3].isalpha() and code[3:].isdigit() and len(code) == 6
+        assert r.summary and len(r.doc) > len(r.summary) - 1
