@@ -19,10 +19,11 @@ def concept(res=1024, bucket=True, no_upscale=False, ext=".txt", tokens="hanako 
 
 
 def record(path="10_hanako woman/a.png", w=1024, h=1024, fmt="PNG", size=500_000, sha=None, pixel=None,
-           phash="0" * 16, dhash="0" * 16, cap: Caption | None = None, conc=None, error=None, frames=1):
+           phash="0" * 16, dhash="0" * 16, cap: Caption | None = None, conc=None, error=None, frames=1,
+           views=None):
     image = {"error": error} if error else {
         "format": fmt, "width": w, "height": h, "frames": frames, "pixel_hash": pixel,
-        "phash": phash, "dhash": dhash}
+        "phash": phash, "dhash": dhash, "view_hashes": views or [["f" * 16, "f" * 16]] * 6}
     return ImageRecord(path, "/x/" + path, size, conc or concept(),
                        cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
                        sha or (path.encode().hex() + "0" * 64)[:64], {"image": image})
@@ -137,7 +138,15 @@ def test_near_duplicates_keep_the_largest_and_respect_both_thresholds():
         ("near-duplicate", "10_x/big.png", ["10_x/big.png", "10_x/small.jpg"])]
     (f,) = fs
     assert f.path == "10_x/small.jpg" and f.code == "DUP002" and f.severity == "warning"
-    assert f.evidence == {"keep": "10_x/big.png", "phash_distance": 3, "dhash_distance": 2}
+    assert f.evidence == {"keep": "10_x/big.png", "phash_distance": 3, "dhash_distance": 2, "view": "whole picture"}
+
+
+def test_a_crop_matches_through_a_crop_view():
+    orig = record("10_x/orig.png", w=2048, h=2048, phash=hx(0), dhash=hx(0),
+                  views=[[hx(1 << 60), hx(1 << 61)]] + [["f" * 16, "f" * 16]] * 5)
+    cropped = record("10_x/crop.png", w=1800, h=1800, phash=hx((1 << 60) | 0b11), dhash=hx(1 << 61))
+    fs = [o for o in duplicate.check([orig, cropped], ctx()) if isinstance(o, Finding)]
+    assert [(f.path, f.evidence["view"]) for f in fs] == [("10_x/crop.png", "centre 90 %")]
 
 
 def test_person_profile_makes_near_duplicates_errors():
@@ -147,21 +156,34 @@ def test_person_profile_makes_near_duplicates_errors():
     assert [f.severity for f in fs] == ["error"]
 
 
-def test_hamming_pairs_matches_brute_force():
+def test_near_pairs_matches_brute_force():
     import random
 
     import numpy as np
 
     rng = random.Random(7)
-    a = [rng.getrandbits(64) for _ in range(300)]
-    b = [x ^ (1 << rng.randrange(64)) for x in a]
-    a[5] = a[9] ^ 0b1011
-    b[5] = b[9]
-    arr_a, arr_b = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64)
-    got = {(i, j) for i, j, _, _ in duplicate.hamming_pairs(arr_a, arr_b, 10, 12, block=64)}
-    want = {(i, j) for i in range(300) for j in range(i + 1, 300)
-            if bin(a[i] ^ a[j]).count("1") <= 10 and bin(b[i] ^ b[j]).count("1") <= 12}
-    assert got == want and (5, 9) in got
+    n, v = 200, 6
+    fp = [rng.getrandbits(64) for _ in range(n)]
+    fd = [x ^ (1 << rng.randrange(64)) for x in fp]
+    vp = [[rng.getrandbits(64) for _ in range(v)] for _ in range(n)]
+    vd = [[rng.getrandbits(64) for _ in range(v)] for _ in range(n)]
+    fp[5], fd[5] = fp[9] ^ 0b1011, fd[9]                           # whole pictures match
+    vp[20][2], vd[20][2] = fp[30] ^ 0b1, fd[30] ^ 0b11             # a crop view of 20 matches 30
+    vp[40][0], vd[40][0] = fp[41], fd[41] ^ ((1 << 20) - 1)         # pHash matches, dHash too far
+    arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
+    got = {(i, j): (view, a, b) for i, j, view, a, b in
+           duplicate.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)}
+    pop = lambda x: bin(x).count("1")  # noqa: E731
+    want = set()
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            views = [(fp[i], fd[i])] + list(zip(vp[i], vd[i]))
+            if any(pop(p ^ fp[j]) <= 10 and pop(d ^ fd[j]) <= 12 for p, d in views):
+                want.add((min(i, j), max(i, j)))
+    assert set(got) == want
+    assert got[(5, 9)][0] == 0 and got[(20, 30)] == (3, 1, 2) and (40, 41) not in got
 
 
 def test_severity_off_and_selection():

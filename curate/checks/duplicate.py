@@ -4,7 +4,8 @@ A duplicate multiplies one picture's weight in training (with 10 repeats, a copy
 Exact duplicates are the same bytes, or the same pixels in another file (a PNG saved from a JPEG, a
 re-saved lossless file). Near-duplicates are resized, recompressed, slightly cropped or colour-shifted
 copies, found with two 64-bit perceptual hashes (pHash on the DCT of a 32×32 grey thumbnail, dHash on
-9×8 gradients) that must both be close. Thresholds: rules/checks.toml [duplicate], measured by
+9×8 gradients) that must both be close, compared between one image's whole picture and the other's whole
+picture or one of six crop views (centre 90 % and 80 %, four corners at 92 %) so that crops still match. Thresholds: rules/checks.toml [duplicate], measured by
 bench/eval_duplicates.py. Each group keeps one image: one kohya can load, the largest, then the least compressed.
 """
 
@@ -39,18 +40,40 @@ def _bits(hex_hashes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hex_hashes], dtype=np.uint64)
 
 
-def hamming_pairs(a: np.ndarray, b: np.ndarray, max_a: int, max_b: int, block: int = 1024):
-    """Index pairs (i < j) whose Hamming distances are within both limits, with the distances."""
-    n = len(a)
+VIEW_NAMES = ("whole picture", "centre 90 %", "centre 80 %", "top-left 92 %", "bottom-right 92 %",
+              "top-right 92 %", "bottom-left 92 %")
+
+
+def near_pairs(full_p: np.ndarray, full_d: np.ndarray, views_p: np.ndarray, views_d: np.ndarray,
+               max_p: int, max_d: int, block: int = 512):
+    """Pairs (i < j) where some view of one image (the whole picture or a crop view) matches the other's whole
+    picture within both limits. Yields (i, j, view index, pHash distance, dHash distance) for the best view.
+
+    `views_*` are N×V arrays of the crop views' hashes. pHash is checked on all pairs first (cheap, vectorised);
+    dHash only on the few candidates.
+    """
+    n = len(full_p)
+    all_p = np.concatenate([full_p[:, None], views_p], axis=1)   # N × (1+V): view 0 is the whole picture
+    all_d = np.concatenate([full_d[:, None], views_d], axis=1)
+    best: dict[tuple[int, int], tuple[int, int, int]] = {}
     for start in range(0, n, block):
         stop = min(n, start + block)
-        da = np.bitwise_count(a[start:stop, None] ^ a[None, :])
-        db = np.bitwise_count(b[start:stop, None] ^ b[None, :])
-        ii, jj = np.nonzero((da <= max_a) & (db <= max_b))
-        for i, j in zip(ii.tolist(), jj.tolist()):
-            gi = start + i
-            if gi < j:
-                yield gi, j, int(da[i, j]), int(db[i, j])
+        for v in range(all_p.shape[1]):
+            dp = np.bitwise_count(all_p[start:stop, v, None] ^ full_p[None, :])
+            ii, jj = np.nonzero(dp <= max_p)
+            for i, j in zip(ii.tolist(), jj.tolist()):
+                gi = start + i
+                if gi == j:
+                    continue
+                dd = int(np.bitwise_count(all_d[gi, v] ^ full_d[j]))
+                if dd > max_d:
+                    continue
+                key = (min(gi, j), max(gi, j))
+                cand = (int(dp[i, j]) + dd, v, int(dp[i, j]), dd)
+                if key not in best or cand < best[key]:
+                    best[key] = cand
+    for (i, j), (_, v, dp_, dd) in sorted(best.items()):
+        yield i, j, v, dp_, dd
 
 
 class _UnionFind:
@@ -124,28 +147,34 @@ def check(records, ctx):
     if not ctx.wants("DUP002"):
         return
     reps = sorted(representatives)
-    hashed = [i for i in reps if readable[i].image.get("phash") and readable[i].image.get("dhash")]
+    hashed = [i for i in reps if readable[i].image.get("phash") and readable[i].image.get("view_hashes")]
     if len(hashed) < 2:
         return
-    ph = _bits([readable[i].image["phash"] for i in hashed])
-    dh = _bits([readable[i].image["dhash"] for i in hashed])
+    recs_h = [readable[i] for i in hashed]
+    full_p, full_d = _bits([r.image["phash"] for r in recs_h]), _bits([r.image["dhash"] for r in recs_h])
+    views_p = np.array([[int(p, 16) for p, _ in r.image["view_hashes"]] for r in recs_h], dtype=np.uint64)
+    views_d = np.array([[int(d, 16) for _, d in r.image["view_hashes"]] for r in recs_h], dtype=np.uint64)
     max_p = int(ctx.conf("duplicate", "phash_max_distance"))
     max_d = int(ctx.conf("duplicate", "dhash_max_distance"))
     near = _UnionFind(len(hashed))
-    for i, j, _, _ in hamming_pairs(ph, dh, max_p, max_d):
+    match: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for i, j, view, dp, dd in near_pairs(full_p, full_d, views_p, views_d, max_p, max_d):
         near.union(i, j)
+        match[(i, j)] = (view, dp, dd)
     for members in near.groups():
-        recs = sorted(members, key=lambda k: _quality_key(readable[hashed[k]], ctx))
-        keep_k = recs[0]
-        keep = readable[hashed[keep_k]]
-        for k in recs[1:]:
-            other = readable[hashed[k]]
-            dp = int(np.bitwise_count(ph[k] ^ ph[keep_k]))
-            dd = int(np.bitwise_count(dh[k] ^ dh[keep_k]))
-            yield ctx.finding(
-                "DUP002",
-                f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(other)}; "
-                f"pHash distance {dp}/64, dHash {dd}/64)",
-                {"keep": keep.path, "phash_distance": dp, "dhash_distance": dd}, path=other.path)
-        yield Group("near-duplicate", tuple(readable[hashed[k]].path for k in recs), keep.path,
+        order = sorted(members, key=lambda k: _quality_key(recs_h[k], ctx))
+        keep = recs_h[order[0]]
+        for k in order[1:]:
+            other = recs_h[k]
+            direct = match.get((min(k, order[0]), max(k, order[0])))
+            if direct:
+                view, dp, dd = direct
+                how = f"pHash distance {dp}/64, dHash {dd}/64" + (f", on the {VIEW_NAMES[view]}" if view else "")
+                evidence = {"keep": keep.path, "phash_distance": dp, "dhash_distance": dd, "view": VIEW_NAMES[view]}
+            else:
+                how = "matched through another copy in the group"
+                evidence = {"keep": keep.path}
+            yield ctx.finding("DUP002", f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(other)}; {how})",
+                              evidence, path=other.path)
+        yield Group("near-duplicate", tuple(recs_h[k].path for k in order), keep.path,
                     {"max_phash_distance": max_p, "max_dhash_distance": max_d})

@@ -11,7 +11,7 @@ from PIL import Image
 from curate.extract.decode import Decoded
 
 NAME = "image"
-VERSION = 1
+VERSION = 2
 
 # Perceptual hashes are computed on a grey thumbnail whose short side is about this size: pHash and dHash
 # shrink to 32×32 / 9×8 anyway, and starting from ~256 px makes the Lanczos resize 20× cheaper on 1024 px.
@@ -40,6 +40,24 @@ def hash_thumbnail(im: Image.Image) -> Image.Image:
     return small.convert("L")
 
 
+# Crop views for near-duplicate matching: (linear scale, x anchor, y anchor). A copy cropped by a few percent
+# matches one of these views of its original far better than the whole picture (bench/eval_duplicates.py:
+# recall on 8 % crops 0.04 → 0.93, one-sided 5 % crops 0.41 → 0.81, no new false matches).
+CROP_VIEWS = ((0.9, 0.5, 0.5), (0.8, 0.5, 0.5), (0.92, 0.0, 0.0), (0.92, 1.0, 1.0), (0.92, 1.0, 0.0), (0.92, 0.0, 1.0))
+
+
+def view_hashes(thumb: Image.Image) -> list[list[str]]:
+    """[pHash, dHash] of each crop view of the grey thumbnail."""
+    out = []
+    w, h = thumb.size
+    for scale, ax, ay in CROP_VIEWS:
+        cw, ch = max(8, int(w * scale)), max(8, int(h * scale))
+        left, top = int((w - cw) * ax), int((h - ch) * ay)
+        view = thumb.crop((left, top, left + cw, top + ch))
+        out.append([str(imagehash.phash(view)), str(imagehash.dhash(view))])
+    return out
+
+
 def compute(decoded: Decoded) -> dict[str, Any]:
     info = decoded.info
     if decoded.error is not None:
@@ -62,4 +80,5 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         "pixel_hash": pixel_hash(im) if scale == 1 else None,
         "phash": str(imagehash.phash(thumb)),
         "dhash": str(imagehash.dhash(thumb)),
+        "view_hashes": view_hashes(thumb),
     }
