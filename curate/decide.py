@@ -26,6 +26,8 @@ def split_findings(records: list[ImageRecord], findings: list[Finding]) -> tuple
             per_image[f.path].append(f)
         else:
             other.append(f)
+    for findings_of_one in per_image.values():  # errors first, then warnings, then notes; stable otherwise
+        findings_of_one.sort(key=lambda f: -SEVERITY_RANK[f.severity])
     return per_image, other
 
 

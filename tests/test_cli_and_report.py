@@ -24,7 +24,7 @@ EXPECTED = {
     P + "grace_hopper.jpg": ["CAP001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
     P + "retina_strip.jpg": ["RES001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
     P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["CAP002"], T + "gravel.jpg": ["CAP003"],
-    T + "grass_loop.gif": ["UNR007", "UNR008", "DUP002"],
+    T + "grass_loop.gif": ["UNR007", "DUP002", "UNR008"],  # errors first, then warnings, then notes
 }
 
 

@@ -124,6 +124,9 @@ def extract_features(
             todo.append(rec)
 
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    if todo:
+        for mod in EXTRACTORS:  # heavy imports once, before workers fork, instead of once per worker
+            getattr(mod, "warm_up", lambda: None)()
     args = [(rec.abs_path, cache.path, limits) for rec in todo]
     last_commit = time.monotonic()
 
