@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -96,7 +97,8 @@ def parse_resolution(value: Any) -> tuple[int, int]:
 # --- buckets -----------------------------------------------------------------------------------
 
 
-def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, steps: int) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=64)
+def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, steps: int) -> tuple[tuple[int, int], ...]:
     """The bucket sizes sd-scripts' BucketManager.make_buckets() builds for `enable_bucket`."""
     max_area = resolution[0] * resolution[1]
     side = int(math.sqrt(max_area)) // steps * steps
@@ -108,7 +110,7 @@ def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, step
             buckets.add((width, height))
             buckets.add((height, width))
         width += steps
-    return sorted(buckets)
+    return tuple(sorted(buckets))
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class BucketFit:
     crop_fraction: float    # share of the (scaled) image cut away to fit the bucket
 
 
-def fit_bucket(width: int, height: int, buckets: list[tuple[int, int]]) -> BucketFit:
+def fit_bucket(width: int, height: int, buckets) -> BucketFit:
     """How sd-scripts places one image: the bucket of nearest aspect ratio, scaled to cover, then cropped."""
     aspect = width / height
     bucket = min(buckets, key=lambda b: (abs(b[0] / b[1] - aspect), -b[0] * b[1]))

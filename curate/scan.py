@@ -207,6 +207,7 @@ def scan_dataset(
                     scan.config_problem = str(e)
                 concepts[folder] = _concept_for(folder, None, root, {**defaults, "resolution": base_model.resolution})
         concept = concepts[folder]
+        file_set = set(files)
         by_stem: dict[str, list[str]] = {}
         images = []
         for f in files:
@@ -227,7 +228,7 @@ def scan_dataset(
                 size = 0
             want = stem + concept.caption_extension
             others = tuple(sorted(os.path.splitext(c)[1] for c in by_stem.get(stem, []) if c != want))
-            if want in files:
+            if want in file_set:
                 cap_rel = f"{folder}/{want}" if folder else want
                 text, problem = _read_caption(root / cap_rel, max_caption)
                 caption = Caption(cap_rel, text, problem, others)

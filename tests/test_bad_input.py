@@ -171,3 +171,22 @@ def test_formats_bmp_gif_webp_avif_heic(tmp_path, audit_json):
     assert all(imgs[p]["width"] == 1024 for p in imgs)
     assert codes(report, "e.heic") == ["CAP001", "UNR007"] or set(codes(report, "e.heic")) >= {"UNR007"}
     assert "UNR007" not in codes(report, "c.webp")
+
+
+def test_very_large_jpeg_is_decoded_at_reduced_size(tmp_path, audit_json):
+    """Above [decode] full_decode_max_pixels a JPEG is decoded with libjpeg DCT scaling (draft mode)."""
+    d = tmp_path / "big"
+    write_image(d / "big.jpg", (2048, 1536), quality=90)
+    write_image(d / "small.png", (1024, 768))
+    rules = tmp_path / "r.toml"
+    rules.write_text("[decode]\nfull_decode_max_pixels = 1_000_000\n")
+    _, report = audit_json(d, "--rules", rules, "--no-cache")
+    big = by_path(report)["big.jpg"]
+    assert (big["width"], big["height"]) == (2048, 1536) and big["findings"] == []
+    from curate.extract import extract_one
+    from curate.extract.decode import Limits
+
+    _, _, feats, _ = extract_one(str(d / "big.jpg"), None, Limits(full_decode_max_pixels=1_000_000))
+    assert feats["image"]["decode_scale"] == 2 and feats["image"]["pixel_hash"] is None
+    _, _, feats, _ = extract_one(str(d / "big.jpg"), None, Limits())
+    assert feats["image"]["decode_scale"] == 1 and feats["image"]["pixel_hash"]

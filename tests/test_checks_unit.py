@@ -215,3 +215,14 @@ def test_every_rule_is_documented_with_a_stable_code():
     for code, r in rules.items():
         assert code[:3].isalpha() and code[3:].isdigit() and len(code) == 6
         assert r.summary and len(r.doc) > len(r.summary) - 1
+
+
+def test_near_duplicate_groups_do_not_chain():
+    """A~B and B~C but A is far from C: C must not be dropped in favour of A, which it does not resemble."""
+    a = record("10_x/a.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
+    b = record("10_x/b.png", w=1024, h=1024, phash=hx((1 << 8) - 1), dhash=hx(0))       # 8 bits from a
+    c = record("10_x/c.png", w=1024, h=1000, phash=hx((1 << 16) - 1), dhash=hx(0))      # 8 from b, 16 from a
+    out = list(duplicate.check([a, b, c], ctx()))
+    groups = [(g.keep, g.members) for g in out if not isinstance(g, Finding)]
+    assert groups == [("10_x/a.png", ("10_x/a.png", "10_x/b.png"))]
+    assert [(f.path, f.evidence["keep"]) for f in out if isinstance(f, Finding)] == [("10_x/b.png", "10_x/a.png")]

@@ -55,21 +55,21 @@ def near_pairs(full_p: np.ndarray, full_d: np.ndarray, views_p: np.ndarray, view
     n = len(full_p)
     all_p = np.concatenate([full_p[:, None], views_p], axis=1)   # N × (1+V): view 0 is the whole picture
     all_d = np.concatenate([full_d[:, None], views_d], axis=1)
-    best: dict[tuple[int, int], tuple[int, int, int]] = {}
+    best: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for start in range(0, n, block):
         stop = min(n, start + block)
         for v in range(all_p.shape[1]):
             dp = np.bitwise_count(all_p[start:stop, v, None] ^ full_p[None, :])
             ii, jj = np.nonzero(dp <= max_p)
-            for i, j in zip(ii.tolist(), jj.tolist()):
-                gi = start + i
-                if gi == j:
-                    continue
-                dd = int(np.bitwise_count(all_d[gi, v] ^ full_d[j]))
-                if dd > max_d:
-                    continue
-                key = (min(gi, j), max(gi, j))
-                cand = (int(dp[i, j]) + dd, v, int(dp[i, j]), dd)
+            gi = ii + start
+            keep = gi != jj
+            ii, gi, jj = ii[keep], gi[keep], jj[keep]
+            dd = np.bitwise_count(all_d[gi, v] ^ full_d[jj])
+            ok = dd <= max_d
+            for i, g, j, d in zip(ii[ok].tolist(), gi[ok].tolist(), jj[ok].tolist(), dd[ok].tolist()):
+                key = (min(g, j), max(g, j))
+                p_ = int(dp[i, j])
+                cand = (p_ + d, v, p_, d)
                 if key not in best or cand < best[key]:
                     best[key] = cand
     for (i, j), (_, v, dp_, dd) in sorted(best.items()):
@@ -156,25 +156,33 @@ def check(records, ctx):
     views_d = np.array([[int(d, 16) for _, d in r.image["view_hashes"]] for r in recs_h], dtype=np.uint64)
     max_p = int(ctx.conf("duplicate", "phash_max_distance"))
     max_d = int(ctx.conf("duplicate", "dhash_max_distance"))
-    near = _UnionFind(len(hashed))
-    match: dict[tuple[int, int], tuple[int, int, int]] = {}
+    neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
     for i, j, view, dp, dd in near_pairs(full_p, full_d, views_p, views_d, max_p, max_d):
-        near.union(i, j)
-        match[(i, j)] = (view, dp, dd)
-    for members in near.groups():
-        order = sorted(members, key=lambda k: _quality_key(recs_h[k], ctx))
-        keep = recs_h[order[0]]
-        for k in order[1:]:
+        neighbours.setdefault(i, {})[j] = (view, dp, dd)
+        neighbours.setdefault(j, {})[i] = (view, dp, dd)
+    # Keeper-centred groups, no chaining: the best image not yet placed keeps, and only images that match it
+    # directly join its group. (Union-find would chain A~B~C into one group although A and C differ.)
+    order = sorted(neighbours, key=lambda k: _quality_key(recs_h[k], ctx))
+    placed: set[int] = set()
+    for leader in order:
+        if leader in placed:
+            continue
+        members = [k for k in sorted(neighbours[leader], key=lambda k: _quality_key(recs_h[k], ctx))
+                   if k not in placed]
+        if not members:
+            continue
+        placed.add(leader)
+        placed.update(members)
+        keep = recs_h[leader]
+        for k in members:
             other = recs_h[k]
-            direct = match.get((min(k, order[0]), max(k, order[0])))
-            if direct:
-                view, dp, dd = direct
-                how = f"pHash distance {dp}/64, dHash {dd}/64" + (f", on the {VIEW_NAMES[view]}" if view else "")
-                evidence = {"keep": keep.path, "phash_distance": dp, "dhash_distance": dd, "view": VIEW_NAMES[view]}
-            else:
-                how = "matched through another copy in the group"
-                evidence = {"keep": keep.path}
-            yield ctx.finding("DUP002", f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(other)}; {how})",
-                              evidence, path=other.path)
-        yield Group("near-duplicate", tuple(recs_h[k].path for k in order), keep.path,
+            view, dp, dd = neighbours[leader][k]
+            where = f", on the {VIEW_NAMES[view]}" if view else ""
+            yield ctx.finding(
+                "DUP002",
+                f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(other)}; "
+                f"pHash distance {dp}/64, dHash {dd}/64{where})",
+                {"keep": keep.path, "phash_distance": dp, "dhash_distance": dd, "view": VIEW_NAMES[view]},
+                path=other.path)
+        yield Group("near-duplicate", (keep.path, *(recs_h[k].path for k in members)), keep.path,
                     {"max_phash_distance": max_p, "max_dhash_distance": max_d})
