@@ -12,7 +12,9 @@ from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
 from curate.decide import split_findings, verdict
 from curate.extract import ExtractStats, extract_features
+from curate.consent import read_manifest
 from curate.extract.decode import Limits
+from curate.extract.sidecars import read_sidecars
 from curate.model import Finding, Group, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model
 from curate.scan import Scan, scan_dataset
@@ -84,6 +86,12 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     finally:
         cache.close()
 
+    memo: dict[str, dict] = {}
+    for rec in scan.images:  # sidecars are small and may change while the image does not: read fresh
+        if rec.sidecars:
+            rec.features["sidecars"] = read_sidecars(root, rec.sidecars, memo)
+    consent_manifest = read_manifest(root / settings.get("consent", "manifest_name"))
+
     config_rel = None
     if scan.config_path:
         try:
@@ -92,7 +100,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
             config_rel = scan.config_path
     ctx = Context(settings, base, selection=selection, dataset={
         "orphan_captions": scan.orphan_captions, "config_problem": scan.config_problem,
-        "config_path": scan.config_path, "config_rel": config_rel,
+        "config_path": scan.config_path, "config_rel": config_rel, "consent_manifest": consent_manifest,
     })
     findings, groups = run_checks(scan.images, ctx)
     per_image, other = split_findings(scan.images, findings)

@@ -55,6 +55,7 @@ class ImageRecord:
     caption: Caption
     sha256: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
+    sidecars: tuple[str, ...] = ()   # relative paths of .xmp / .json / .html files describing this image
 
     @property
     def image(self) -> dict[str, Any]:

@@ -16,6 +16,12 @@ IMAGE_EXTENSIONS = frozenset({
     ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".gif", ".avif", ".heic", ".heif",
     ".tif", ".tiff", ".jxl",
 })
+# Sidecar files that describe an image: `<name or stem><suffix>` (gallery-dl writes `photo.jpg.json`,
+# Lightroom `photo.xmp`, a saved page `photo.html`, saved HTTP headers `photo.headers.json`).
+SIDECAR_SUFFIXES = (".xmp", ".json", ".html", ".htm", ".headers.json")
+# Per-folder metadata written by gallery-dl.
+FOLDER_SIDECARS = ("info.json",)
+
 # Never descend into these: caches and outputs of training tools and of curate itself.
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "curate-out"})
 
@@ -234,7 +240,10 @@ def scan_dataset(
                 caption = Caption(cap_rel, text, problem, others)
             else:
                 caption = Caption(None, None, None, others)
-            scan.images.append(ImageRecord(rel, str(abs_path), size, concept, caption))
+            sidecars = tuple(f"{folder}/{n}" if folder else n for n in sorted(
+                {base + suffix for base in (f, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
+                ) + tuple(f"{folder}/{n}" if folder else n for n in FOLDER_SIDECARS if n in file_set)
+            scan.images.append(ImageRecord(rel, str(abs_path), size, concept, caption, sidecars=sidecars))
         for stem, caps in by_stem.items():
             if stem not in image_stems:
                 scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps)

@@ -140,8 +140,9 @@ def check(records, ctx):
             what = "identical file" if same == "bytes" else f"same pixels as a {keep.image.get('format')} file"
             yield ctx.finding("DUP001", f"{what}: duplicate of {keep.path}", {"keep": keep.path, "same": same},
                               path=other.path)
-        yield Group("exact-duplicate", tuple(readable[i].path for i in order), keep.path,
-                    {"same": sorted({"bytes" if readable[i].sha256 == keep.sha256 else "pixels" for i in order[1:]})})
+        if ctx.wants("DUP001"):
+            yield Group("exact-duplicate", tuple(readable[i].path for i in order), keep.path,
+                        {"same": sorted({"bytes" if readable[i].sha256 == keep.sha256 else "pixels" for i in order[1:]})})
         representatives -= set(order[1:])
 
     if not ctx.wants("DUP002"):

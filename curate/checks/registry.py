@@ -97,6 +97,15 @@ class Context:
     def wants(self, code: str) -> bool:
         return self.severity_of(code) != "off" and self.selection.enabled(RULES[code])
 
+    def signals(self, rec: ImageRecord):
+        """The image's rights signals (curate/rights.py), computed once per audit."""
+        memo = self.dataset.setdefault("_signals", {})
+        if rec.path not in memo:
+            from curate.rights import read_signals
+
+            memo[rec.path] = read_signals(rec, self.settings)
+        return memo[rec.path]
+
     def conf(self, section: str, key: str) -> Any:
         return self.settings.get(section, key)
 
@@ -131,6 +140,7 @@ def _with_path(f: Finding, path: str) -> Finding:
 
 def load_all() -> dict[str, Rule]:
     """Import every check module so that its rules register (idempotent)."""
-    from curate.checks import caption, duplicate, resolution, unreadable  # noqa: F401
+    from curate.checks import (  # noqa: F401
+        ai_generated, caption, cloak, consent, duplicate, opt_out, platform_terms, resolution, rights, unreadable)
 
     return RULES

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, get_features, open_readonly, stat_key
-from curate.extract import image
+from curate.extract import image, metadata
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.model import ImageRecord
 
-EXTRACTORS = [image]
+EXTRACTORS = [image, metadata]
 
 # Commit the cache after this many new images (or each second): a killed run loses at most one batch.
 COMMIT_EVERY = 32
@@ -84,7 +85,9 @@ def extract_one(path: str, cache_path: Path | None, limits: Limits) -> tuple[str
     features = {}
     for mod in EXTRACTORS:
         try:
-            features[mod.NAME] = mod.compute(decoded)
+            with warnings.catch_warnings():  # Pillow's advice on odd files is not for the user's console
+                warnings.simplefilter("ignore")
+                features[mod.NAME] = mod.compute(decoded)
         except Exception as e:  # an extractor bug becomes a finding on this file, not a crash
             features[mod.NAME] = {"error": {"kind": "corrupt", "detail": f"the {mod.NAME} extractor failed: "
                                             f"{type(e).__name__}: {e}"}}

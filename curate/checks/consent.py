@@ -1,0 +1,59 @@
+"""Consent: for a person LoRA, every real person pictured must have agreed, and the agreement must be on
+record. curate reads `provenance.csv` at the dataset root (`curate consent init DIR` writes it).
+"""
+
+from __future__ import annotations
+
+from curate.checks.registry import dataset_check, image_check, rule
+
+CNS001 = rule("CNS001", "no-subject-consent", "consent", "error", """
+    Under a profile that requires consent (`--profile person`, rules [consent] require_subject_consent),
+    the image has no row in provenance.csv with `subject_consent = yes`. A talent agency's and the person's
+    agreement is needed for a likeness LoRA (field notes: a published AI photo book was withdrawn because
+    the agencies had not been asked).
+""", settings="consent")
+CNS002 = rule("CNS002", "manifest-hash-mismatch", "consent", "warning", """
+    provenance.csv has a row for this path, but its sha256 is not the file's: the file changed after
+    consent was recorded. Check that the consent still covers this version, then update the hash.
+""")
+CNS003 = rule("CNS003", "manifest-unreadable", "consent", "warning", """
+    provenance.csv exists but cannot be read (not UTF-8, not CSV, no `path` column), or has rows for
+    files that are not in the dataset.
+""")
+
+
+@image_check
+def check(rec, ctx):
+    manifest = ctx.dataset.get("consent_manifest")
+    row = manifest.rows.get(rec.path) if manifest else None
+    if row and row.get("sha256") and rec.sha256 and row["sha256"].lower() != rec.sha256:
+        yield ctx.finding("CNS002", f"provenance.csv records sha256 {row['sha256'][:12]}… but the file is now "
+                          f"{rec.sha256[:12]}…: it changed after consent was recorded",
+                          {"recorded": row["sha256"], "actual": rec.sha256})
+    if ctx.conf("consent", "require_subject_consent"):
+        consent = (row or {}).get("subject_consent", "").lower()
+        if consent != "yes":
+            if manifest is None:
+                why = "no provenance.csv (run `curate consent init` and record each subject's consent)"
+            elif row is None:
+                why = "no row for this image in provenance.csv"
+            else:
+                why = f"provenance.csv says subject_consent = '{consent or 'empty'}'"
+            yield ctx.finding("CNS001", f"no recorded consent from the person pictured: {why}",
+                              {"subject_consent": consent or None, "subject": (row or {}).get("subject", "")})
+
+
+@dataset_check
+def check_manifest(records, ctx):
+    manifest = ctx.dataset.get("consent_manifest")
+    name = ctx.conf("consent", "manifest_name")
+    if manifest is None:
+        return
+    if manifest.problem:
+        yield ctx.finding("CNS003", manifest.problem, {}, path=name)
+        return
+    paths = {r.path for r in records}
+    stale = sorted(p for p in manifest.rows if p not in paths)
+    if stale:
+        yield ctx.finding("CNS003", f"{len(stale)} row(s) name files that are not in the dataset: "
+                          + ", ".join(stale[:5]) + ("…" if len(stale) > 5 else ""), {"missing": stale}, path=name)
