@@ -48,6 +48,11 @@ class AuditResult:
     verdicts: dict[str, str]
     stats: ExtractStats
     analyses: dict[str, dict] = field(default_factory=dict)
+    context: Context | None = None
+
+    def signals_for(self, rec: ImageRecord):
+        """The image's rights signals (computed by the checks, or now)."""
+        return self.context.signals(rec)
 
     def verdict_counts(self) -> Counter:
         return Counter(self.verdicts.values())
@@ -108,7 +113,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
     analyses = {m: {"status": "ok"} for m in modules}
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
-                       stats, analyses)
+                       stats, analyses, ctx)
 
 
 def default_jobs() -> int:

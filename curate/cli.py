@@ -156,5 +156,95 @@ def rules_cmd(
     console.print(f"\nDefined in {r.module.replace('.', '/')}.py")
 
 
+consent_app = typer.Typer(help="The consent manifest (provenance.csv) at the dataset root.", no_args_is_help=True,
+                          rich_markup_mode=None)
+report_app = typer.Typer(help="Reports for a model card.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(consent_app, name="consent")
+app.add_typer(report_app, name="report")
+
+
+def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache, jobs):
+    from curate.audit import AuditOptions, run_audit
+
+    err = _console(stderr=True)
+    progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    task = progress.add_task("extract", total=None)
+    opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules, jobs=jobs,
+                        cache_dir=cache_dir, use_cache=not no_cache)
+    try:
+        with progress:
+            return run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
+                             on_progress=lambda k: progress.advance(task, k),
+                             on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"))
+    except RulesError as e:
+        _fail(str(e))
+
+
+@consent_app.command("init")
+def consent_init(
+    path: Path = typer.Argument(..., help="The dataset folder."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p"),
+    rules: Optional[Path] = typer.Option(None, "--rules"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    jobs: int = typer.Option(0, "--jobs", "-j"),
+) -> None:
+    """Write PATH/provenance.csv, one row per image, prefilled from metadata and sidecars.
+
+    Run it again after adding images: new rows are added and empty cells filled; nothing a person typed is
+    changed. The previous file is kept as provenance.csv.bak.
+    """
+    from curate.consent import merge, prefill, read_manifest, write_manifest
+
+    result = _run_for_command(path, profile, None, rules, cache_dir, no_cache, jobs)
+    target = Path(path) / result.settings.get("consent", "manifest_name")
+    existing = read_manifest(target)
+    if existing is not None and existing.problem:
+        _fail(f"{existing.problem}; fix or move it before running `curate consent init`")
+    fresh = [prefill(rec, result.signals_for(rec)) for rec in result.records]
+    rows, added, filled = merge(existing, fresh)
+    try:
+        backup = write_manifest(target, rows, existing.extra_columns if existing else ())
+    except OSError as e:
+        _fail(f"cannot write {target}: {e.strerror or e}")
+    console = _console()
+    console.print(f"wrote {escape(str(target))}: {len(rows)} rows ({added} new, {filled} empty cells filled)"
+                  + (f"; previous version kept as {escape(backup.name)}" if backup else ""))
+    console.print("Next: fill `subject`, `subject_consent` (yes/no) and `consent_ref` for each person pictured, "
+                  "and `licence` for third-party work.")
+
+
+@report_app.command("provenance")
+def report_provenance(
+    path: Path = typer.Argument(..., help="The dataset folder."),
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Folder for provenance-report.md and .json."),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p"),
+    base_model: Optional[str] = typer.Option(None, "--base-model", "-m"),
+    rules: Optional[Path] = typer.Option(None, "--rules"),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    jobs: int = typer.Option(0, "--jobs", "-j"),
+) -> None:
+    """Write a provenance datasheet (Markdown + JSON) fit for a model card."""
+    import json as _json
+
+    from curate.report import provenance
+
+    result = _run_for_command(path, profile, base_model, rules, cache_dir, no_cache, jobs)
+    report = provenance.build(result)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "provenance-report.json").write_text(_json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+                                                    encoding="utf-8")
+        (out / "provenance-report.md").write_text(provenance.markdown(report), encoding="utf-8")
+    except OSError as e:
+        _fail(f"cannot write the report to {out}: {e.strerror or e}")
+    s = report["summary"]
+    _console().print(f"wrote {escape(str(out / 'provenance-report.md'))} and .json: {s['images']} images, "
+                     f"{s['opt_outs_found']} opt-outs ({s['opt_outs_excluded']} excluded), "
+                     f"{s['ai_generated']} AI-generated, consent: {s['by_subject_consent']}")
+
+
 def main() -> None:
     app()
