@@ -73,7 +73,7 @@ def audit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
 ) -> None:
     """Audit PATH and report what to drop, what to review, and why."""
-    from curate.audit import AuditOptions, run_audit
+    from curate.audit import AuditOptions
     from curate.report import console as console_report
     from curate.report import json_report
 
@@ -86,20 +86,8 @@ def audit(
     opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules,
                         kohya_config=kohya_config, caption_extension=caption_extension, jobs=jobs,
                         cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore))
+    result = _run(opts)
     err = _console(stderr=True)
-    progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
-    task = progress.add_task("extract", total=None)
-    try:
-        with progress:
-            result = run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
-                               on_progress=lambda k: progress.advance(task, k),
-                               on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"))
-    except RulesError as e:
-        _fail(str(e))
-    except KeyboardInterrupt:
-        err.print("curate: interrupted; features extracted so far are cached")
-        raise typer.Exit(130)
     code = exit_code(result.findings, fail_on)
     if json_out is not None:
         text = json_report.dumps(json_report.build(result, code))
@@ -163,15 +151,14 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(report_app, name="report")
 
 
-def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache, jobs):
-    from curate.audit import AuditOptions, run_audit
+def _run(opts):
+    """The audit pipeline with a progress bar on stderr; usage errors exit 2, Ctrl-C exits 130."""
+    from curate.audit import run_audit
 
     err = _console(stderr=True)
     progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
     task = progress.add_task("extract", total=None)
-    opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules, jobs=jobs,
-                        cache_dir=cache_dir, use_cache=not no_cache)
     try:
         with progress:
             return run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
@@ -179,6 +166,16 @@ def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache
                              on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"))
     except RulesError as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        err.print("curate: interrupted; features extracted so far are cached")
+        raise typer.Exit(130)
+
+
+def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache, jobs):
+    from curate.audit import AuditOptions
+
+    return _run(AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules, jobs=jobs,
+                             cache_dir=cache_dir, use_cache=not no_cache))
 
 
 @consent_app.command("init")

@@ -125,8 +125,51 @@ def build(out: Path) -> None:
     caption(textures / "grass_loop.gif", "pdtexture texture, grass")
 
 
+# The licence of each picture (sample_datasets/README.md), recorded the way `curate consent init` lays out
+# provenance.csv, so that `curate report provenance` on the sample has something true to say.
+LICENCES = {
+    "astronaut": ("NASA", "public domain", "https://images.nasa.gov/"),
+    "rocket": ("SpaceX", "public domain (released by SpaceX)", ""),
+    "hubble": ("NASA / ESA", "public domain", "https://hubblesite.org/"),
+    "coffee": ("Rachel Michetti", "CC0-1.0", ""),
+    "chelsea": ("Stefan van der Walt", "CC0-1.0", ""),
+    "camera": ("Lav Varshney", "CC0-1.0", ""),
+    "motorcycle": ("Middlebury stereo dataset", "no known restrictions (scikit-image)", ""),
+    "retina": ("Mikael Häggström", "CC0-1.0", ""),
+    "網膜": ("Mikael Häggström", "CC0-1.0", ""),
+    "ihc": ("scikit-image", "no known copyright restrictions", ""),
+    "brick": ("CC0Textures", "CC0-1.0", ""), "grass": ("CC0Textures", "CC0-1.0", ""),
+    "gravel": ("CC0Textures", "CC0-1.0", ""),
+    "grace_hopper": ("US Navy", "public domain (US government work)", ""),
+}
+
+
+def write_provenance(out: Path) -> None:
+    import csv
+    import hashlib
+
+    from curate.consent import COLUMNS
+
+    rows = []
+    for p in sorted(out.rglob("*")):
+        if p.suffix.lower() not in (".jpg", ".png", ".gif") or p.name in ("saved_from_browser.png",):
+            continue
+        key = next((k for k in LICENCES if p.stem.startswith(k)), None)
+        if key is None:
+            continue
+        author, licence, url = LICENCES[key]
+        rows.append({"path": p.relative_to(out).as_posix(), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                     "source_url": url, "author": author, "licence": licence, "subject": "",
+                     "subject_consent": "unknown", "consent_ref": "", "notes": "scikit-image / matplotlib sample data"})
+    with open(out / "provenance.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "lora_data"
     build(target)
+    write_provenance(target)
     n = sum(1 for _ in target.rglob("*") if _.is_file())
     print(f"wrote {n} files to {os.path.relpath(target)}")
