@@ -1,6 +1,6 @@
 """Rights-signal reading, measured: accuracy on the real fixture files and extraction speed.
 
-1. Every file in ../shared/fixtures/rights (made by other people's tools: IPTC reference images, Getty,
+1. Every file in tests/fixtures/rights (a copy of ../shared/fixtures/rights) (made by other people's tools: IPTC reference images, Getty,
    Shutterstock, c2pa-rs test files, AI generators' outputs) is audited; the rights-category findings are
    compared with tests/data/rights_fixtures_expected.json. Prints per-code precision / recall.
 2. Speed of the `metadata` extractor alone (the issue's target: ≤ 5 ms per image on one core without
@@ -30,7 +30,7 @@ from PIL import Image  # noqa: E402
 from curate.extract import metadata  # noqa: E402
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "rights"
+FIXTURES = ROOT / "tests" / "fixtures" / "rights"   # a copy of ../shared/fixtures/rights
 CATS = {"opt-out", "platform-terms", "ai-generated", "rights", "consent", "cloak"}
 
 

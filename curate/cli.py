@@ -120,11 +120,12 @@ def rules_cmd(
         _fail(str(e))
     console = _console()
     if code is None:
-        name_w = max(len(r.name) for r in all_rules.values())
-        console.print(f"[bold]{'code':<7}{'severity':<9}{'category':<12}{'name':<{name_w + 2}}what it flags[/]")
+        name_w = max(len(r.name) for r in all_rules.values()) + 2
+        cat_w = max(len(r.category) for r in all_rules.values()) + 2
+        console.print(f"[bold]{'code':<7}{'severity':<9}{'category':<{cat_w}}{'name':<{name_w}}what it flags[/]")
         for r in sorted(all_rules.values(), key=lambda r: r.code):
             sev = settings.severity(r.code, r.severity)
-            console.print(f"{r.code:<7}{sev:<9}{r.category:<12}{r.name:<{name_w + 2}}{escape(r.summary)}",
+            console.print(f"{r.code:<7}{sev:<9}{r.category:<{cat_w}}{r.name:<{name_w}}{escape(r.summary)}",
                           overflow="ellipsis", no_wrap=True)
         console.print("Explain one with `curate rules CODE`.")
         return

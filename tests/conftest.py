@@ -15,7 +15,6 @@ from curate.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_datasets" / "lora_data"
 PHOTOS = SAMPLE / "10_pdphoto photo"
-SHARED = ROOT.parent / "shared"
 
 
 def real_photo(name: str = "hubble.jpg") -> Image.Image:

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from conftest import ROOT, SHARED, by_path, photo_at
+from conftest import ROOT, by_path, photo_at
 from test_bad_input import HOSTILE_XMP, jpeg_with_xmp
 
-FIXTURES = SHARED / "fixtures" / "rights"
+# A copy of ../shared/fixtures/rights (redistributable test files; see tests/fixtures/rights/README.md), so the
+# suite runs on a fresh clone without ../shared.
+FIXTURES = ROOT / "tests" / "fixtures" / "rights"
 RIGHTS_CATEGORIES = {"opt-out", "platform-terms", "ai-generated", "rights", "consent", "cloak"}
 
 # What each real file must yield (rights categories only), from ../shared/fixtures/rights/README.md.
