@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from curate.model import SEVERITY_RANK, Finding, ImageRecord
+from curate.model import CATEGORIES, SEVERITY_RANK, Finding, ImageRecord
 
 FAIL_ON = ("error", "warning", "never")
 
@@ -26,8 +26,8 @@ def split_findings(records: list[ImageRecord], findings: list[Finding]) -> tuple
             per_image[f.path].append(f)
         else:
             other.append(f)
-    for findings_of_one in per_image.values():  # errors first, then warnings, then notes; stable otherwise
-        findings_of_one.sort(key=lambda f: -SEVERITY_RANK[f.severity])
+    for findings_of_one in per_image.values():  # errors first, then by the category vocabulary's order
+        findings_of_one.sort(key=lambda f: (-SEVERITY_RANK[f.severity], CATEGORIES.index(f.category)))
     return per_image, other
 
 

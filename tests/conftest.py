@@ -23,14 +23,34 @@ def real_photo(name: str = "hubble.jpg") -> Image.Image:
         return im.convert("RGB")
 
 
+MOSAIC_SOURCES = ["hubble.jpg", "coffee.jpg", "rocket.jpg", "motorcycle.jpg", "astronaut.jpg", "grace_hopper.jpg"]
+TILE = 256
+
+
 def photo_at(size: tuple[int, int], name: str = "hubble.jpg") -> Image.Image:
-    """A real photo cropped to the aspect of `size` and resized to it."""
+    """A real photo at `size` without enlarging anything (enlarged photos are themselves a finding):
+    the photo shrunk and centre-cropped when it is big enough, else a mosaic of native-resolution 256-px
+    crops of the sample photos, starting with `name` (so different names give different pictures)."""
     im = real_photo(name)
     tw, th = size
     scale = max(tw / im.width, th / im.height)
-    im = im.resize((max(tw, round(im.width * scale)), max(th, round(im.height * scale))), Image.LANCZOS)
-    left, top = (im.width - tw) // 2, (im.height - th) // 2
-    return im.crop((left, top, left + tw, top + th))
+    if scale <= 1:
+        im = im.resize((max(tw, round(im.width * scale)), max(th, round(im.height * scale))), Image.LANCZOS)
+        left, top = (im.width - tw) // 2, (im.height - th) // 2
+        return im.crop((left, top, left + tw, top + th))
+    order = MOSAIC_SOURCES[MOSAIC_SOURCES.index(name):] + MOSAIC_SOURCES[:MOSAIC_SOURCES.index(name)] \
+        if name in MOSAIC_SOURCES else [name] + MOSAIC_SOURCES
+    sources = [real_photo(n) for n in order]
+    canvas = Image.new("RGB", (tw, th))
+    k = 0
+    for top in range(0, th, TILE):
+        for left in range(0, tw, TILE):
+            src = sources[k % len(sources)]
+            ox = (k * 97) % max(1, src.width - TILE)
+            oy = (k * 61) % max(1, src.height - TILE)
+            canvas.paste(src.crop((ox, oy, ox + TILE, oy + TILE)), (left, top))
+            k += 1
+    return canvas
 
 
 def write_image(path: Path, size=(1024, 1024), name="hubble.jpg", fmt=None, caption: str | None = "a photo",

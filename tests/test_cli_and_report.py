@@ -22,8 +22,8 @@ EXPECTED = {
     P + "astronaut (copy).jpg": ["DUP001"], P + "rocket_export.png": ["DUP001"],
     P + "coffee_small.jpg": ["RES002", "DUP002"], P + "motorcycle_warm.jpg": ["DUP002"],
     P + "grace_hopper.jpg": ["CAP001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
-    P + "retina_strip.jpg": ["RES001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
-    P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["CAP002"], T + "gravel.jpg": ["CAP003"],
+    P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
+    P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["UPS001", "CAP002", "BLR001"], T + "gravel.jpg": ["CAP003"],  # brick: the CC0 texture is soft
     T + "grass_loop.gif": ["UNR007", "DUP002", "UNR008"],  # errors first, then warnings, then notes
 }
 
@@ -74,16 +74,16 @@ def test_schema_rejects_a_broken_report(sample_report):
 
 def test_console_report_goes_to_stderr_when_json_is_on_stdout(sample_report):
     _, _, err = sample_report
-    assert "DROP 7 images" in err and "REVIEW 6 images" in err
+    assert "DROP 8 images" in err and "REVIEW 5 images" in err
     assert "upscaled 2.00×" in err and "gate: exit 1" in err
 
 
 def test_console_report_reads_like_a_colleague(run):
     code, out, _ = run("audit", SAMPLE)
     assert code == 1
-    for text in ("DROP 7 images", "camera_thumb.png", "256×256 will be upscaled 2.00× to the 512×512 bucket",
+    for text in ("DROP 8 images", "camera_thumb.png", "256×256 will be upscaled 2.00× to the 512×512 bucket",
                  "identical file: duplicate of 10_pdphoto photo/astronaut.jpg", "DUPLICATE GROUPS",
-                 "10_pdphoto photo: 15 images × 10 repeats", "Summary", "keep 8", "review 6", "drop 7",
+                 "10_pdphoto photo: 15 images × 10 repeats", "Summary", "keep 8", "review 5", "drop 8",
                  "near-duplicate: keep 10_pdphoto photo/coffee.jpg · review 10_pdphoto photo/coffee_small.jpg"):
         assert text in out.replace("\n", " ") or text in out, text
 

@@ -106,6 +106,15 @@ class Context:
             memo[rec.path] = read_signals(rec, self.settings)
         return memo[rec.path]
 
+    def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
+        """The image's quality measurements, or None when they do not apply (unreadable, flat-colour art)."""
+        q = rec.features.get("quality") or {}
+        if not rec.readable or not q or "skipped" in q:
+            return None
+        if (q.get("flat_fraction") or 0) >= float(self.conf("quality", "flat_art_fraction")):
+            return None
+        return q
+
     def conf(self, section: str, key: str) -> Any:
         return self.settings.get(section, key)
 
@@ -140,7 +149,10 @@ def _with_path(f: Finding, path: str) -> Finding:
 
 def load_all() -> dict[str, Rule]:
     """Import every check module so that its rules register (idempotent)."""
+    # Import order is check order within a severity: what kohya cannot use, then picture quality, then
+    # captions and duplicates, then rights.
     from curate.checks import (  # noqa: F401
-        ai_generated, caption, cloak, consent, duplicate, opt_out, platform_terms, resolution, rights, unreadable)
+        unreadable, resolution, upscaled, blur, noise, compression, caption, duplicate, cloak, opt_out,
+        platform_terms, ai_generated, rights, consent)
 
     return RULES

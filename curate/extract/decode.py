@@ -124,6 +124,9 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
             w, h = im.size
             out.info.update(format=im.format, mode=im.mode, declared_width=w, declared_height=h,
                             frames=int(getattr(im, "n_frames", 1) or 1))
+            if im.format in ("JPEG", "MPO") and getattr(im, "quantization", None):
+                # The encoder's quantisation tables: the JPEG quality estimate needs nothing else.
+                out.info["quantization"] = {int(k): [int(v) for v in t] for k, t in im.quantization.items()}
             scale = 1
             if im.format == "JPEG" and w * h > limits.full_decode_max_pixels:
                 while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:

@@ -1,0 +1,32 @@
+"""Softness: defocus, motion blur, or a small image enlarged — the LoRA then produces soft, out-of-focus
+images (field notes: noise-reduced high-ISO shots train a soft look).
+
+Measured where the picture is sharpest: the most textured tiles for the spectrum and the strongest edges
+for edge sharpness, so a sharp subject on a blurred background (shallow depth of field) is not a defect.
+Over-smoothing ("plastic" skin, heavy noise reduction) is not detected yet: see the README.
+"""
+
+from __future__ import annotations
+
+from curate.checks.registry import image_check, rule
+
+BLR001 = rule("BLR001", "soft", "blur", "warning", """
+    Soft or out of focus: even the sharpest parts hold little fine detail — the spectrum above 0.35
+    cycles/px is under ~13 % of what the image's own coarser detail predicts ([blur] max_high_band_deficit)
+    and its strongest edges are soft ([blur] max_edge_sharpness).
+
+    FAIL: a 2-px Gaussian blur at 1024 px; a 2× upscale. PASS: sharp photos; a sharp subject on a
+    defocused background; flat-colour digital art (not measured).
+""", settings="blur")
+
+
+@image_check
+def check(rec, ctx):
+    q = ctx.quality(rec)
+    if not q or q.get("high_band_deficit") is None or q.get("edge_sharpness") is None:
+        return
+    deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
+    if deficit <= ctx.conf("blur", "max_high_band_deficit") and edges < ctx.conf("blur", "max_edge_sharpness"):
+        yield ctx.finding("BLR001", f"soft or out of focus: fine detail at {100 * 10 ** deficit:.0f} % of the expected "
+                          f"level even in the sharpest areas, soft edges ({edges:.2f}; sharp photos ≥ 0.70)",
+                          {"high_band_deficit": deficit, "edge_sharpness": edges})

@@ -1,0 +1,44 @@
+"""Compression: heavy JPEG compression teaches 8×8 block artefacts.
+
+JPEG quality is read from the file's luminance quantisation table (IJG scaling: exact for libjpeg and
+most cameras); blockiness — luminance steps on the strongest 8-px grid phase relative to the others —
+also catches an image re-saved as PNG or high-quality JPEG after heavy compression.
+Thresholds: rules/checks.toml [compression], set by bench/eval_quality.py.
+"""
+
+from __future__ import annotations
+
+from curate.checks.registry import image_check, rule
+
+CMP001 = rule("CMP001", "heavy-jpeg-compression", "compression", "error", """
+    JPEG quality ≤ [compression] error_quality (25): block artefacts are visible and will be learned.
+""", settings="compression")
+CMP002 = rule("CMP002", "jpeg-compression", "compression", "warning", """
+    JPEG quality ≤ [compression] warn_quality (50): artefacts around edges and in gradients. Use the
+    original if you have it.
+""", settings="compression")
+CMP003 = rule("CMP003", "block-artefacts", "compression", "warning", """
+    8×8 block artefacts in the pixels (blockiness ≥ [compression] warn_blockiness): the image was heavily
+    JPEG-compressed at some point, even if this file is a PNG or a high-quality JPEG.
+""", settings="compression")
+
+
+@image_check
+def check(rec, ctx):
+    q = rec.features.get("quality") or {}
+    if not rec.readable or "skipped" in q:
+        return
+    quality = q.get("jpeg_quality")
+    conf = ctx.settings.section("compression")
+    if quality is not None and quality <= conf["warn_quality"]:
+        code = "CMP001" if quality <= conf["error_quality"] else "CMP002"
+        yield ctx.finding(code, f"JPEG quality ≈ {quality} (from its quantisation table): "
+                          f"{'heavy' if code == 'CMP001' else 'visible'} compression artefacts",
+                          {"jpeg_quality": quality, "blockiness": q.get("blockiness")})
+        return
+    flat_art = (q.get("flat_fraction") or 0) >= float(ctx.conf("quality", "flat_art_fraction"))
+    if q.get("blockiness") is not None and q["blockiness"] >= conf["warn_blockiness"] and not flat_art:
+        saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
+        yield ctx.finding("CMP003", f"8×8 block artefacts (blockiness {q['blockiness']:.2f}; clean images ≤ 1.2): "
+                          f"heavily JPEG-compressed at some point, then {saved}",
+                          {"blockiness": q["blockiness"], "jpeg_quality": quality})

@@ -1,0 +1,48 @@
+"""Upscaled: a file that is 1024 px on disk but holds 400 px of real detail passes every size check.
+
+The effective resolution is where the image's radial power spectrum falls under ~30 % of the power law
+its coarser detail follows and stays there (interpolation leaves almost no energy above the original
+Nyquist frequency). Compared with the training resolution as the resolution check does, with the
+effective size in place of the file size. Thresholds: rules/checks.toml [upscaled].
+"""
+
+from __future__ import annotations
+
+import math
+
+from curate.checks.registry import image_check, rule
+
+UPS001 = rule("UPS001", "upscaled-below-resolution", "upscaled", "error", """
+    The image was enlarged from a smaller original (or is that soft): its real detail ends at ≈ N px, and
+    that is [upscaled] error_upscale (1.5×) or more below the training resolution. Enlarging adds no detail:
+    upscaled lines come out "AI-smooth" (field notes §Resolution).
+
+    FAIL: a 512-px photo enlarged to 1024 px for SDXL (detail ≈ 512 px, 2× short).
+""", settings="upscaled")
+UPS002 = rule("UPS002", "upscaled", "upscaled", "warning", """
+    The image was enlarged (detail ends at ≤ [upscaled] max_detail_fraction of its size), but its real
+    detail is still close to the training resolution.
+
+    FAIL: a 2048-px file holding ≈ 1000 px of detail for SDXL (1024). PASS: native-resolution photos.
+""", settings="upscaled")
+
+
+@image_check
+def check(rec, ctx):
+    q = ctx.quality(rec)
+    if not q or q.get("detail_fraction") is None or not rec.width:
+        return
+    frac = q["detail_fraction"]
+    if frac > ctx.conf("upscaled", "max_detail_fraction"):
+        return
+    w, h = rec.width, rec.height
+    ew, eh = round(w * frac), round(h * frac)
+    tw, th = rec.concept.resolution
+    short = math.sqrt((tw * th) / (ew * eh))          # how far the real detail falls short of the target area
+    evidence = {"width": w, "height": h, "detail_fraction": frac, "effective_width": ew, "effective_height": eh,
+                "upscaled_by": round(1 / frac, 2), "resolution": [tw, th], "detail_shortfall": round(short, 2)}
+    what = f"file {w}×{h}, real detail ≈ {ew}×{eh} px (upscaled or softened ≈ {1 / frac:.1f}×)"
+    if short >= ctx.conf("upscaled", "error_upscale"):
+        yield ctx.finding("UPS001", f"{what}: {short:.1f}× below the {tw} px training resolution", evidence)
+    else:
+        yield ctx.finding("UPS002", f"{what}; still enough detail for {tw} px training", evidence)
