@@ -9,6 +9,7 @@ imagededup on the same folder when they are installed (`--compare`).
 
     python bench/bench_audit.py --n 300 [--jobs 2] [--compare]
     python bench/bench_audit.py --n 10000          # the memory target
+    python bench/bench_audit.py --n 2000 --select unreadable,resolution,duplicate,caption   # the spine only
 """
 
 from __future__ import annotations
@@ -68,15 +69,16 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=0)
     ap.add_argument("--folder", type=Path, default=ROOT / "bench" / "_work")
     ap.add_argument("--compare", action="store_true", help="also time cleanvision and imagededup if importable")
+    ap.add_argument("--select", default="", help="pass --select to curate (e.g. the spine's checks only)")
     args = ap.parse_args()
     folder = args.folder / f"jpeg1024_{args.n}"
     t0 = time.perf_counter()
     build(folder, args.n)
     print(f"{args.n} JPEGs (1024×1024, q90) in {folder} (built in {time.perf_counter() - t0:.0f} s); "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; checks: {args.select or 'all'}")
     with tempfile.TemporaryDirectory() as cache:
         base = [sys.executable, "-m", "curate", "audit", str(folder), "--cache-dir", cache, "--json", "-", "-q",
-                "--jobs", str(args.jobs)]
+                "--jobs", str(args.jobs)] + (["--select", args.select] if args.select else [])
         cold, peak_cold, out = timed(base)
         ex = json.loads(out)["summary"]["extraction"]
         warm, peak_warm, out = timed(base)

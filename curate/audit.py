@@ -10,6 +10,7 @@ from typing import Callable
 
 from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
+from curate.checks.registry import needed_extractors
 from curate.decide import split_findings, verdict
 from curate.extract import ExtractStats, extract_features
 from curate.consent import read_manifest
@@ -87,7 +88,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         on_notice(cache.notice)
     try:
         stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
-                                 jobs=opts.jobs, on_progress=on_progress)
+                                 jobs=opts.jobs, on_progress=on_progress, names=needed_extractors(selection, settings))
     finally:
         cache.close()
 

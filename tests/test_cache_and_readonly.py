@@ -112,3 +112,22 @@ def test_cache_survives_a_corrupt_or_foreign_cache_file(tmp_path, run):
     (cache / FeatureCache.FILE_NAME).write_bytes(b"this is not a database" * 100)
     code, out, err = run("audit", d, "--cache-dir", cache)
     assert code == 0 and "Traceback" not in err and "moved it aside" in err
+
+
+def test_only_the_extractors_the_selected_checks_need_run(tmp_path, audit_json):
+    from curate.checks import Selection, load_all
+    from curate.checks.registry import needed_extractors
+    from curate.rules import load_settings
+
+    load_all()
+    s = load_settings()
+    assert needed_extractors(Selection(select=("duplicate", "resolution")), s) == ("image",)
+    assert needed_extractors(Selection(select=("noise",)), s) == ("image", "quality")
+    assert needed_extractors(Selection(), s) == ("image", "metadata", "quality")
+    d = tmp_path / "d"
+    write_image(d / "a.png", (1024, 1024))
+    _, fast = audit_json(d, "--select", "duplicate")
+    _, full = audit_json(d)       # the same cache: the image features are reused, the others computed now
+    assert fast["summary"]["extraction"]["decoded"] == 1 and full["summary"]["extraction"]["decoded"] == 1
+    _, again = audit_json(d)
+    assert again["summary"]["extraction"]["decoded"] == 0

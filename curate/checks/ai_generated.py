@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+
 AIG001 = rule("AIG001", "generator-metadata", "ai-generated", "warning", """
     The file carries an AI image generator's metadata. Evidence: the generator, the model name and an
     excerpt of the prompt.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "quality")  # the extractors whose features this check reads
+
 BLR001 = rule("BLR001", "soft", "blur", "warning", """
     Soft or out of focus: even the sharpest parts hold little fine detail — the spectrum above 0.35
     cycles/px is under ~13 % of what the image's own coarser detail predicts ([blur] max_high_band_deficit)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "quality")  # the extractors whose features this check reads
+
 CMP001 = rule("CMP001", "heavy-jpeg-compression", "compression", "error", """
     JPEG quality ≤ [compression] error_quality (25): block artefacts are visible and will be learned.
 """, settings="compression")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from curate.checks.registry import dataset_check, image_check, rule
 
+NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+
 CNS001 = rule("CNS001", "no-subject-consent", "consent", "error", """
     Under a profile that requires consent (`--profile person`, rules [consent] require_subject_consent),
     the image has no row in provenance.csv with `subject_consent = yes`. A talent agency's and the person's

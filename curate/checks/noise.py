@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "quality")  # the extractors whose features this check reads
+
 NOI001 = rule("NOI001", "heavy-noise", "noise", "error", """
     Strong sensor noise or grain: σ ≥ [noise] error_sigma (10 in 8-bit units). The LoRA learns the grain.
 

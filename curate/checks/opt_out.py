@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+
 OPT001 = rule("OPT001", "data-mining-prohibited", "opt-out", "error", """
     IPTC/PLUS `plus:DataMining` prohibits AI/ML training (any DMI-PROHIBITED* value, in any syntax:
     element text, attribute, rdf:resource, bare token; in the file or a .xmp sidecar).

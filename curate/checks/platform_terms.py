@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+
 PLT001 = rule("PLT001", "platform-forbids-training", "platform-terms", "warning", """
     A sidecar or saved page shows the image came from a platform whose terms restrict AI training on
     posted works (pixiv, pixivFANBOX, Xfolio, X, Skeb prohibit it; DeviantArt and ArtStation carry noai

@@ -147,6 +147,15 @@ def _with_path(f: Finding, path: str) -> Finding:
     return Finding(f.code, f.category, f.severity, f.message, f.evidence, path)
 
 
+def needed_extractors(selection: Selection, settings: Settings) -> tuple[str, ...]:
+    """The extractors the enabled checks read: each check module lists them in NEEDS (default: image)."""
+    needs = {"image"}
+    for r in RULES.values():
+        if selection.enabled(r) and settings.severity(r.code, r.severity) != "off":
+            needs.update(getattr(sys.modules[r.module], "NEEDS", ("image",)))
+    return tuple(sorted(needs))
+
+
 def load_all() -> dict[str, Rule]:
     """Import every check module so that its rules register (idempotent)."""
     # Import order is check order within a severity: what kohya cannot use, then picture quality, then

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+
 RGT001 = rule("RGT001", "rights-holder", "rights", "warning", """
     The file names an author or copyright holder (or usage terms). Record the licence or the author's
     consent in provenance.csv (`curate consent init`), which turns this into a note.

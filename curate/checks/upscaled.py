@@ -12,6 +12,8 @@ import math
 
 from curate.checks.registry import image_check, rule
 
+NEEDS = ("image", "quality")  # the extractors whose features this check reads
+
 UPS001 = rule("UPS001", "upscaled-below-resolution", "upscaled", "error", """
     The image was enlarged from a smaller original (or is that soft): its real detail ends at ≈ N px, and
     that is [upscaled] error_upscale (1.5×) or more below the training resolution. Enlarging adds no detail:

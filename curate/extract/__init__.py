@@ -28,8 +28,12 @@ COMMIT_EVERY = 32
 TRANSIENT_ERRORS = {"timeout", "unopenable"}
 
 
-def versions() -> dict[str, int]:
-    return {m.NAME: m.VERSION for m in EXTRACTORS}
+BY_NAME = {m.NAME: m for m in EXTRACTORS}
+
+
+def versions(names=None) -> dict[str, int]:
+    """{extractor: version} for `names` (all extractors when None)."""
+    return {m.NAME: m.VERSION for m in EXTRACTORS if names is None or m.NAME in names}
 
 
 @dataclass
@@ -63,10 +67,11 @@ _worker_db: Any = None
 _worker_db_path: Path | None = None
 
 
-def extract_one(path: str, cache_path: Path | None, limits: Limits) -> tuple[str | None, tuple | None, dict, bool]:
+def extract_one(path: str, cache_path: Path | None, limits: Limits,
+                names: tuple[str, ...] | None = None) -> tuple[str | None, tuple | None, dict, bool]:
     """(sha256, stat key, features, decoded?) for one file. Runs in a worker process; never raises."""
     global _worker_db, _worker_db_path
-    vers = versions()
+    vers = versions(names)
     data, error, st = _read(path, limits)
     if data is None:
         return None, st, {name: {"error": error} for name in vers}, False
@@ -83,7 +88,7 @@ def extract_one(path: str, cache_path: Path | None, limits: Limits) -> tuple[str
                 return sha, st, cached, False
     decoded: Decoded = decode_image(data, limits)
     features = {}
-    for mod in EXTRACTORS:
+    for mod in (BY_NAME[n] for n in vers):
         try:
             with warnings.catch_warnings():  # Pillow's advice on odd files is not for the user's console
                 warnings.simplefilter("ignore")
@@ -106,11 +111,14 @@ def extract_features(
     limits: Limits,
     jobs: int = 0,
     on_progress: Callable[[int], None] | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> ExtractStats:
-    """Fill `record.sha256` and `record.features` for every record, from the cache where possible."""
+    """Fill `record.sha256` and `record.features` for every record, from the cache where possible.
+    `names` limits extraction to those extractors (the ones the enabled checks read)."""
     t0 = time.perf_counter()
     stats = ExtractStats(images=len(records))
-    vers = versions()
+    vers = versions(names)
+    names = tuple(vers)
     todo: list[ImageRecord] = []
     for rec in records:
         try:
@@ -128,9 +136,9 @@ def extract_features(
 
     jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     if todo:
-        for mod in EXTRACTORS:  # heavy imports once, before workers fork, instead of once per worker
-            getattr(mod, "warm_up", lambda: None)()
-    args = [(rec.abs_path, cache.path, limits) for rec in todo]
+        for name in names:  # heavy imports once, before workers fork, instead of once per worker
+            getattr(BY_NAME[name], "warm_up", lambda: None)()
+    args = [(rec.abs_path, cache.path, limits, names) for rec in todo]
     last_commit = time.monotonic()
 
     pending = 0
