@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from photos import photo_at, real_photos  # noqa: E402

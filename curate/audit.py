@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +114,3 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     analyses = {m: {"status": "ok"} for m in modules}
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
                        stats, analyses, ctx)
-
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1

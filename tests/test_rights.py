@@ -3,7 +3,6 @@ plus variants written by the tests (each syntax, each container), sidecars, cloa
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import socket

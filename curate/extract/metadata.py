@@ -124,7 +124,7 @@ def png_text(kind: bytes, body: bytes) -> tuple[str, str] | None:
             out = _inflate(rest[1:])
             return (keyword, out.decode("latin-1")) if out is not None else None
         if kind == b"iTXt":
-            compressed, method = rest[0], rest[1]
+            compressed, _method = rest[0], rest[1]
             _lang, _, rest2 = rest[2:].partition(b"\x00")
             _tkey, _, text = rest2.partition(b"\x00")
             if compressed:
