@@ -82,20 +82,23 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     if on_scanned:
         on_scanned(len(scan.images))
 
+    needed = needed_extractors(selection, settings)
     cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
     if cache.notice and on_notice:
         on_notice(cache.notice)
     try:
         stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
-                                 jobs=opts.jobs, on_progress=on_progress, names=needed_extractors(selection, settings))
+                                 jobs=opts.jobs, on_progress=on_progress, names=needed)
     finally:
         cache.close()
 
-    memo: dict[str, dict] = {}
-    for rec in scan.images:  # sidecars are small and may change while the image does not: read fresh
-        if rec.sidecars:
-            rec.features["sidecars"] = read_sidecars(root, rec.sidecars, memo)
-    consent_manifest = read_manifest(root / settings.get("consent", "manifest_name"))
+    consent_manifest = None
+    if "metadata" in needed:  # only the rights checks read sidecars and the consent manifest
+        memo: dict[str, dict] = {}
+        for rec in scan.images:  # sidecars are small and may change while the image does not: read fresh
+            if rec.sidecars:
+                rec.features["sidecars"] = read_sidecars(root, rec.sidecars, memo)
+        consent_manifest = read_manifest(root / settings.get("consent", "manifest_name"))
 
     config_rel = None
     if scan.config_path:

@@ -38,8 +38,7 @@ def check(rec, ctx):
                           f"{'heavy' if code == 'CMP001' else 'visible'} compression artefacts",
                           {"jpeg_quality": quality, "blockiness": q.get("blockiness")})
         return
-    flat_art = (q.get("flat_fraction") or 0) >= float(ctx.conf("quality", "flat_art_fraction"))
-    if q.get("blockiness") is not None and q["blockiness"] >= conf["warn_blockiness"] and not flat_art:
+    if q.get("blockiness") is not None and q["blockiness"] >= conf["warn_blockiness"] and not ctx.is_flat_art(q):
         saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
         yield ctx.finding("CMP003", f"8×8 block artefacts (blockiness {q['blockiness']:.2f}; clean images ≤ 1.2): "
                           f"heavily JPEG-compressed at some point, then {saved}",

@@ -90,6 +90,7 @@ class Context:
     base_model: BaseModel
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
+    _signals: dict[str, Any] = field(default_factory=dict, repr=False)   # rights signals by image path
 
     def severity_of(self, code: str) -> str:
         return self.settings.severity(code, RULES[code].severity)
@@ -99,21 +100,24 @@ class Context:
 
     def signals(self, rec: ImageRecord):
         """The image's rights signals (curate/rights.py), computed once per audit."""
-        memo = self.dataset.setdefault("_signals", {})
-        if rec.path not in memo:
+        if rec.path not in self._signals:
             from curate.rights import read_signals
 
-            memo[rec.path] = read_signals(rec, self.settings)
-        return memo[rec.path]
+            self._signals[rec.path] = read_signals(rec, self.settings)
+        return self._signals[rec.path]
 
     def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
         """The image's quality measurements, or None when they do not apply (unreadable, flat-colour art)."""
         q = rec.features.get("quality") or {}
         if not rec.readable or not q or "skipped" in q:
             return None
-        if (q.get("flat_fraction") or 0) >= float(self.conf("quality", "flat_art_fraction")):
+        if self.is_flat_art(q):
             return None
         return q
+
+    def is_flat_art(self, q: dict[str, Any]) -> bool:
+        """Flat-colour digital art: noise, softness and upscaling measures do not apply to it."""
+        return (q.get("flat_fraction") or 0) >= float(self.conf("quality", "flat_art_fraction"))
 
     def conf(self, section: str, key: str) -> Any:
         return self.settings.get(section, key)
