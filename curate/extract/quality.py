@@ -7,8 +7,10 @@ All measurements are on luminance (noise also on chroma), at the file's own reso
     coarse-scale gradient. A step edge keeps it near 0.7; blur lowers it. Measured where the image is
     sharpest, so a sharp subject on a blurred background (shallow depth of field) counts as sharp;
   * effective resolution: a radial power spectrum averaged over the most textured 128-px tiles, compared
-    with the power law fitted below 0.15 cycles/px; the highest frequency that still carries energy above
-    the extrapolated level × 10 %, as a fraction of Nyquist, scales the file size to "real detail";
+    with the power law fitted at 0.04–0.15 cycles/px (refitted at 0.02–0.09 when that slope is steeper than
+    any natural photo's); the frequency from which the power stays under ~30 % of the extrapolation up to
+    Nyquist, as a fraction of Nyquist, scales the file size to "real detail"; also the mean deficit above
+    0.35 cycles/px (softness);
   * JPEG quality from the luminance quantisation table (IJG scaling), and blockiness: the energy of
     luminance steps on the strongest 8-px grid phase relative to the other phases (also catches a PNG
     saved from a heavily compressed JPEG).
