@@ -115,5 +115,17 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
     modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
     analyses = {m: {"status": "ok"} for m in modules}
+    if "marks" in needed:
+        analyses["marks"] = _marks_status(scan.images)
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
                        stats, analyses, ctx)
+
+
+def _marks_status(records) -> dict:
+    """The text detector is optional where it cannot be installed: say once that its checks did not run."""
+    for rec in records:
+        err = (rec.features.get("marks") or {}).get("error") or {}
+        if err.get("kind") == "unavailable":
+            return {"status": "skipped", "reason": err.get("detail", "the text detector is unavailable"),
+                    "checks": ["WMK001", "SIG001", "TXT001"]}
+    return {"status": "ok"}

@@ -19,6 +19,10 @@ from PIL import Image
 
 
 def photo(name: str) -> Image.Image:
+    if name == "flower.jpg":
+        import sklearn
+
+        return Image.open(Path(sklearn.__file__).parent / "datasets" / "images" / name).convert("RGB")
     if name == "grace_hopper":
         import matplotlib
 
@@ -123,6 +127,19 @@ def build(out: Path) -> None:
     frames = [photo("grass.png"), photo("gravel.png")]
     frames[0].save(textures / "grass_loop.gif", save_all=True, append_images=frames[1:], duration=500, loop=0)
     caption(textures / "grass_loop.gif", "pdtexture texture, grass")
+    planted_watermark(photos)
+
+
+def planted_watermark(photos: Path) -> None:
+    """WMK001: a stock-preview style mark, white at 60 % opacity, in the bottom-right corner."""
+    from PIL import ImageDraw, ImageFont
+
+    im = photo("flower.jpg").convert("RGBA")
+    layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).text((im.width - 16, im.height - 16), "© Sample Stock Photos",
+                               font=ImageFont.load_default(size=26), fill=(255, 255, 255, 153), anchor="rd")
+    save_jpeg(Image.alpha_composite(im, layer).convert("RGB"), photos / "flower_preview.jpg")
+    caption(photos / "flower_preview.jpg", "pdphoto photo, a pink flower")
 
 
 # The licence of each picture (sample_datasets/README.md), recorded the way `curate consent init` lays out
@@ -141,6 +158,8 @@ LICENCES = {
     "brick": ("CC0Textures", "CC0-1.0", ""), "grass": ("CC0Textures", "CC0-1.0", ""),
     "gravel": ("CC0Textures", "CC0-1.0", ""),
     "grace_hopper": ("US Navy", "public domain (US government work)", ""),
+    "flower": ("vultilion (Flickr), via scikit-learn; watermark added by build_sample.py", "CC-BY-2.0",
+               "https://www.flickr.com/photos/vultilion/6056698931/"),
 }
 
 

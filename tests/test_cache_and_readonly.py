@@ -122,7 +122,8 @@ def test_only_the_extractors_the_selected_checks_need_run(tmp_path, audit_json):
     s = load_settings()
     assert needed_extractors(Selection(select=("duplicate", "resolution")), s) == ("image",)
     assert needed_extractors(Selection(select=("noise",)), s) == ("image", "quality")
-    assert needed_extractors(Selection(), s) == ("image", "metadata", "quality")
+    assert needed_extractors(Selection(), s) == ("image", "marks", "metadata", "quality")
+    assert needed_extractors(Selection(select=("watermark",)), s) == ("image", "marks")
     d = tmp_path / "d"
     write_image(d / "a.png", (1024, 1024))
     _, fast = audit_json(d, "--select", "duplicate")

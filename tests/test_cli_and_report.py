@@ -18,7 +18,7 @@ P = "10_pdphoto photo/"
 T = "5_pdtexture texture/"
 EXPECTED = {
     P + "astronaut.jpg": [], P + "coffee.jpg": [], P + "rocket.jpg": [], P + "motorcycle.jpg": [],
-    P + "hubble.jpg": [], T + "grass.jpg": [], T + "ihc_stain.jpg": [], T + "網膜の写真.jpg": [],
+    P + "hubble.jpg": [], P + "flower_preview.jpg": ["WMK001"], T + "grass.jpg": [], T + "ihc_stain.jpg": [], T + "網膜の写真.jpg": [],
     P + "astronaut (copy).jpg": ["DUP001"], P + "rocket_export.png": ["DUP001"],
     P + "coffee_small.jpg": ["RES002", "DUP002"], P + "motorcycle_warm.jpg": ["DUP002"],
     P + "grace_hopper.jpg": ["CAP001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
@@ -74,16 +74,16 @@ def test_schema_rejects_a_broken_report(sample_report):
 
 def test_console_report_goes_to_stderr_when_json_is_on_stdout(sample_report):
     _, _, err = sample_report
-    assert "DROP 8 images" in err and "REVIEW 5 images" in err
+    assert "DROP 9 images" in err and "REVIEW 5 images" in err
     assert "upscaled 2.00×" in err and "gate: exit 1" in err
 
 
 def test_console_report_reads_like_a_colleague(run):
     code, out, _ = run("audit", SAMPLE)
     assert code == 1
-    for text in ("DROP 8 images", "camera_thumb.png", "256×256 will be upscaled 2.00× to the 512×512 bucket",
+    for text in ("DROP 9 images", "camera_thumb.png", "256×256 will be upscaled 2.00× to the 512×512 bucket",
                  "identical file: duplicate of 10_pdphoto photo/astronaut.jpg", "DUPLICATE GROUPS",
-                 "10_pdphoto photo: 15 images × 10 repeats", "Summary", "keep 8", "review 5", "drop 8",
+                 "10_pdphoto photo: 16 images × 10 repeats", "Summary", "keep 8", "review 5", "drop 9",
                  "near-duplicate: keep 10_pdphoto photo/coffee.jpg · review 10_pdphoto photo/coffee_small.jpg"):
         assert text in out.replace("\n", " ") or text in out, text
 

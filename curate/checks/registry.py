@@ -91,6 +91,7 @@ class Context:
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)   # rights signals by image path
+    _marks: dict[str, Any] = field(default_factory=dict, repr=False)     # classified text marks by image path
 
     def severity_of(self, code: str) -> str:
         return self.settings.severity(code, RULES[code].severity)
@@ -105,6 +106,16 @@ class Context:
 
             self._signals[rec.path] = read_signals(rec, self.settings)
         return self._signals[rec.path]
+
+    def marks(self, rec: ImageRecord) -> list:
+        """The image's text regions classified as watermark / signature / text (curate/marks.py), once."""
+        if rec.path not in self._marks:
+            from curate.marks import classify
+
+            f = rec.features.get("marks") if rec.readable else None
+            self._marks[rec.path] = classify(f if f and "error" not in f else None,
+                                             lambda key: self.conf("marks", key), self.settings.data["mark_words"])
+        return self._marks[rec.path]
 
     def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
         """The image's quality measurements, or None when they do not apply (unreadable, flat-colour art)."""
@@ -165,7 +176,7 @@ def load_all() -> dict[str, Rule]:
     # Import order is check order within a severity: what kohya cannot use, then picture quality, then
     # captions and duplicates, then rights.
     from curate.checks import (  # noqa: F401
-        unreadable, resolution, upscaled, blur, noise, compression, caption, duplicate, cloak, opt_out,
-        platform_terms, ai_generated, rights, consent)
+        unreadable, resolution, upscaled, blur, noise, compression, caption, duplicate, watermark, signature,
+        text, cloak, opt_out, platform_terms, ai_generated, rights, consent)
 
     return RULES

@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, get_features, open_readonly, stat_key
-from curate.extract import image, metadata, quality
+from curate.extract import image, marks, metadata, quality
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.model import ImageRecord
 
-EXTRACTORS = [image, metadata, quality]
+EXTRACTORS = [image, metadata, quality, marks]
 
 # Commit the cache after this many new images (or each second): a killed run loses at most one batch.
 COMMIT_EVERY = 32
 
-# Errors that depend on this machine or this moment, not on the file's bytes: never cached.
-TRANSIENT_ERRORS = {"timeout", "unopenable"}
+# Errors that depend on this machine or this moment, not on the file's bytes: never cached
+# ("unavailable": an optional analyser is not installed here).
+TRANSIENT_ERRORS = {"timeout", "unopenable", "unavailable"}
 
 
 BY_NAME = {m.NAME: m for m in EXTRACTORS}

@@ -81,6 +81,10 @@ def _header(result: AuditResult, console: Console) -> None:
                                    f"per epoch{f' · tokens “{tokens}”' if tokens else ''}", style="dim"))
     for path, reason in scan.skipped:
         console.print(Text(f"  skipped {_p(path) or '.'}: {reason}", style="yellow"))
+    for name, a in sorted(result.analyses.items()):
+        if a.get("status") == "skipped":
+            console.print(Text(f"  {name} checks ({', '.join(a.get('checks', []))}) skipped: {a['reason']}",
+                               style="yellow"))
     console.print()
 
 

@@ -1,0 +1,32 @@
+"""Text in the picture: signs, labels, interface text, speech bubbles. The LoRA learns text too (garbled
+letters in outputs), so a set with text in many images teaches it; captioning the text helps a little.
+
+Regions the text detector read with confidence that are neither a watermark nor a signature
+(curate/marks.py).
+"""
+
+from __future__ import annotations
+
+from curate.checks.registry import image_check, rule
+from curate.marks import quoted
+
+NEEDS = ("image", "marks")
+
+TXT001 = rule("TXT001", "text-in-image", "text", "warning", """
+    Readable text in the picture (a sign, label, screen or speech bubble). The LoRA learns to draw text
+    too; keep such images few, or caption the text, or crop it out when it is not someone's mark.
+
+    FAIL: a street sign, a shop front, a book cover. PASS: a photo without text.
+""", settings="marks")
+
+
+@image_check
+def check(rec, ctx):
+    marks = [m for m in ctx.marks(rec) if m.kind == "text"]
+    if not marks:
+        return
+    area = sum((m.box[2] - m.box[0]) * (m.box[3] - m.box[1]) for m in marks)
+    yield ctx.finding("TXT001", f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
+                      f"{100 * area:.0f} % of the area) — the LoRA learns text too",
+                      {"marks": [m.evidence() for m in marks[:20]], "count": len(marks),
+                       "area_fraction": round(area, 4)})

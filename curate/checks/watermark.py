@@ -1,0 +1,38 @@
+"""Watermarks: training on watermarked images teaches the watermark (field notes). Drop them; curate never
+offers to remove a mark.
+
+Text marks come from the `marks` extractor's text detector and are classified in curate/marks.py: what the
+text says (©, @handle, web address, stock agency, "sample", credit line — rules/marks.toml), repetition
+over the picture, or a diagonal line across the middle.
+"""
+
+from __future__ import annotations
+
+from curate.checks.registry import image_check, rule
+from curate.marks import quoted, where
+
+NEEDS = ("image", "marks")
+
+WMK001 = rule("WMK001", "text-watermark", "watermark", "error", """
+    A text watermark or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
+    name, "sample"/"preview", a credit line ("photo by …"), text tiled over the picture or set diagonally
+    across it. The LoRA learns to draw it, and it names someone's work: drop the image or get the owner's
+    consent and a clean original. Never remove the mark.
+
+    FAIL: "© Mika Sato" at 30 % opacity in a corner; "SAMPLE" diagonally across the middle; a handle tiled
+    over the picture. PASS: a street sign or shop name in the scene (see TXT001).
+""", settings="marks")
+
+
+@image_check
+def check(rec, ctx):
+    marks = [m for m in ctx.marks(rec) if m.kind == "watermark"]
+    if not marks:
+        return
+    first = marks[0]
+    reasons = sorted({r for m in marks for r in m.reasons}, key=lambda r: [x for m in marks for x in m.reasons].index(r))
+    place = "repeated over the picture" if any(m.repeated >= ctx.conf("marks", "min_repeats") for m in marks) \
+        else f"at the {where(first.box)}" if first.placement != "centre" else "across the middle"
+    yield ctx.finding("WMK001", f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "
+                      "learn it — drop the image or get a clean original with the owner's consent",
+                      {"marks": [m.evidence() for m in marks[:20]], "count": len(marks)})

@@ -1,0 +1,155 @@
+"""The `marks` extractor: text on the picture (watermarks, signatures, captions, signs).
+
+Text: RapidOCR (`rapidocr_onnxruntime`: PP-OCRv4 detector + recogniser as ONNX models inside the wheel, so
+it runs offline) on a copy reduced to MAX_SIDE px on the long side. The engine loads once per worker
+process. For each text region it records the box (relative), the recognised text and its confidence,
+the baseline angle and the letter height. Extra passes: the top and bottom bands with local contrast
+enhanced (CLAHE), where faint corner marks and credit lines sit. (Turning a reduced copy ±35° to catch
+large diagonal marks was tried: it found fragments only and cost 80 ms, so it is not done.)
+Classification (watermark / signature / scene text) is a check's job: curate/marks.py, words in rules/.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from curate.extract.decode import Decoded
+
+NAME = "marks"
+VERSION = 1
+
+MAX_SIDE = 768          # text detection size (long side); bench/eval_marks.py chose it for speed vs recall
+BAND = 0.15             # height of the top and bottom bands searched again with contrast enhanced
+ENGINE_NAME = "rapidocr_onnxruntime"
+
+_engine: Any = None
+_engine_error: str | None = None
+
+
+def available() -> str | None:
+    """None when the text detector can run here, else why not (one line)."""
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except Exception as e:  # ImportError, or a broken onnxruntime/OpenCV install
+        return (f"the text detector is not installed ({type(e).__name__}: {e}); "
+                "install it with: pip install rapidocr_onnxruntime")
+    return None
+
+
+def warm_up() -> None:
+    """Import the detector before the pool forks (the engine itself is built once in each worker)."""
+    if available() is None:
+        import cv2  # noqa: F401
+        import rapidocr_onnxruntime  # noqa: F401
+
+
+def engine():
+    global _engine, _engine_error
+    if _engine is None and _engine_error is None:
+        reason = available()
+        if reason:
+            _engine_error = reason
+        else:
+            from rapidocr_onnxruntime import RapidOCR
+
+            for name in ("RapidOCR", "OrtInferSession"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+            # One thread per model: extraction already runs one worker process per core.
+            _engine = RapidOCR(use_cls=False, print_verbose=False, det_limit_type="max",
+                               det_intra_op_num_threads=1, det_inter_op_num_threads=1,
+                               rec_intra_op_num_threads=1, rec_inter_op_num_threads=1)
+    return _engine
+
+
+def engine_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"{ENGINE_NAME} {version('rapidocr_onnxruntime')}"
+    except Exception:
+        return ENGINE_NAME
+
+
+def analysed_copy(im: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
+    """RGB copy with the long side at most `max_side` (transparent areas on white, like most viewers)."""
+    if im.mode in ("RGBA", "LA", "PA", "P") and (im.mode != "P" or "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba).convert("RGB")
+    elif im.mode != "RGB":
+        im = im.convert("RGB")
+    s = max_side / max(im.size)
+    if s < 1:
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BILINEAR, reducing_gap=2.0)
+    return im
+
+
+def _quad_angle(q: np.ndarray) -> float:
+    """Angle of the text baseline in degrees (0 = horizontal; positive = rising to the right)."""
+    dx, dy = q[1][0] - q[0][0], q[1][1] - q[0][1]
+    return float(-np.degrees(np.arctan2(dy, dx)))
+
+
+def _regions(result, offset_y: int, w: int, h: int, pass_name: str) -> list[dict[str, Any]]:
+    """Engine output as region dicts (boxes relative to the picture)."""
+    out = []
+    for quad, text, score in result or ():
+        q = np.asarray(quad, dtype=np.float32) + np.float32([0, offset_y])
+        x0, y0 = q.min(axis=0)
+        x1, y1 = q.max(axis=0)
+        side = np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[1] - q[0])
+        out.append({
+            "text": str(text), "score": round(float(score), 3),
+            "box": [round(max(0.0, float(x0)) / w, 4), round(max(0.0, float(y0)) / h, 4),
+                    round(min(float(w), float(x1)) / w, 4), round(min(float(h), float(y1)) / h, 4)],
+            "angle": round(_quad_angle(q), 1), "height": round(float(min(side)) / h, 4), "pass": pass_name,
+        })
+    return out
+
+
+def _overlaps(a: list[float], b: list[float]) -> bool:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])) or 1e-9
+    return ix * iy / small > 0.3
+
+
+def read_text(rgb: Image.Image) -> list[dict[str, Any]]:
+    """Text regions: one pass over the whole picture, and one over the top and bottom bands with local
+    contrast enhanced (CLAHE), where faint corner marks and credit lines sit."""
+    eng = engine()
+    if eng is None:
+        return []
+    import cv2
+
+    bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # the engine takes OpenCV's BGR order
+    w, h = rgb.size
+    result, _ = eng(bgr)
+    found = _regions(result, 0, w, h, "full")
+    band = max(32, round(h * BAND))
+    if h >= 3 * band:
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        clahe = cv2.createCLAHE(clipLimit=4.0, tileGridSize=(8, 2))
+        for top in (0, h - band):
+            enhanced = cv2.cvtColor(clahe.apply(np.ascontiguousarray(grey[top:top + band])), cv2.COLOR_GRAY2BGR)
+            res, _ = eng(enhanced)
+            for r in _regions(res, top, w, h, "edge-band"):
+                if not any(_overlaps(r["box"], f["box"]) for f in found):
+                    found.append(r)
+    return found
+
+
+def compute(decoded: Decoded) -> dict[str, Any]:
+    if decoded.image is None:
+        return {"skipped": "not decoded"}
+    reason = available()
+    if reason:
+        return {"error": {"kind": "unavailable", "detail": reason}}
+    rgb = analysed_copy(decoded.image)
+    out: dict[str, Any] = {"analysed_width": rgb.width, "analysed_height": rgb.height, "engine": engine_version()}
+    out["texts"] = read_text(rgb)
+    return out

@@ -1,0 +1,147 @@
+"""Interpret the `marks` extractor's text regions once: watermark, signature, or text in the scene.
+
+A region is read as
+  * a **watermark** when what it says marks ownership or a preview (©/(c), @handle, a URL or domain,
+    a stock agency, "sample"/"preview", a credit line such as "photo by" — word lists in rules/marks.toml),
+    or when the same text is repeated over the picture (tiled), or when it is set diagonally across the
+    middle of the picture;
+  * a **signature** when it is short, name-like (letters, at most three words, not an all-capitals sign)
+    and sits near a corner of the picture;
+  * **text** otherwise (signs, labels, interface text, speech bubbles) — text is learned too.
+Weak readings (low recogniser confidence, one or two characters) are ignored. Checks in
+curate/checks/watermark.py, signature.py and text.py turn these into findings; thresholds are in
+rules/checks.toml [marks] and were set with bench/eval_marks.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Any
+
+URL = re.compile(r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
+                 r"tv|xyz|app|page|site|blog|shop|design|ink|pics?|cc|de|fr|uk|kr|cn)\b)", re.IGNORECASE)
+HANDLE = re.compile(r"(^|\s)@[\w.]{2,}")
+COPYRIGHT = re.compile(r"©|ⓒ|\(c\)|\bcopr\b", re.IGNORECASE)
+YEAR_NAME = re.compile(r"\b(19|20)\d\d\b.*[A-Za-z]{2,}|[A-Za-z]{2,}.*\b(19|20)\d\d\b")
+
+
+@dataclass
+class TextMark:
+    kind: str                         # "watermark", "signature" or "text"
+    text: str
+    box: list[float]                  # x0, y0, x1, y1 relative to the image
+    score: float
+    placement: str                    # "corner", "edge", "centre"
+    reasons: list[str] = field(default_factory=list)
+    angle: float = 0.0
+    repeated: int = 1
+
+    def evidence(self) -> dict[str, Any]:
+        return {"text": self.text, "box": self.box, "confidence": self.score, "placement": self.placement,
+                "reasons": self.reasons, "angle": self.angle, "repeated": self.repeated}
+
+
+def placement(box: list[float], corner: float, edge: float) -> str:
+    x0, y0, x1, y1 = box
+    near_x = x0 <= corner or x1 >= 1 - corner
+    near_y = y0 <= corner or y1 >= 1 - corner
+    if near_x and near_y and (x1 - x0) < 0.6:
+        return "corner"
+    if y0 <= edge or y1 >= 1 - edge or x0 <= edge or x1 >= 1 - edge:
+        return "edge"
+    return "centre"
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def content_reasons(text: str, words: dict[str, list[str]]) -> list[str]:
+    low = text.lower()
+    reasons = []
+    if COPYRIGHT.search(text):
+        reasons.append("copyright sign")
+    if HANDLE.search(text):
+        reasons.append("@handle")
+    if URL.search(text):
+        reasons.append("web address")
+    tokens = [t for t in re.split(r"[\s.,:;!|/]+", low) if len(t) >= 5]
+    for group, label in (("stock", "stock agency"), ("preview", "preview word"), ("credit", "credit line")):
+        listed = [w.lower() for w in words.get(group, ())]
+        # Exact phrase, or a long word the recogniser got nearly right ("WATERN" for a split "WATERMARK").
+        if any(w in low for w in listed) or any(
+                SequenceMatcher(None, t, w).ratio() >= 0.8 or (len(t) >= 5 and w.startswith(t[:-1]) and len(w) >= 7)
+                for t in tokens for w in listed if " " not in w and len(w) >= 5):
+            reasons.append(label)
+    if not reasons and YEAR_NAME.search(text) and len(text) <= 40:
+        reasons.append("year and name")
+    return reasons
+
+
+def name_like(text: str, max_words: int, max_chars: int) -> bool:
+    t = text.strip()
+    letters = [c for c in t if c.isalpha()]
+    if len(letters) < 3 or len(t) > max_chars or len(t.split()) > max_words:
+        return False
+    if sum(c.isdigit() for c in t) > 2:
+        return False
+    latin = [c for c in letters if c.isascii()]
+    if latin and len(latin) >= 4 and all(c.isupper() for c in latin):
+        return False          # "EXIT", "MAIN ST": signs are set in capitals, signatures are not
+    return True
+
+
+def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]]) -> list[TextMark]:
+    """TextMarks for one image's `marks` features. `conf(key)` reads rules/checks.toml [marks]."""
+    regions = [r for r in (features or {}).get("texts") or ()
+               if r.get("score", 0) >= conf("min_confidence") and len(_norm(r.get("text", ""))) >= 2]
+    if not regions:
+        return []
+    corner, edge = conf("corner_zone"), conf("edge_zone")
+    # Repetition: the same reading (fuzzy, OCR varies) at several places is a tiled mark.
+    norms = [_norm(r["text"]) for r in regions]
+    repeated = []
+    for i, a in enumerate(norms):
+        n = sum(1 for b in norms if len(a) >= 3 and SequenceMatcher(None, a, b).ratio() >= 0.75)
+        repeated.append(n)
+    out = []
+    for r, rep in zip(regions, repeated):
+        box = r["box"]
+        where = placement(box, corner, edge)
+        reasons = content_reasons(r["text"], words)
+        angle = float(r.get("angle", 0.0))
+        if rep >= conf("min_repeats"):
+            reasons.append(f"repeated {rep}× over the picture")
+        if where == "centre" and conf("min_diagonal_angle") <= abs(angle) <= 90 - conf("min_diagonal_angle"):
+            reasons.append(f"set diagonally ({angle:.0f}°) across the middle")
+        is_name = name_like(r["text"], conf("signature_max_words"), conf("signature_max_chars"))
+        if not reasons and is_name and where == "centre" and r.get("height", 0) >= conf("min_overlay_name_height"):
+            reasons.append("a name in large letters across the picture")
+        if reasons:
+            kind = "watermark"
+        elif is_name and where in ("corner", "edge"):
+            kind = "signature"
+            reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")
+        else:
+            kind = "text"
+        out.append(TextMark(kind, r["text"], box, float(r["score"]), where, reasons, angle, rep))
+    return out
+
+
+def where(box: list[float]) -> str:
+    """'bottom-right', 'top', 'middle'… for a relative box, for messages."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    v = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else ""
+    h = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else ""
+    return "-".join(p for p in (v, h) if p) or "middle"
+
+
+def quoted(marks: list[TextMark], limit: int = 3) -> str:
+    seen: list[str] = []
+    for m in marks:
+        if m.text not in seen:
+            seen.append(m.text)
+    more = f" and {len(seen) - limit} more" if len(seen) > limit else ""
+    return ", ".join(f"“{t}”" for t in seen[:limit]) + more
