@@ -21,7 +21,7 @@ EXPECTED = {
     P + "hubble.jpg": [], P + "flower_preview.jpg": ["WMK001"], T + "grass.jpg": [], T + "ihc_stain.jpg": [], T + "網膜の写真.jpg": [],
     P + "astronaut (copy).jpg": ["DUP001"], P + "rocket_export.png": ["DUP001"],
     P + "coffee_small.jpg": ["RES002", "DUP002"], P + "motorcycle_warm.jpg": ["DUP002"],
-    P + "grace_hopper.jpg": ["CAP001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
+    P + "grace_hopper.jpg": ["CAP001", "TXT001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
     P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
     P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["UPS001", "CAP002", "BLR001"], T + "gravel.jpg": ["CAP003"],  # brick: the CC0 texture is soft
     T + "grass_loop.gif": ["UNR007", "DUP002", "UNR008"],  # errors first, then warnings, then notes

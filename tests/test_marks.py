@@ -215,3 +215,28 @@ def test_missing_text_detector_skips_the_marks_checks_with_one_line(tmp_path, ru
     assert "not installed" in report["analyses"]["marks"]["reason"]
     _, out, _ = run("audit", str(folder), "--select", "WMK", "--jobs", "1")
     assert "marks checks (WMK001, SIG001, TXT001) skipped" in " ".join(out.split())
+
+
+def test_the_text_detector_runs_without_network(tmp_path):
+    """The models come from the wheel: in a network namespace with no interfaces the mark is still found."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -rn (a network namespace) is not available on this machine")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    im = photo("rocket.jpg")
+    overlay(im, "www.rivera-photo.com", (im.width // 2, 16), 26, 0.6, anchor="ma").save(folder / "wm.png")
+    out = tmp_path / "r.json"
+    proc = subprocess.run(["unshare", "-rn", sys.executable, "-m", "curate", "audit", str(folder), "--select", "WMK",
+                           "--json", str(out), "-q", "--no-cache", "--jobs", "1"], capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 1, proc.stderr
+    import json
+
+    report = json.loads(out.read_text())
+    assert [f["code"] for f in report["images"][0]["findings"]] == ["WMK001"]
+    assert report["analyses"]["marks"]["status"] == "ok"
