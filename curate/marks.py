@@ -8,7 +8,7 @@ A region is read as
   * a **signature** when it is short, name-like (letters, at most three words, not an all-capitals sign)
     and sits near a corner of the picture;
   * **text** otherwise (signs, labels, interface text, speech bubbles) — text is learned too.
-Weak readings (low recogniser confidence, one or two characters) are ignored. Checks in
+Weak readings (low recogniser confidence; one character, or two outside a mark) are ignored. Checks in
 curate/checks/watermark.py, signature.py and text.py turn these into findings; thresholds are in
 rules/checks.toml [marks] and were set with bench/eval_marks.py.
 """
@@ -124,8 +124,10 @@ def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]])
         elif is_name and where in ("corner", "edge"):
             kind = "signature"
             reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")
+        elif len(_norm(r["text"])) >= 3:
+            kind = "text"     # two characters alone ("X1") are mostly misreadings of texture
         else:
-            kind = "text"
+            continue
         out.append(TextMark(kind, r["text"], box, float(r["score"]), where, reasons, angle, rep))
     return out
 

@@ -27,6 +27,6 @@ def check(rec, ctx):
         return
     area = sum((m.box[2] - m.box[0]) * (m.box[3] - m.box[1]) for m in marks)
     yield ctx.finding("TXT001", f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
-                      f"{100 * area:.0f} % of the area) — the LoRA learns text too",
+                      f"{100 * area:.{1 if area < 0.01 else 0}f} % of the area) — the LoRA learns text too",
                       {"marks": [m.evidence() for m in marks[:20]], "count": len(marks),
                        "area_fraction": round(area, 4)})
