@@ -9,7 +9,7 @@ from typing import Callable
 
 from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
-from curate.checks.registry import needed_extractors
+from curate.checks.registry import needed_extractors, reads
 from curate.decide import split_findings, verdict
 from curate.extract import ExtractStats, extract_features
 from curate.consent import read_manifest
@@ -116,16 +116,16 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
     analyses = {m: {"status": "ok"} for m in modules}
     if "marks" in needed:
-        analyses["marks"] = _marks_status(scan.images)
+        analyses["marks"] = _marks_status(scan.images, [r.code for r in rules.values() if "marks" in reads(r)])
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
                        stats, analyses, ctx)
 
 
-def _marks_status(records) -> dict:
+def _marks_status(records, codes: list[str]) -> dict:
     """The text detector is optional where it cannot be installed: say once that its checks did not run."""
     for rec in records:
         err = (rec.features.get("marks") or {}).get("error") or {}
         if err.get("kind") == "unavailable":
             return {"status": "skipped", "reason": err.get("detail", "the text detector is unavailable"),
-                    "checks": ["WMK001", "SIG001", "TXT001"]}
+                    "checks": codes}
     return {"status": "ok"}

@@ -67,12 +67,12 @@ def content_reasons(text: str, words: dict[str, list[str]]) -> list[str]:
         reasons.append("@handle")
     if URL.search(text):
         reasons.append("web address")
-    tokens = [t for t in re.split(r"[\s.,:;!|/]+", low) if len(t) >= 5]
+    tokens = [t for t in re.split(r"[\s.,:;!|/]+", low) if len(t) >= 5]   # long words only
     for group, label in (("stock", "stock agency"), ("preview", "preview word"), ("credit", "credit line")):
         listed = [w.lower() for w in words.get(group, ())]
         # Exact phrase, or a long word the recogniser got nearly right ("WATERN" for a split "WATERMARK").
         if any(w in low for w in listed) or any(
-                SequenceMatcher(None, t, w).ratio() >= 0.8 or (len(t) >= 5 and w.startswith(t[:-1]) and len(w) >= 7)
+                SequenceMatcher(None, t, w).ratio() >= 0.8 or (w.startswith(t[:-1]) and len(w) >= 7)
                 for t in tokens for w in listed if " " not in w and len(w) >= 5):
             reasons.append(label)
     if not reasons and YEAR_NAME.search(text) and len(text) <= 40:
@@ -95,19 +95,18 @@ def name_like(text: str, max_words: int, max_chars: int) -> bool:
 
 def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]]) -> list[TextMark]:
     """TextMarks for one image's `marks` features. `conf(key)` reads rules/checks.toml [marks]."""
-    regions = [r for r in (features or {}).get("texts") or ()
-               if r.get("score", 0) >= conf("min_confidence") and len(_norm(r.get("text", ""))) >= 2]
+    regions = [(r, _norm(r.get("text", ""))) for r in (features or {}).get("texts") or ()
+               if r.get("score", 0) >= conf("min_confidence")]
+    regions = [(r, norm) for r, norm in regions if len(norm) >= 2]
     if not regions:
         return []
     corner, edge = conf("corner_zone"), conf("edge_zone")
     # Repetition: the same reading (fuzzy, OCR varies) at several places is a tiled mark.
-    norms = [_norm(r["text"]) for r in regions]
-    repeated = []
-    for i, a in enumerate(norms):
-        n = sum(1 for b in norms if len(a) >= 3 and SequenceMatcher(None, a, b).ratio() >= 0.75)
-        repeated.append(n)
+    norms = [norm for _, norm in regions]
+    repeated = [sum(1 for b in norms if SequenceMatcher(None, a, b).ratio() >= 0.75) if len(a) >= 3 else 0
+                for a in norms]
     out = []
-    for r, rep in zip(regions, repeated):
+    for (r, norm), rep in zip(regions, repeated):
         box = r["box"]
         where = placement(box, corner, edge)
         reasons = content_reasons(r["text"], words)
@@ -124,7 +123,7 @@ def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]])
         elif is_name and where in ("corner", "edge"):
             kind = "signature"
             reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")
-        elif len(_norm(r["text"])) >= 3:
+        elif len(norm) >= 3:
             kind = "text"     # two characters alone ("X1") are mostly misreadings of texture
         else:
             continue

@@ -3,10 +3,14 @@ in the test; the classifier (watermark / signature / text) on what it reads; evi
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import by_path, codes, real_photo
+from conftest import ROOT, by_path, codes, real_photo
 from curate.extract import marks as marks_extractor
 from curate.extract.decode import Decoded
 from curate.marks import classify, content_reasons, name_like, placement
@@ -219,11 +223,6 @@ def test_missing_text_detector_skips_the_marks_checks_with_one_line(tmp_path, ru
 
 def test_the_text_detector_runs_without_network(tmp_path):
     """The models come from the wheel: in a network namespace with no interfaces the mark is still found."""
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
         pytest.skip("unshare -rn (a network namespace) is not available on this machine")
     folder = tmp_path / "data"
@@ -235,8 +234,6 @@ def test_the_text_detector_runs_without_network(tmp_path):
                            "--json", str(out), "-q", "--no-cache", "--jobs", "1"], capture_output=True, text=True,
                           timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert proc.returncode == 1, proc.stderr
-    import json
-
     report = json.loads(out.read_text())
     assert [f["code"] for f in report["images"][0]["findings"]] == ["WMK001"]
     assert report["analyses"]["marks"]["status"] == "ok"

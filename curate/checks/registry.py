@@ -112,9 +112,8 @@ class Context:
         if rec.path not in self._marks:
             from curate.marks import classify
 
-            f = rec.features.get("marks") if rec.readable else None
-            self._marks[rec.path] = classify(f if f and "error" not in f else None,
-                                             lambda key: self.conf("marks", key), self.settings.data["mark_words"])
+            f = rec.features.get("marks") if rec.readable else None   # skipped / error features hold no texts
+            self._marks[rec.path] = classify(f, lambda key: self.conf("marks", key), self.settings.data["mark_words"])
         return self._marks[rec.path]
 
     def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
@@ -162,12 +161,17 @@ def _with_path(f: Finding, path: str) -> Finding:
     return Finding(f.code, f.category, f.severity, f.message, f.evidence, path)
 
 
+def reads(r: Rule) -> tuple[str, ...]:
+    """The extractors a rule's check module reads (its NEEDS; default: image)."""
+    return getattr(sys.modules[r.module], "NEEDS", ("image",))
+
+
 def needed_extractors(selection: Selection, settings: Settings) -> tuple[str, ...]:
-    """The extractors the enabled checks read: each check module lists them in NEEDS (default: image)."""
+    """The extractors the enabled checks read."""
     needs = {"image"}
     for r in RULES.values():
         if selection.enabled(r) and settings.severity(r.code, r.severity) != "off":
-            needs.update(getattr(sys.modules[r.module], "NEEDS", ("image",)))
+            needs.update(reads(r))
     return tuple(sorted(needs))
 
 

@@ -30,7 +30,7 @@ def check(rec, ctx):
     if not marks:
         return
     first = marks[0]
-    reasons = sorted({r for m in marks for r in m.reasons}, key=lambda r: [x for m in marks for x in m.reasons].index(r))
+    reasons = list(dict.fromkeys(r for m in marks for r in m.reasons))   # unique, in order of first mention
     place = "repeated over the picture" if any(m.repeated >= ctx.conf("marks", "min_repeats") for m in marks) \
         else f"at the {where(first.box)}" if first.placement != "centre" else "across the middle"
     yield ctx.finding("WMK001", f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "

@@ -12,6 +12,7 @@ Classification (watermark / signature / scene text) is a check's job: curate/mar
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,7 @@ MAX_SIDE = 576          # text detection size (long side): bench/eval_marks.py â
 BAND = 0.15             # height of the top and bottom bands searched again with contrast enhanced
 ENGINE_NAME = "rapidocr"
 
-_engine: Any = None
-_engine_error: str | None = None
+_engine: Any = None   # built once per worker process, on first use
 
 
 def available() -> str | None:
@@ -49,26 +49,24 @@ def warm_up() -> None:
 
 
 def engine():
-    global _engine, _engine_error
-    if _engine is None and _engine_error is None:
-        reason = available()
-        if reason:
-            _engine_error = reason
-        else:
-            from rapidocr import RapidOCR
+    """The RapidOCR engine (call only when available() is None)."""
+    global _engine
+    if _engine is None:
+        from rapidocr import RapidOCR
 
-            # The models are the ones inside the wheel (no download). One ONNX thread: extraction already
-            # runs one worker process per core. The picture is reduced by analysed_copy(), not by the engine.
-            _engine = RapidOCR(params={
-                "Global.use_cls": False, "Global.log_level": "error",
-                "Det.limit_type": "max", "Det.limit_side_len": 4096,
-                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            })
-            logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        # The models are the ones inside the wheel (no download). One ONNX thread: extraction already
+        # runs one worker process per core. The picture is reduced by analysed_copy(), not by the engine.
+        _engine = RapidOCR(params={
+            "Global.use_cls": False, "Global.log_level": "error",
+            "Det.limit_type": "max", "Det.limit_side_len": 4096,
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     return _engine
 
 
+@lru_cache(maxsize=1)
 def engine_version() -> str:
     try:
         from importlib.metadata import version
@@ -135,8 +133,6 @@ def read_text(rgb: Image.Image) -> list[dict[str, Any]]:
     """Text regions: one pass over the whole picture, and one over the top and bottom bands with local
     contrast enhanced (CLAHE), where faint corner marks and credit lines sit."""
     eng = engine()
-    if eng is None:
-        return []
     import cv2
 
     bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # the engine takes OpenCV's BGR order
