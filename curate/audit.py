@@ -11,7 +11,9 @@ from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
 from curate.checks.registry import needed_extractors, reads
 from curate.decide import split_findings, verdict
-from curate.extract import ExtractStats, extract_features
+from curate.extract import BY_NAME, ExtractStats, extract_features
+from curate.extract import clip as clip_stage
+from curate.extract.clip import ClipOptions
 from curate.consent import read_manifest
 from curate.extract.decode import Limits
 from curate.extract.sidecars import read_sidecars
@@ -33,6 +35,8 @@ class AuditOptions:
     use_cache: bool = True
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    clip: ClipOptions = field(default_factory=ClipOptions.from_env)
+    require_clip: bool = False
 
 
 @dataclass
@@ -58,9 +62,14 @@ class AuditResult:
         return Counter(self.verdicts.values())
 
 
+class ClipRequired(RulesError):
+    """--require-clip and no CLIP model could be had (exit code 2)."""
+
+
 def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = None,
               on_progress: Callable[[int], None] | None = None,
-              on_notice: Callable[[str], None] | None = None) -> AuditResult:
+              on_notice: Callable[[str], None] | None = None,
+              on_phase: Callable[[str, int], None] | None = None) -> AuditResult:
     """Run the whole pipeline. Raises RulesError for problems the user must fix (exit code 2)."""
     root = Path(opts.root)
     if not root.exists():
@@ -82,15 +91,27 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     if on_scanned:
         on_scanned(len(scan.images))
 
-    needed = needed_extractors(selection, settings)
+    wanted = needed_extractors(selection, settings)
+    missing = _missing_analysers(wanted)        # {extractor: why it cannot run here}
+    needed = needed_extractors(selection, settings, frozenset(missing))
+    analyses: dict[str, dict] = {}
     cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
     if cache.notice and on_notice:
         on_notice(cache.notice)
+    clip_texts = None
     try:
         stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
                                  jobs=opts.jobs, on_progress=on_progress, names=needed)
+        if "clip" in needed:
+            status, clip_texts = _clip(scan.images, cache, opts, settings, on_progress, on_phase)
+            if status["status"] == "skipped":
+                missing["clip"] = status["reason"]
+            else:
+                analyses["clip"] = status
     finally:
         cache.close()
+    if opts.require_clip and "clip" in missing:
+        raise ClipRequired(f"--require-clip: {missing['clip']}")
 
     consent_manifest = None
     if "metadata" in needed:  # only the rights checks read sidecars and the consent manifest
@@ -109,23 +130,51 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     ctx = Context(settings, base, selection=selection, dataset={
         "orphan_captions": scan.orphan_captions, "config_problem": scan.config_problem,
         "config_path": scan.config_path, "config_rel": config_rel, "consent_manifest": consent_manifest,
+        "clip_texts": clip_texts,
     })
     findings, groups = run_checks(scan.images, ctx)
     per_image, other = split_findings(scan.images, findings)
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
     modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
-    analyses = {m: {"status": "ok"} for m in modules}
-    if "marks" in needed:
-        analyses["marks"] = _marks_status(scan.images, [r.code for r in rules.values() if "marks" in reads(r)])
+    analyses = {**{m: {"status": "ok"} for m in modules}, **analyses}
+    for name in ("marks", "faces"):     # the optional per-image analysers that ran
+        if name in needed:
+            analyses[name] = {"status": "ok"}
+    for name, reason in missing.items():
+        codes = [r.code for r in rules.values() if name in reads(r) and selection.enabled(r)
+                 and settings.severity(r.code, r.severity) != "off"]
+        if codes:   # a missing analyser only some checks could use is not worth a line
+            analyses[name] = {"status": "skipped", "reason": reason, "checks": codes}
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
                        stats, analyses, ctx)
 
 
-def _marks_status(records, codes: list[str]) -> dict:
-    """The text detector is optional where it cannot be installed: say once that its checks did not run."""
-    for rec in records:
-        err = (rec.features.get("marks") or {}).get("error") or {}
-        if err.get("kind") == "unavailable":
-            return {"status": "skipped", "reason": err.get("detail", "the text detector is unavailable"),
-                    "checks": codes}
-    return {"status": "ok"}
+def _missing_analysers(wanted: tuple[str, ...]) -> dict[str, str]:
+    """Optional analysers the enabled checks want but this machine lacks: {name: one line saying why}.
+    Their checks are skipped (said once in the report) instead of decoding every image for nothing."""
+    missing = {}
+    for name in wanted:
+        why = clip_stage.installed() if name == "clip" else getattr(BY_NAME.get(name), "available", lambda: None)()
+        if why:
+            missing[name] = why
+    return missing
+
+
+def _clip(records, cache, opts: AuditOptions, settings: Settings, on_progress, on_phase):
+    """The CLIP stage: image views, then the prompt banks. (status, {aspect: (labels, vectors, view)})."""
+    todo = sum(1 for r in records if r.readable)
+    if on_phase:
+        on_phase("embedding (CLIP)", todo)
+    loader = clip_stage.Loader(opts.clip)
+    status = clip_stage.embed_images(records, cache, opts.clip, Limits.from_settings(settings.section("decode")),
+                                     float(settings.get("identity", "min_face_score")), on_progress, loader)
+    if status["status"] != "ok":
+        return status, None
+    texts = {}
+    for aspect, bank in settings.data.get("prompts", {}).items():
+        labels = list(bank.get("labels", {}))
+        vectors = clip_stage.embed_texts([bank["labels"][k] for k in labels], cache, opts.clip, loader)
+        if vectors is None:
+            return {"status": "skipped", "reason": loader.error or "the CLIP text encoder is unavailable"}, None
+        texts[aspect] = (labels, vectors, bank.get("view", "full"))
+    return status, texts

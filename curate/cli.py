@@ -71,6 +71,15 @@ def audit(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
+    clip_model: Optional[str] = typer.Option(None, "--clip-model",
+                                             help="open_clip model[/pretrained tag] (default ViT-B-32/datacomp_xl_s13b_b90k)."),
+    clip_weights: Optional[Path] = typer.Option(None, "--clip-weights", envvar="CURATE_CLIP_WEIGHTS",
+                                                help="A local CLIP checkpoint for --clip-model (no download)."),
+    offline: bool = typer.Option(False, "--offline", envvar="CURATE_OFFLINE",
+                                 help="Never use the network (CLIP weights must be cached or given)."),
+    require_clip: bool = typer.Option(False, "--require-clip",
+                                      help="Exit 2 when the CLIP checks cannot run (instead of skipping them)."),
+    device: str = typer.Option("auto", "--device", help="CLIP device: auto, cpu, cuda, mps."),
 ) -> None:
     """Audit PATH and report what to drop, what to review, and why."""
     from curate.audit import AuditOptions
@@ -83,9 +92,22 @@ def audit(
         caption_extension = "." + caption_extension
     if jobs < 0:
         _fail("--jobs must be 0 (all cores) or a positive number")
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        _fail(f"--device must be auto, cpu, cuda or mps, not '{device}'")
+    from curate.extract.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipOptions
+
+    model, _, tag = (clip_model or "").partition("/")
+    clip = ClipOptions(model=model or DEFAULT_MODEL,
+                       pretrained=tag or (DEFAULT_PRETRAINED if not clip_model else None) if not clip_weights else None,
+                       weights=clip_weights, offline=offline, device=device)
+    if clip_weights is not None and not clip_weights.is_file():
+        _fail(f"--clip-weights: no such file: {clip_weights} (a checkpoint for --clip-model, e.g. open_clip_model.safetensors)")
+    if clip_model and not tag and not clip_weights:
+        _fail("--clip-model needs a pretrained tag (ViT-B-16/datacomp_xl_s13b_b90k) or --clip-weights FILE")
     opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules,
                         kohya_config=kohya_config, caption_extension=caption_extension, jobs=jobs,
-                        cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore))
+                        cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore),
+                        clip=clip, require_clip=require_clip)
     result = _run(opts)
     err = _console(stderr=True)
     code = exit_code(result.findings, fail_on)
@@ -157,14 +179,15 @@ def _run(opts):
     from curate.audit import run_audit
 
     err = _console(stderr=True)
-    progress = Progress(TextColumn("extracting features"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=err, transient=True, disable=not err.is_terminal)
-    task = progress.add_task("extract", total=None)
+    task = progress.add_task("extracting features", total=None)
     try:
         with progress:
             return run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
                              on_progress=lambda k: progress.advance(task, k),
-                             on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"))
+                             on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"),
+                             on_phase=lambda name, n: progress.reset(task, total=n, description=name))
     except RulesError as e:
         _fail(str(e))
     except KeyboardInterrupt:

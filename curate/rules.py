@@ -105,6 +105,7 @@ def load_settings(profile: str | None = None, user_file: Path | None = None) -> 
     base = load_toml(rules_dir() / "checks.toml")
     base["platforms"] = load_toml(rules_dir() / "platforms.toml").get("platforms", {})
     base["mark_words"] = load_toml(rules_dir() / "marks.toml").get("mark_words", {})
+    base["prompts"] = load_toml(rules_dir() / "prompts.toml").get("prompts", {})
     profiles_doc = load_toml(rules_dir() / "profiles.toml")
     profiles = dict(profiles_doc["profiles"])
     user: dict[str, Any] = {}
@@ -112,7 +113,7 @@ def load_settings(profile: str | None = None, user_file: Path | None = None) -> 
         user = load_toml(Path(user_file))
         for name, body in user.pop("profiles", {}).items():
             profiles[name] = deep_merge(profiles.get(name, {}), body)
-        bad = [k for k in _unknown_keys(base, user) if not k.startswith(("severity.", "platforms.", "mark_words."))]
+        bad = [k for k in _unknown_keys(base, user) if not k.startswith(("severity.", "platforms.", "mark_words.", "prompts."))]
         if bad:
             raise RulesError(f"unknown key(s) in {user_file}: {', '.join(bad)} (see rules/checks.toml)")
     name = (profile or profiles_doc["default"]).strip().lower()

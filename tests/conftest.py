@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from curate.cli import app
+
+# Never reach for CLIP weights over the network from a test (a developer's machine may have internet).
+os.environ.setdefault("CURATE_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_datasets" / "lora_data"

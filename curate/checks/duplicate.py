@@ -119,6 +119,7 @@ def _dims(rec) -> str:
 @dataset_check
 def check(records, ctx):
     readable = [r for r in records if r.readable and r.sha256]
+    flagged = ctx.dataset.setdefault("duplicates_flagged", set())   # left alone by DUP003 (semantic_duplicate.py)
     # Exact: same bytes or same pixels.
     uf = _UnionFind(len(readable))
     first_by: dict[tuple[str, str], int] = {}
@@ -136,6 +137,7 @@ def check(records, ctx):
         keep = readable[order[0]]
         for i in order[1:]:
             other = readable[i]
+            flagged.add(other.path)
             same = "bytes" if other.sha256 == keep.sha256 else "pixels"
             what = "identical file" if same == "bytes" else f"same pixels as a {keep.image.get('format')} file"
             yield ctx.finding("DUP001", f"{what}: duplicate of {keep.path}", {"keep": keep.path, "same": same},
@@ -177,6 +179,7 @@ def check(records, ctx):
         keep = recs_h[leader]
         for k in members:
             other = recs_h[k]
+            flagged.add(other.path)
             view, dp, dd = neighbours[leader][k]
             where = f", on the {VIEW_NAMES[view]}" if view else ""
             yield ctx.finding(

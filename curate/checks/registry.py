@@ -116,6 +116,21 @@ class Context:
             self._marks[rec.path] = classify(f, lambda key: self.conf("marks", key), self.settings.data["mark_words"])
         return self._marks[rec.path]
 
+    def clip(self, rec: ImageRecord, view: str = "full"):
+        """The image's CLIP embedding of one view (curate/extract/clip.py) as a float vector, or None."""
+        from curate.extract.clip import decode_vector
+
+        f = rec.features.get("clip") if rec.readable else None
+        encoded = (f or {}).get("views", {}).get(view)
+        return decode_vector(encoded) if encoded else None
+
+    def faces(self, rec: ImageRecord) -> list[dict[str, Any]]:
+        """The image's detected faces at or above [identity] min_face_score, largest first."""
+        f = rec.features.get("faces") if rec.readable else None
+        if not f or "faces" not in f:
+            return []
+        return [x for x in f["faces"] if x.get("score", 0) >= float(self.conf("identity", "min_face_score"))]
+
     def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
         """The image's quality measurements, or None when they do not apply (unreadable, flat-colour art)."""
         q = rec.features.get("quality") or {}
@@ -166,12 +181,19 @@ def reads(r: Rule) -> tuple[str, ...]:
     return getattr(sys.modules[r.module], "NEEDS", ("image",))
 
 
-def needed_extractors(selection: Selection, settings: Settings) -> tuple[str, ...]:
-    """The extractors the enabled checks read."""
+def uses(r: Rule) -> tuple[str, ...]:
+    """Extractors a rule's check module reads when they are available, and does without otherwise (its USES)."""
+    return getattr(sys.modules[r.module], "USES", ())
+
+
+def needed_extractors(selection: Selection, settings: Settings, missing: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The extractors the enabled checks read (NEEDS, and USES where not missing). A check that needs a
+    `missing` extractor (not installed here) cannot run, so it asks for nothing."""
     needs = {"image"}
     for r in RULES.values():
-        if selection.enabled(r) and settings.severity(r.code, r.severity) != "off":
+        if selection.enabled(r) and settings.severity(r.code, r.severity) != "off" and not missing & set(reads(r)):
             needs.update(reads(r))
+            needs.update(set(uses(r)) - missing)
     return tuple(sorted(needs))
 
 
@@ -181,6 +203,7 @@ def load_all() -> dict[str, Rule]:
     # captions and duplicates, then rights.
     from curate.checks import (  # noqa: F401
         unreadable, resolution, upscaled, blur, noise, compression, caption, duplicate, watermark, signature,
-        text, cloak, opt_out, platform_terms, ai_generated, rights, consent)
+        text, cloak, opt_out, platform_terms, ai_generated, rights, consent, semantic_duplicate, composition,
+        identity)
 
     return RULES

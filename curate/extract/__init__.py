@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, get_features, open_readonly, stat_key
-from curate.extract import image, marks, metadata, quality
+from curate.extract import faces, image, marks, metadata, quality
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.model import ImageRecord
 
-EXTRACTORS = [image, metadata, quality, marks]
+EXTRACTORS = [image, metadata, quality, marks, faces]
 
 # Commit the cache after this many new images (or each second): a killed run loses at most one batch.
 COMMIT_EVERY = 32

@@ -1,0 +1,168 @@
+"""Composition balance: too many pictures sharing one background, outfit, hairstyle or pose.
+
+A portrait photographer's rules for person LoRAs (field notes §Person LoRAs): about 15 images; no more than 2
+sharing a background, outfit or hairstyle — a third adds nothing and biases the model; distinctive outfits
+and repeated backgrounds leak into every output even when captioned; a set full of dramatic poses makes
+simple prompts produce them, so include plain standing shots. Near-duplicate files are not the point here:
+the same classroom behind six different shots is.
+
+Reads CLIP embeddings of each picture's views (curate/extract/clip.py) and the prompt banks of
+rules/prompts.toml; clustering and keep-selection are curate/composition.py. Limits: rules/checks.toml
+[composition], tightened by the person profile. Of a cluster over the limit, the pictures kept are the best
+(most real detail, sharpest) and then the most different from those kept; the others are flagged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from curate.checks.registry import dataset_check, rule
+from curate.composition import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
+from curate.model import Group
+
+NEEDS = ("image", "quality", "clip")  # the extractors whose features this check reads
+USES = ("faces",)   # where installed: a face locates the person for the background / outfit / hair views
+
+CPS001 = rule("CPS001", "repeated-background", "composition", "warning", """
+    More pictures share one background than the set allows ([composition] max_same, max_share; the person
+    profile allows 2): the LoRA learns the place and puts it into outputs even when the caption names it.
+    The best and most different pictures of the cluster are kept; the others are flagged.
+
+    FAIL: 6 portraits in front of the same classroom blackboard in a 15-image person set.
+    PASS: 15 portraits in 15 different places.
+""", settings="composition")
+CPS002 = rule("CPS002", "repeated-outfit", "composition", "warning", """
+    More pictures of the person share one outfit than the set allows: a distinctive outfit leaks into every
+    output (a brand outfit turns every requested uniform into that outfit).
+
+    FAIL: 5 of 12 photos in the same school uniform. PASS: varied clothing. Off under the character
+    profile (a character's outfit is part of the character).
+""", settings="composition")
+CPS003 = rule("CPS003", "repeated-hairstyle", "composition", "warning", """
+    More pictures of the person share one hairstyle than the set allows: the LoRA ties the hairstyle to the
+    person. Off under the character profile.
+
+    FAIL: 6 of 12 photos with the same twin tails. PASS: the hair as it varies across shoots.
+""", settings="composition")
+CPS004 = rule("CPS004", "dominant-pose", "composition", "warning", """
+    One pose (other than a plain one: rules/prompts.toml [prompts.pose] plain) is held in more than
+    [composition] max_pose_share of the pictures of people: poses leak, and simple prompts then produce it.
+
+    FAIL: 8 of 12 photos with arms raised. PASS: a mix of standing, sitting and portrait shots.
+""", settings="composition")
+CPS005 = rule("CPS005", "no-plain-pose", "composition", "warning", """
+    A person set without a single plain standing or head-and-shoulders shot: the field notes ask for plain
+    shots so that the LoRA does not turn every prompt into a dramatic pose. Person profile only.
+
+    FAIL: 15 photos all sitting, jumping or lying down. PASS: at least one plain standing shot.
+""", settings="composition")
+
+ASPECT_CODES = {"background": "CPS001", "outfit": "CPS002", "hairstyle": "CPS003"}
+
+
+def quality_score(rec, ctx) -> float:
+    """Higher is better: real detail (short side × detail fraction, in log), then edge sharpness."""
+    q = ctx.quality(rec) or {}
+    short = min(rec.width or 1, rec.height or 1) * float(q.get("detail_fraction") or 1.0)
+    return round(math.log(max(short, 1.0)) + 0.5 * float(q.get("edge_sharpness") or 0.0), 4)
+
+
+def aspect_table(records, ctx, aspect: str):
+    """(records with this aspect's view, their view vectors, labels, label vectors) or None."""
+    texts = (ctx.dataset.get("clip_texts") or {}).get(aspect)
+    if texts is None:
+        return None
+    labels, label_vectors, view = texts
+    rows, vectors = [], []
+    for rec in records:
+        v = ctx.clip(rec, view)
+        if v is None and view == "background" and ctx.clip(rec, "person") is None:
+            v = ctx.clip(rec, "full")   # no person found: the whole picture is the background
+        if v is not None:
+            rows.append(rec)
+            vectors.append(v)
+    if not rows:
+        return None
+    return rows, np.stack(vectors), labels, label_vectors
+
+
+def aspect_clusters(records, ctx, aspect: str):
+    """[(members as records, label, mean probability)] for one aspect, biggest first."""
+    table = aspect_table(records, ctx, aspect)
+    if table is None:
+        return [], 0
+    rows, vectors, labels, label_vectors = table
+    profiles = aspect_profiles(vectors, label_vectors)
+    probs = label_probabilities(vectors, label_vectors)
+    order = sorted(range(len(rows)), key=lambda i: (-float(probs[i].max()), rows[i].path))
+    out = []
+    for members in complete_linkage(profiles, float(ctx.conf("composition", "profile_min_cosine")), order):
+        mean = probs[members].mean(axis=0)
+        top = int(mean.argmax())
+        out.append(([rows[i] for i in members], labels[top], round(float(mean[top]), 3)))
+    out.sort(key=lambda c: (-len(c[0]), c[0][0].path))
+    return out, len(rows)
+
+
+@dataset_check
+def check(records, ctx):
+    if not ctx.dataset.get("clip_texts"):
+        return
+    conf = ctx.settings.section("composition")
+    copies = ctx.dataset.get("duplicates_flagged", set())   # DUP001/DUP002 already drop these
+    usable = [r for r in records if r.readable and r.features.get("clip") and r.path not in copies]
+    if len(usable) < int(conf["min_images"]):
+        return
+    for aspect, code in ASPECT_CODES.items():
+        if not ctx.wants(code):
+            continue
+        clusters, n = aspect_clusters(usable, ctx, aspect)
+        limit = allowed(n, conf["max_same"], conf["max_share"])
+        for members, label, p in clusters:
+            if len(members) <= limit:
+                continue
+            full = np.stack([ctx.clip(r, "full") for r in members])
+            scores = [quality_score(r, ctx) for r in members]
+            keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
+            kept = ", ".join(r.path for r in keep)
+            evidence = {"aspect": aspect, "label": label, "probability": p, "cluster_size": len(members),
+                        "allowed": limit, "keep": [r.path for r in keep], "members": [r.path for r in members]}
+            for rec in members:
+                if rec in keep:
+                    continue
+                yield ctx.finding(code, f"one of {len(members)} images sharing {aspect} ≈ '{label}' "
+                                  f"(p {p:.2f}; profile {ctx.settings.profile} allows {limit}): drop it, keep {kept} "
+                                  f"(best detail, most different)", evidence, path=rec.path)
+            yield Group(f"{aspect}-cluster", tuple(r.path for r in members), keep[0].path,
+                        {k: v for k, v in evidence.items() if k != "members"})
+    yield from _poses(usable, ctx, conf)
+
+
+def _poses(usable, ctx, conf):
+    if not (ctx.wants("CPS004") or ctx.wants("CPS005")):
+        return
+    texts = (ctx.dataset.get("clip_texts") or {}).get("pose")
+    if texts is None:
+        return
+    table = aspect_table(usable, ctx, "pose")
+    if table is None:
+        return
+    rows, vectors, labels, label_vectors = table
+    plain = set(ctx.settings.data.get("prompts", {}).get("pose", {}).get("plain", []))
+    probs = label_probabilities(vectors, label_vectors)
+    clusters, n = aspect_clusters(usable, ctx, "pose")
+    if n >= int(conf["min_images"]) and clusters:
+        members, label, p = clusters[0]
+        if label not in plain and len(members) / n > float(conf["max_pose_share"]):
+            yield ctx.finding("CPS004", f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
+                              f"at most {conf['max_pose_share']:.0%} advised): poses leak into outputs — add plain "
+                              "standing shots or drop some", {"label": label, "probability": p,
+                                                              "members": [r.path for r in members], "of": n})
+    plain_idx = [labels.index(x) for x in plain if x in labels]
+    best = [max((float(probs[i, k]) for k in plain_idx), default=0.0) for i in range(len(rows))]
+    if plain_idx and n >= int(conf["min_images"]) and max(best) < float(conf["min_plain_probability"]):
+        yield ctx.finding("CPS005", f"none of the {n} pictures of people is a plain standing or head-and-shoulders "
+                          f"shot (best p {max(best):.2f}): add a few, or every prompt drifts to a posed look",
+                          {"plain_labels": sorted(plain), "best_probability": round(max(best), 3), "of": n})

@@ -1,0 +1,266 @@
+"""Composition (CLIP) and identity (dlib).
+
+No model hub is reachable where these tests run, so the open_clip path runs a randomly initialised model
+(pretrained=None, or a checkpoint of one saved in the test and given as --clip-weights) for shapes, batching,
+caching and the skip/require paths; clustering, labelling and keep-selection run on synthetic embeddings with
+known structure; identity runs the real dlib models on the real face photos of the sample dataset."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS, by_path, write_image
+from curate.cache import FeatureCache
+from curate.checks import Context, load_all, run_checks
+from curate.composition import allowed, aspect_profiles, choose_keep, complete_linkage, main_identity
+from curate.extract import clip
+from curate.extract.decode import Limits
+from curate.model import Caption, Concept, ImageRecord
+from curate.rules import load_settings, resolve_base_model
+
+torch = pytest.importorskip("torch")
+open_clip = pytest.importorskip("open_clip")
+
+
+def codes(report, name):
+    return [f["code"] for f in by_path(report)[name]["findings"]]
+
+
+# ---- the open_clip path, with random weights -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def random_model():
+    return clip.load_model(clip.ClipOptions(pretrained=None, device="cpu"))
+
+
+def _record(path, sha, faces=None):
+    concept = Concept("", None, "", ".txt", (1024, 1024), True, 256, 2048, False)
+    rec = ImageRecord(path.name, str(path), path.stat().st_size, concept, Caption(None, None))
+    rec.sha256 = sha
+    with Image.open(path) as im:
+        rec.features = {"image": {"width": im.width, "height": im.height}, "faces": faces}
+    return rec
+
+
+def test_random_clip_model_embeds_views_in_batches_and_caches_them(tmp_path, random_model, monkeypatch):
+    paths = [PHOTOS / n for n in ("astronaut.jpg", "coffee.jpg", "rocket.jpg", "grace_hopper.jpg", "hubble.jpg")]
+    face = {"faces": [{"box": [0.35, 0.15, 0.55, 0.4], "score": 1.2}]}
+    recs = [_record(p, f"{i:064x}", face if i == 0 else None) for i, p in enumerate(paths)]
+    cache = FeatureCache(tmp_path / "cache")
+    loader = clip.Loader(clip.ClipOptions(pretrained=None), random_model)
+    status = clip.embed_images(recs, cache, clip.ClipOptions(pretrained=None, batch_size=2), Limits(), 0.3,
+                               loader=loader)
+    assert status["status"] == "ok" and status["embedded"] == 5 and status["model"] == "ViT-B-32@random-init"
+    assert set(recs[0].features["clip"]["views"]) == {"full", "background", "person", "head"}
+    assert set(recs[1].features["clip"]["views"]) == {"full"}           # no face: the whole picture only
+    full = clip.decode_vector(recs[1].features["clip"]["views"]["full"])
+    assert full.shape == (512,) and abs(float(np.linalg.norm(full)) - 1) < 1e-2
+    # Batch size does not change the result (float16 storage aside).
+    again = [_record(p, f"{i + 10:064x}") for i, p in enumerate(paths[1:3])]
+    clip.embed_images(again, FeatureCache(None), clip.ClipOptions(pretrained=None, batch_size=16), Limits(), 0.3,
+                      loader=loader)
+    assert np.allclose(clip.decode_vector(again[0].features["clip"]["views"]["full"]), full, atol=2e-3)
+    # A second pass comes from the cache: nothing decoded, no model needed.
+    for rec in recs:
+        rec.features.pop("clip")
+    monkeypatch.setattr(clip, "decode_image", lambda *a: pytest.fail("decoded an image on a warm cache"))
+    status = clip.embed_images(recs, cache, clip.ClipOptions(pretrained=None), Limits(), 0.3,
+                               loader=clip.Loader(clip.ClipOptions(pretrained=None)))
+    assert status["from_cache"] == 5 and status["embedded"] == 0
+    assert recs[0].features["clip"]["views"]["head"]
+    texts = clip.embed_texts(["a photo of a classroom", "a photo of a beach"], cache, clip.ClipOptions(pretrained=None),
+                             loader)
+    assert texts.shape == (2, 512)
+
+
+def test_views_grey_out_the_person_and_crop_outfit_and_hair():
+    with Image.open(PHOTOS / "grace_hopper.jpg") as im:
+        im = im.convert("RGB")
+    views = clip.views_of(im, [0.35, 0.23, 0.72, 0.55])
+    assert views["person"].size[1] > views["head"].size[1] and views["person"].size[0] > views["head"].size[0]
+    bg = np.asarray(views["background"])
+    x, y = int(0.53 * im.width), int(0.5 * im.height)
+    assert tuple(bg[y, x]) == (124, 116, 104)                  # the face region is grey in the background view
+    assert clip.views_of(im, None).keys() == {"full"}
+
+
+def test_without_weights_the_clip_checks_are_skipped_with_one_line(tmp_path, run, audit_json):
+    d = tmp_path / "d"
+    write_image(d / "a.png", (768, 768))
+    write_image(d / "b.png", (768, 768), name="coffee.jpg")
+    t0 = time.monotonic()
+    code, report = audit_json(d, "--offline")
+    assert time.monotonic() - t0 < 60     # no network retries: --offline answers from the cache at once
+    a = report["analyses"]["clip"]
+    assert a["status"] == "skipped" and "--offline" in a["reason"] and "CPS001" in a["checks"]
+    _, out, _ = run("audit", str(d), "--offline")
+    assert "clip checks (" in out and "skipped" in out
+    code, _, err = run("audit", str(d), "--offline", "--require-clip")
+    assert code == 2 and "--require-clip" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run("audit", str(d), "--clip-weights", str(tmp_path / "missing.pt"))
+    assert code == 2 and "--clip-weights: no such file" in err
+
+
+def test_unreachable_hub_is_found_by_one_quick_probe():
+    t0 = time.monotonic()
+    why = clip._reachable("https://127.0.0.1:9")
+    assert why and "unreachable" in why and time.monotonic() - t0 < clip.PROBE_TIMEOUT + 1
+
+
+def test_clip_weights_file_runs_the_composition_checks_and_caches_embeddings(tmp_path, random_model, run,
+                                                                              audit_json):
+    weights = tmp_path / "vit-b-32-random.pt"
+    torch.save(random_model.model.state_dict(), weights)
+    d = tmp_path / "d"
+    for i, name in enumerate(["hubble.jpg", "coffee.jpg", "rocket.jpg", "motorcycle.jpg", "astronaut.jpg"]):
+        write_image(d / f"{i}.png", (768, 768), name=name)
+    _, report = audit_json(d, "--clip-weights", str(weights), "--require-clip")
+    a = report["analyses"]["clip"]
+    assert a["status"] == "ok" and a["model"].startswith("ViT-B-32@file-") and a["embedded"] == 5
+    _, again = audit_json(d, "--clip-weights", str(weights), "--require-clip")
+    assert again["analyses"]["clip"]["embedded"] == 0 and again["analyses"]["clip"]["from_cache"] == 5
+    assert again["summary"]["extraction"]["decoded"] == 0
+
+
+# ---- clustering, labels and keep-selection on synthetic embeddings ---------------------------------------
+
+D = 64
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _bank(rng, n):
+    common = _unit(rng.normal(size=D))
+    return _unit(common * 2.0 + rng.normal(size=(n, D)) / np.sqrt(D))
+
+
+def _image(rng, texts, label, margin=0.3):
+    own = _unit(texts[label] - texts.mean(axis=0))
+    return _unit(_unit(rng.normal(size=D)) * 0.3 + texts.mean(axis=0) + own * margin)
+
+
+def test_complete_linkage_does_not_chain_and_is_deterministic():
+    a, b, c = _unit(np.array([1.0, 0, 0])), _unit(np.array([1.0, 1.0, 0])), _unit(np.array([0.0, 1.0, 0]))
+    v = np.stack([a, b, c])   # a~b and b~c at cos 0.71, a and c orthogonal
+    assert complete_linkage(v, 0.7) == [[0, 1], [2]]
+    assert complete_linkage(v, 0.7, order=[1, 0, 2]) == [[1, 0], [2]]
+    assert allowed(15, 2, 0.0) == 2 and allowed(100, 3, 0.2) == 20
+
+
+def test_keep_prefers_quality_then_difference():
+    full = _unit(np.array([[1.0, 0, 0], [1.0, 0.05, 0], [0.2, 1.0, 0], [1.0, 0.1, 0.0]]))
+    # 0 is best; 1 is nearly the same shot as 0, 2 is different: keep 0 and 2 even though 1 is sharper than 2.
+    assert choose_keep([0, 1, 2, 3], [5.0, 4.0, 3.0, 1.0], full, 2) == [0, 2]
+
+
+def _synthetic_set(tmp_path, backgrounds, outfits, qualities, labels_bg, labels_out, seed=0):
+    rng = np.random.default_rng(seed)
+    t_bg, t_out = _bank(rng, len(labels_bg)), _bank(rng, len(labels_out))
+    concept = Concept("", None, "", ".txt", (1024, 1024), True, 256, 2048, False)
+    recs = []
+    for i, (bg, out, q) in enumerate(zip(backgrounds, outfits, qualities)):
+        views = {"full": _unit(rng.normal(size=D)), "background": _image(rng, t_bg, bg),
+                 "person": _image(rng, t_out, out), "head": _unit(rng.normal(size=D))}
+        rec = ImageRecord(f"c{i:02d}.jpg", str(tmp_path / f"c{i:02d}.jpg"), 1000, concept, Caption(None, None))
+        rec.sha256 = f"{i:064x}"
+        rec.features = {"image": {"width": q, "height": q}, "faces": {"faces": []},
+                        "clip": {"model": "synthetic", "views": {k: clip.encode_vector(v) for k, v in views.items()}}}
+        recs.append(rec)
+    texts = {"background": (labels_bg, t_bg, "background"), "outfit": (labels_out, t_out, "person")}
+    return recs, texts
+
+
+def _run(recs, texts, profile="person", select=None):
+    from curate.checks import Selection
+
+    load_all()
+    ctx = Context(load_settings(profile), resolve_base_model("sdxl"), dataset={"clip_texts": texts},
+                  selection=Selection(select or ("CPS",)))
+    return run_checks(recs, ctx)
+
+
+def test_four_shots_in_one_classroom_keep_the_best_two_under_the_person_profile(tmp_path):
+    labels_bg = ["classroom", "beach", "office", "forest", "kitchen", "street"]
+    labels_out = ["school uniform", "suit", "dress", "hoodie"]
+    backgrounds = [0, 0, 0, 0, 1, 2, 3, 4, 5]
+    outfits = [0, 1, 2, 3, 0, 1, 2, 3, 1]
+    qualities = [600, 1024, 900, 700, 1024, 1024, 1024, 1024, 1024]
+    recs, texts = _synthetic_set(tmp_path, backgrounds, outfits, qualities, labels_bg, labels_out)
+    for rec in recs[1:4]:   # four similar shots: diversity ties, so quality decides what is kept
+        rec.features["clip"]["views"]["full"] = recs[0].features["clip"]["views"]["full"]
+    findings, groups = _run(recs, texts)
+    bg = [f for f in findings if f.code == "CPS001"]
+    assert sorted(f.path for f in bg) == ["c00.jpg", "c03.jpg"]         # the two smallest of the four go
+    assert all("'classroom'" in f.message and "allows 2" in f.message for f in bg)
+    assert set(bg[0].evidence["keep"]) == {"c01.jpg", "c02.jpg"}
+    outfit = [f for f in findings if f.code == "CPS002"]               # suit ×3 (c01, c05, c08): one goes
+    assert len(outfit) == 1 and outfit[0].evidence["label"] == "suit"
+    assert any(g.kind == "background-cluster" for g in groups)
+    # The general profile allows max(3, 20 %) = 3: four in one classroom is one too many.
+    general, _ = _run(recs, texts, profile="general")
+    assert len([f for f in general if f.code == "CPS001"]) == 1
+    # Varied backgrounds: nothing to say.
+    recs2, texts2 = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 0, 1], [1024] * 6, labels_bg,
+                                   labels_out, seed=1)
+    assert [f for f in _run(recs2, texts2)[0] if f.code == "CPS001"] == []
+
+
+def test_semantic_duplicates_group_the_same_shot_but_leave_hash_duplicates_to_dup001(tmp_path):
+    labels = ["a", "b", "c"]
+    recs, texts = _synthetic_set(tmp_path, [0, 1, 2, 0], [0, 1, 2, 0], [1024, 800, 1024, 1024], labels, labels)
+    shot = clip.decode_vector(recs[0].features["clip"]["views"]["full"])
+    recs[1].features["clip"]["views"]["full"] = clip.encode_vector(_unit(shot + 0.05 * _unit(np.ones(D))))
+    findings, groups = _run(recs, texts, select=("DUP003",))
+    assert [(f.code, f.path, f.evidence["keep"]) for f in findings] == [("DUP003", "c01.jpg", "c00.jpg")]
+    assert groups[0].kind == "semantic-duplicate"
+
+
+# ---- identity on real faces -------------------------------------------------------------------------------
+
+faces_mod = pytest.importorskip("curate.extract.faces")
+
+
+@pytest.mark.skipif(faces_mod.available() is not None, reason="dlib / face models not installed")
+def test_identity_on_real_faces(tmp_path, audit_json):
+    d = tmp_path / "person"
+    d.mkdir()
+    with Image.open(PHOTOS / "astronaut.jpg") as im:
+        astro = im.convert("RGB")
+    with Image.open(PHOTOS / "grace_hopper.jpg") as im:
+        hopper = im.convert("RGB")
+    astro.save(d / "a1.png")
+    astro.transpose(Image.FLIP_LEFT_RIGHT).save(d / "a2.png")
+    astro.crop((60, 0, 460, 400)).resize((512, 512), Image.LANCZOS).save(d / "a3.png")
+    astro.rotate(8, resample=Image.BICUBIC).save(d / "a4.png")
+    hopper.save(d / "someone_else.png")
+    pair = Image.new("RGB", (1024, 600), (128, 128, 128))
+    pair.paste(astro, (0, 44))
+    pair.paste(hopper.resize((512, 600)), (512, 0))
+    pair.save(d / "two_people.png")
+    with Image.open(PHOTOS / "coffee.jpg") as im:
+        im.convert("RGB").save(d / "no_face.png")
+    _, report = audit_json(d, "--profile", "person", "--select", "identity")
+    assert codes(report, "someone_else.png") == ["IDN003"]
+    f = by_path(report)["someone_else.png"]["findings"][0]
+    assert f["evidence"]["distance"] > 0.6 and len(f["evidence"]["box"]) == 4
+    assert codes(report, "two_people.png") == ["IDN002"]
+    assert codes(report, "no_face.png") == ["IDN001"]
+    for n in ("a1.png", "a2.png", "a3.png", "a4.png"):
+        assert codes(report, n) == [], n
+    # The general profile does not judge identity.
+    _, general = audit_json(d, "--select", "identity")
+    assert all(not img["findings"] for img in general["images"])
+
+
+def test_main_identity_is_the_best_supported_face():
+    rng = np.random.default_rng(0)
+    me = rng.normal(size=128) * 0.1
+    faces = np.stack([me + rng.normal(size=128) * 0.01 for _ in range(4)] + [me + 1.0])
+    assert main_identity(faces, 0.6) in range(4)
+    assert aspect_profiles(np.eye(3), np.eye(3)).shape == (3, 3)
