@@ -139,16 +139,17 @@ def clustering(quick: bool) -> None:
 
 
 def throughput(quick: bool) -> None:
-    import open_clip
     import torch
 
     from curate.cache import FeatureCache
-    from curate.extract.clip import ClipModel, ClipOptions, Loader, embed_images
+    from curate.extract.clip import ClipOptions, Loader, embed_images
     from curate.extract.decode import Limits
 
+    from curate.extract.clip import load_model
+
+    loaded = load_model(ClipOptions(pretrained=None, device="cpu"))     # the stage's own loader: its threads
+    model, preprocess = loaded.model, loaded.preprocess
     print(f"## 2. CLIP throughput on CPU ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
-    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
-    model.eval()
     print("| batch | images/s (encode only) |")
     print("|---:|---:|")
     for batch in (1, 8, 16, 32):
@@ -179,8 +180,7 @@ def throughput(quick: bool) -> None:
             rec.sha256 = f"{i:064x}"
             rec.features = {"image": {"width": 1024, "height": 1024}}
             recs.append(rec)
-        loader = Loader(ClipOptions(pretrained=None), ClipModel(model, preprocess, open_clip.get_tokenizer("ViT-B-32"),
-                                                                 "ViT-B-32@random-init", "cpu"))
+        loader = Loader(ClipOptions(pretrained=None), loaded)
         for label, faces in (("whole picture only (no face found)", None),
                              ("four views (a face found)", {"faces": [{"box": [0.4, 0.2, 0.6, 0.4], "score": 1.0}]})):
             for rec in recs:

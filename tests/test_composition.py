@@ -264,3 +264,17 @@ def test_main_identity_is_the_best_supported_face():
     faces = np.stack([me + rng.normal(size=128) * 0.01 for _ in range(4)] + [me + 1.0])
     assert main_identity(faces, 0.6) in range(4)
     assert aspect_profiles(np.eye(3), np.eye(3)).shape == (3, 3)
+
+
+def test_the_skip_path_does_not_import_torch(tmp_path):
+    """Without weights, an audit stays fast: torch (seconds to import) is never loaded."""
+    import subprocess
+    import sys
+
+    d = tmp_path / "d"
+    write_image(d / "a.png", (512, 512))
+    code = ("import sys; from typer.testing import CliRunner; from curate.cli import app; "
+            f"r = CliRunner().invoke(app, ['audit', {str(d)!r}, '--offline', '--no-cache', '-q', '--fail-on', 'never']); "
+            "print('torch' in sys.modules, r.exit_code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["False", "0"], out.stderr[-2000:]

@@ -115,6 +115,7 @@ def check(records, ctx):
     usable = [r for r in records if r.readable and r.features.get("clip") and r.path not in copies]
     if len(usable) < int(conf["min_images"]):
         return
+    dropped: set[str] = set()   # pictures another aspect already flagged: dropping them again costs nothing
     for aspect, code in ASPECT_CODES.items():
         if not ctx.wants(code):
             continue
@@ -124,7 +125,7 @@ def check(records, ctx):
             if len(members) <= limit:
                 continue
             full = np.stack([ctx.clip(r, "full") for r in members])
-            scores = [quality_score(r, ctx) for r in members]
+            scores = [quality_score(r, ctx) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
             kept = ", ".join(r.path for r in keep)
             evidence = {"aspect": aspect, "label": label, "probability": p, "cluster_size": len(members),
@@ -132,6 +133,7 @@ def check(records, ctx):
             for rec in members:
                 if rec in keep:
                     continue
+                dropped.add(rec.path)
                 yield ctx.finding(code, f"one of {len(members)} images sharing {aspect} ≈ '{label}' "
                                   f"(p {p:.2f}; profile {ctx.settings.profile} allows {limit}): drop it, keep {kept} "
                                   f"(best detail, most different)", evidence, path=rec.path)

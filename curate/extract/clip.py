@@ -44,6 +44,10 @@ VERSION = 1
 # (bench/eval_composition.py). Larger models are a --clip-model away.
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "datacomp_xl_s13b_b90k"
+# Where open_clip fetches the default weights (its pretrained table): checked without importing torch, which
+# costs seconds, so an audit where the weights cannot be had stays fast.
+DEFAULT_HF_REPO = "laion/CLIP-ViT-B-32-DataComp.XL-s13B-b90K"
+WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 BATCH = 16
 PROBE_TIMEOUT = 3.0
 VIEWS = ("full", "background", "person", "head")
@@ -103,6 +107,9 @@ class Loader:
     def get(self) -> ClipModel | None:
         if self.model is None and self.error is None:
             try:
+                quick = _default_weights_unavailable(self.opts)
+                if quick:
+                    raise ClipUnavailable(quick)
                 self.model = load_model(self.opts)
             except ClipUnavailable as e:
                 self.error = str(e)
@@ -180,6 +187,33 @@ def _reachable(url: str) -> str | None:
 _unavailable: dict[tuple, str] = {}   # per process: do not probe the network again for the same weights
 
 
+def _default_weights_unavailable(opts: ClipOptions) -> str | None:
+    """For the default weights only: why they cannot be had, found without importing torch; else None."""
+    if opts.weights is not None or (opts.model, opts.pretrained) != (DEFAULT_MODEL, DEFAULT_PRETRAINED):
+        return None
+    key = (opts.model, opts.pretrained, opts.offline)
+    if key in _unavailable:
+        return _unavailable[key]
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    if any(isinstance(try_to_load_from_cache(DEFAULT_HF_REPO, f), str) for f in WEIGHT_FILES):
+        return None
+    where = f"{opts.model}/{opts.pretrained}"
+    if opts.offline:
+        why = (f"the CLIP weights {where} are not in the local cache and --offline forbids downloading them; "
+               "give --clip-weights FILE or run once with internet")
+    else:
+        unreachable = _reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+        if unreachable is None:
+            return None
+        why = (f"the CLIP weights {where} are not in the local cache and {unreachable}; "
+               "give --clip-weights FILE or run once with internet")
+    _unavailable[key] = why
+    return why
+
+
 def _weights_file(opts: ClipOptions) -> str:
     """A local path to the weights of (model, pretrained): from the cache, or downloaded once."""
     key = (opts.model, opts.pretrained, opts.offline)
@@ -246,6 +280,9 @@ def load_model(opts: ClipOptions) -> ClipModel:
     else:
         source = _weights_file(opts)
     device = _pick_device(opts.device, torch)
+    if device == "cpu":
+        # curate pins BLAS to one thread for its worker processes; this stage runs alone in the main process.
+        torch.set_num_threads(os.cpu_count() or 1)
     try:
         import logging
 

@@ -124,19 +124,32 @@ def _images(result: AuditResult, by_path: dict[str, ImageRecord], console: Conso
 
 
 def _groups(result: AuditResult, console: Console) -> None:
-    if not result.groups:
-        return
-    console.print(Text("DUPLICATE GROUPS", style="bold"))
-    for g in result.groups:
-        t = Text(f"  {g.kind}: keep ")
-        t.append(_p(g.keep), style="green")
-        for verdict in ("drop", "review", "keep"):
-            others = [m for m in g.members if m != g.keep and result.verdicts.get(m) == verdict]
-            if others:
-                t.append(f" · {verdict} " if verdict != "keep" else " · also kept ")
-                t.append(", ".join(_p(m) for m in others), style=VERDICT_STYLE[verdict])
-        console.print(t)
-    console.print()
+    duplicates = [g for g in result.groups if not g.kind.endswith("-cluster")]
+    clusters = [g for g in result.groups if g.kind.endswith("-cluster")]
+    if duplicates:
+        console.print(Text("DUPLICATE GROUPS", style="bold"))
+        for g in duplicates:
+            _group_line(result, console, f"  {g.kind}: keep ", g, (g.keep,))
+        console.print()
+    if clusters:
+        console.print(Text("COMPOSITION CLUSTERS", style="bold"))
+        for g in clusters:
+            e = g.evidence
+            head = (f"  {e.get('aspect', g.kind)} ≈ '{e.get('label', '?')}' (p {e.get('probability', 0):.2f}): "
+                    f"{len(g.members)} images, {e.get('allowed', '?')} allowed — keep ")
+            _group_line(result, console, head, g, tuple(e.get("keep") or (g.keep,)))
+        console.print()
+
+
+def _group_line(result: AuditResult, console: Console, head: str, g, keep: tuple[str, ...]) -> None:
+    t = Text(head)
+    t.append(", ".join(_p(k) for k in keep), style="green")
+    for verdict in ("drop", "review", "keep"):
+        others = [m for m in g.members if m not in keep and result.verdicts.get(m) == verdict]
+        if others:
+            t.append(f" · {verdict} " if verdict != "keep" else " · also kept ")
+            t.append(", ".join(_p(m) for m in others), style=VERDICT_STYLE[verdict])
+    console.print(t)
 
 
 def _other_files(result: AuditResult, console: Console) -> None:
