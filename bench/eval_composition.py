@@ -148,7 +148,7 @@ def throughput(quick: bool) -> None:
     from curate.extract.clip import load_model
 
     loaded = load_model(ClipOptions(pretrained=None, device="cpu"))     # the stage's own loader: its threads
-    model, preprocess = loaded.model, loaded.preprocess
+    model = loaded.model
     print(f"## 2. CLIP throughput on CPU ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
     print("| batch | images/s (encode only) |")
     print("|---:|---:|")
@@ -161,7 +161,6 @@ def throughput(quick: bool) -> None:
             for _ in range(reps):
                 model.encode_image(x)
         print(f"| {batch} | {batch * reps / (time.perf_counter() - t0):.1f} |")
-    from PIL import Image
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from photos import photo_at, real_photos
@@ -194,7 +193,6 @@ def throughput(quick: bool) -> None:
             t0 = time.perf_counter()
             embed_images(recs, cache, ClipOptions(pretrained=None), Limits(), 0.3, loader=loader)
             print(f"  again from the cache: {(time.perf_counter() - t0) * 1000:.0f} ms for {n} images")
-    del Image
     print()
 
 
