@@ -278,3 +278,19 @@ def test_the_skip_path_does_not_import_torch(tmp_path):
             "print('torch' in sys.modules, r.exit_code)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "0"], out.stderr[-2000:]
+
+
+def test_a_dominant_dramatic_pose_and_no_plain_shot_are_reported(tmp_path):
+    poses = ["standing", "arms raised", "sitting", "jumping"]
+    recs, texts = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [1, 1, 1, 1, 2, 3], [1024] * 6,
+                                 ["a", "b", "c", "d", "e", "f"], poses)
+    pose_only = {"pose": texts["outfit"]}
+    findings, _ = _run(recs, pose_only, select=("CPS004", "CPS005"))
+    by_code = {f.code: f for f in findings}
+    assert by_code["CPS004"].evidence["label"] == "arms raised" and by_code["CPS004"].evidence["of"] == 6
+    assert "CPS005" in by_code and by_code["CPS005"].path is None
+    # One plain standing shot among them: CPS005 is satisfied; the general profile does not ask for it at all.
+    recs2, texts2 = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 1, 1, 2, 3], [1024] * 6,
+                                   ["a", "b", "c", "d", "e", "f"], poses)
+    assert "CPS005" not in {f.code for f in _run(recs2, {"pose": texts2["outfit"]}, select=("CPS005",))[0]}
+    assert "CPS005" not in {f.code for f in _run(recs, pose_only, profile="general", select=("CPS005",))[0]}

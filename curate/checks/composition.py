@@ -89,10 +89,10 @@ def aspect_table(records, ctx, aspect: str):
 
 
 def aspect_clusters(records, ctx, aspect: str):
-    """[(members as records, label, mean probability)] for one aspect, biggest first."""
+    """([(members as records, label, mean probability)], biggest first; the aspect's table and probabilities)."""
     table = aspect_table(records, ctx, aspect)
     if table is None:
-        return [], 0
+        return [], None, None
     rows, vectors, labels, label_vectors = table
     profiles = aspect_profiles(vectors, label_vectors)
     probs = label_probabilities(vectors, label_vectors)
@@ -103,7 +103,7 @@ def aspect_clusters(records, ctx, aspect: str):
         top = int(mean.argmax())
         out.append(([rows[i] for i in members], labels[top], round(float(mean[top]), 3)))
     out.sort(key=lambda c: (-len(c[0]), c[0][0].path))
-    return out, len(rows)
+    return out, table, probs
 
 
 @dataset_check
@@ -119,8 +119,10 @@ def check(records, ctx):
     for aspect, code in ASPECT_CODES.items():
         if not ctx.wants(code):
             continue
-        clusters, n = aspect_clusters(usable, ctx, aspect)
-        limit = allowed(n, conf["max_same"], conf["max_share"])
+        clusters, table, _ = aspect_clusters(usable, ctx, aspect)
+        if table is None:
+            continue
+        limit = allowed(len(table[0]), conf["max_same"], conf["max_share"])
         for members, label, p in clusters:
             if len(members) <= limit:
                 continue
@@ -145,16 +147,12 @@ def check(records, ctx):
 def _poses(usable, ctx, conf):
     if not (ctx.wants("CPS004") or ctx.wants("CPS005")):
         return
-    texts = (ctx.dataset.get("clip_texts") or {}).get("pose")
-    if texts is None:
-        return
-    table = aspect_table(usable, ctx, "pose")
+    clusters, table, probs = aspect_clusters(usable, ctx, "pose")
     if table is None:
         return
-    rows, vectors, labels, label_vectors = table
+    rows, _, labels, _ = table
+    n = len(rows)
     plain = set(ctx.settings.data.get("prompts", {}).get("pose", {}).get("plain", []))
-    probs = label_probabilities(vectors, label_vectors)
-    clusters, n = aspect_clusters(usable, ctx, "pose")
     if n >= int(conf["min_images"]) and clusters:
         members, label, p = clusters[0]
         if label not in plain and len(members) / n > float(conf["max_pose_share"]):

@@ -28,6 +28,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -100,8 +101,9 @@ class Loader:
     def __init__(self, opts: "ClipOptions", model: ClipModel | None = None):
         self.opts, self.model, self.error = opts, model, None
 
-    @property
+    @cached_property
     def model_id(self) -> str:
+        """Known without loading the model (a weights file is fingerprinted once)."""
         return self.model.model_id if self.model is not None else model_id(self.opts)
 
     def get(self) -> ClipModel | None:
@@ -200,18 +202,23 @@ def _default_weights_unavailable(opts: ClipOptions) -> str | None:
         return None
     if any(isinstance(try_to_load_from_cache(DEFAULT_HF_REPO, f), str) for f in WEIGHT_FILES):
         return None
-    where = f"{opts.model}/{opts.pretrained}"
-    if opts.offline:
-        why = (f"the CLIP weights {where} are not in the local cache and --offline forbids downloading them; "
-               "give --clip-weights FILE or run once with internet")
-    else:
-        unreachable = _reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-        if unreachable is None:
-            return None
-        why = (f"the CLIP weights {where} are not in the local cache and {unreachable}; "
-               "give --clip-weights FILE or run once with internet")
+    why = _cannot_fetch(opts, os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    if why is None:
+        return None
     _unavailable[key] = why
     return why
+
+
+def _cannot_fetch(opts: ClipOptions, endpoint: str) -> str | None:
+    """Why weights missing from the local cache cannot be downloaded now, or None when they can."""
+    if opts.offline:
+        blocker = "--offline forbids downloading them"
+    else:
+        blocker = _reachable(endpoint)
+        if blocker is None:
+            return None
+    return (f"the CLIP weights {opts.model}/{opts.pretrained} are not in the local cache and {blocker}; "
+            "give --clip-weights FILE or run once with internet")
 
 
 def _weights_file(opts: ClipOptions) -> str:
@@ -240,15 +247,11 @@ def _find_or_download(opts: ClipOptions) -> str:
             path = None
     if path:
         return path
-    where = f"{opts.model}/{opts.pretrained}"
-    if opts.offline:
-        raise ClipUnavailable(f"the CLIP weights {where} are not in the local cache and --offline forbids "
-                              "downloading them; give --clip-weights FILE or run once with internet")
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co") if cfg.get("hf_hub") else cfg.get("url", "")
-    why = _reachable(endpoint)
+    why = _cannot_fetch(opts, endpoint)
     if why:
-        raise ClipUnavailable(f"the CLIP weights {where} are not in the local cache and {why}; "
-                              "give --clip-weights FILE or run once with internet")
+        raise ClipUnavailable(why)
+    where = f"{opts.model}/{opts.pretrained}"
     try:
         return oc_pretrained.download_pretrained(cfg)
     except Exception as e:  # noqa: BLE001
@@ -368,9 +371,6 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
     model = loader.get() if todo else None
     if todo and model is None:
         return {"status": "skipped", "reason": loader.error}
-    import_torch = None
-    if todo:
-        import torch as import_torch
     for start in range(0, len(todo), opts.batch_size):
         batch = todo[start:start + opts.batch_size]
         tensors, owners = [], []
@@ -388,7 +388,7 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
                 tensors.append(model.preprocess(im))
                 owners.append((rec, view))
             decoded.image.close()
-        vectors = _encode_images(model, tensors, import_torch) if tensors else np.zeros((0, 0))
+        vectors = _encode_images(model, tensors) if tensors else np.zeros((0, 0))
         results: dict[str, dict[str, str]] = {}
         for (rec, view), v in zip(owners, vectors):
             results.setdefault(rec.path, {})[view] = encode_vector(v)
@@ -403,7 +403,9 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
             "from_cache": from_cache, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def _encode_images(model: ClipModel, tensors: list, torch) -> np.ndarray:
+def _encode_images(model: ClipModel, tensors: list) -> np.ndarray:
+    import torch
+
     with torch.no_grad():
         x = torch.stack(tensors).to(model.device)
         e = model.model.encode_image(x).float()
