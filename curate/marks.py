@@ -23,8 +23,10 @@ from typing import Any
 URL = re.compile(r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
                  r"tv|xyz|app|page|site|blog|shop|design|ink|pics?|cc|de|fr|uk|kr|cn)\b)", re.IGNORECASE)
 HANDLE = re.compile(r"(^|\s)@[\w.]{2,}")
-COPYRIGHT = re.compile(r"©|ⓒ|\(c\)|\bcopr\b", re.IGNORECASE)
-YEAR_NAME = re.compile(r"\b(19|20)\d\d\b.*[A-Za-z]{2,}|[A-Za-z]{2,}.*\b(19|20)\d\d\b")
+# "(c)" as the recogniser reads it: "(c)", "(C)", or "(c" run into the next character ("(cY2024 T. Nakamura").
+COPYRIGHT = re.compile(r"©|ⓒ|\(c\)|^\W*\(c(?=\W|\d|Y\d)|\bcopr\b", re.IGNORECASE)
+# A year beside a name ("2024 T. Nakamura"); the year may be run into a misread "©" ("Y2024").
+YEAR_NAME = re.compile(r"(?<!\d)(19|20)\d\d(?!\d).*[A-Za-z]{2,}|[A-Za-z]{2,}.*(?<!\d)(19|20)\d\d(?!\d)")
 
 
 @dataclass
