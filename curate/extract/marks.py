@@ -4,9 +4,10 @@ Text: RapidOCR (`rapidocr` 3.10+: the PP-OCRv6 small detector + recogniser as ON
 run by onnxruntime, so it runs offline) on a copy reduced to MAX_SIDE px on the long side, its levels
 stretched (1 % clipped at each end of each channel: faint marks gain contrast — bench/eval_marks.py, text-mark
 recall at opacity >= 0.3 0.84 -> 0.87). The engine loads once per worker process. For each text region it
-records the box (relative), the recognised text and its confidence, the baseline angle and the letter height. Extra passes: the top and bottom bands with local contrast
-enhanced (CLAHE), where faint corner marks and credit lines sit. (Turning a reduced copy ±35° to catch
-large diagonal marks was tried: it found fragments only and cost 80 ms, so it is not done.)
+records the box (relative), the recognised text and its confidence, the baseline angle and the letter
+height. Extra passes: the top and bottom bands with local contrast enhanced (CLAHE), where faint corner marks
+and credit lines sit. (Turning a reduced copy ±35° to catch large diagonal marks was tried: it found fragments
+only and cost 80 ms, so it is not done.)
 Classification (watermark / signature / scene text) is a check's job: curate/marks.py, words in rules/.
 """
 
