@@ -8,7 +8,18 @@ photos as shallow-depth-of-field composites (sharp centre, blurred background), 
 flat-colour artworks. Runs the real `curate audit` (JSON) and prints, for each case, the share flagged in
 each quality category. Then times the quality extractor on 1024-px images on one core.
 
-    python bench/eval_quality.py
+Second table, over-smoothing (BLR002) on faces: portraits (astronaut and grace_hopper from the wheels, plus
+any photos in --portraits DIR) at their size (≤ 1024 px) and reduced so the face is ~130 px, each clean,
+with light grain (σ 4), as JPEG q60 and q50, through a beauty filter (bilateral "surface blur" over the face at
+colour σ 20 / 35 / 60), as a high-ISO shot (grain σ 12) cleaned by non-local-means noise reduction, and
+blurred 1 / 2 px. Share flagged BLR002 (over-smoothed) and BLR001/UPS (soft/upscaled) per case.
+
+    python bench/eval_quality.py [--portraits DIR]
+
+A public-domain portrait set (official White House photos, US government works) ships in the
+face_recognition 1.3.0 sdist; the README's figures used it:
+    pip download face_recognition==1.3.0 --no-deps --no-binary :all: -d /tmp/fr && tar xzf /tmp/fr/*.tar.gz -C /tmp/fr
+    python bench/eval_quality.py --portraits /tmp/fr/face_recognition-1.3.0/tests/test_images
 """
 
 from __future__ import annotations
@@ -26,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_cases import (add_noise, blur, clean_photos, flat_art, jpeg, noise_reduced, shallow_dof,  # noqa: E402
-                           upscaled)
+from quality_cases import (add_noise, beauty_filter, blur, clean_photos, denoised_high_iso,  # noqa: E402
+                           face_box, flat_art, jpeg, noise_reduced, portraits, shallow_dof, upscaled)
 
 CATS = ("noise", "blur", "upscaled", "compression")
 CASES = {
@@ -49,7 +60,7 @@ CASES = {
     "JPEG q20": ("compression", ("JPEG", 20)),
     "JPEG q10": ("compression", ("JPEG", 10)),
     "JPEG q20 re-saved as PNG": ("compression", lambda im: jpeg(im, 20)),
-    "noise-reduced high ISO (over-smoothing: not detected yet)": (None, noise_reduced),
+    "median 5 + smoothing (no face: over-smoothing not judged)": (None, noise_reduced),
 }
 
 
@@ -74,6 +85,20 @@ def build(folder: Path) -> dict[str, tuple[str, str | None]]:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--portraits", type=Path, help="more portrait photos (a folder) for the over-smoothing table")
+    ap.add_argument("--faces-only", action="store_true", help="only the over-smoothing table")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list each portrait case's measure and findings")
+    args = ap.parse_args()
+    if not args.faces_only:
+        categories()
+        timing()
+    smoothing(args.portraits, args.verbose)
+
+
+def categories() -> None:
     from typer.testing import CliRunner
 
     from curate.cli import app
@@ -107,7 +132,6 @@ def main() -> None:
     negatives = [c for c in ("clean photo", "shallow depth of field", "flat-colour art")]
     fp = [any(flagged[c][cat][i] for cat in CATS) for c in negatives for i in range(len(flagged[c][CATS[0]]))]
     print(f"\nnegatives flagged in any quality category: {sum(fp)}/{len(fp)} ({sum(fp) / len(fp):.1%})")
-    timing()
 
 
 def timing() -> None:
@@ -128,6 +152,92 @@ def timing() -> None:
         times.append((time.perf_counter() - t0) * 200)
     print(f"quality extractor on 1024×1024 images, one core: median {statistics.median(times):.1f} ms, "
           f"max {max(times):.1f} ms per image")
+
+
+FACE_CASES = {
+    "clean": (False, lambda im, box: im),
+    "light grain σ 4": (False, lambda im, box: add_noise(im, 4 * max(im.size) / 1024)),
+    "JPEG q60": (False, 60),
+    "JPEG q50": (False, 50),
+    "beauty filter, colour σ 20": (True, lambda im, box: beauty_filter(im, box, 20)),
+    "beauty filter, colour σ 35": (True, lambda im, box: beauty_filter(im, box, 35)),
+    "beauty filter, colour σ 60": (True, lambda im, box: beauty_filter(im, box, 60, 0.05)),
+    "high ISO σ 12 + noise reduction": (True, lambda im, box: denoised_high_iso(im)),
+    "blur σ 1 px": (None, lambda im, box: blur(im, 1)),
+    "blur σ 2 px": (None, lambda im, box: blur(im, 2)),
+}
+
+
+def skin_texture_of(path: Path) -> float | None:
+    """The largest face's skin texture as the faces extractor measures it (the report carries it only
+    when the image is flagged)."""
+    from curate.extract import faces
+    from curate.extract.decode import Limits, decode_image
+
+    found = faces.compute(decode_image(path.read_bytes(), Limits())).get("faces") or []
+    return found[0].get("skin_texture") if found else None
+
+
+def smoothing(extra: Path | None, verbose: bool = False) -> None:
+    """Over-smoothed skin (BLR002) on real portraits: recall per filter strength, false positives on the
+    untouched, grainy and compressed versions."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    sources = []
+    for name, im in portraits(extra):
+        if max(im.size) > 1024:
+            k = 1024 / max(im.size)
+            im = im.resize((round(im.width * k), round(im.height * k)), Image.LANCZOS)
+        box = face_box(im)
+        if box is None:
+            continue
+        sources.append((name, im, box))
+        fw = box[2] - box[0]
+        if fw >= 180:               # the same portrait smaller: a face of ~130 px
+            k = 130 / fw
+            small = im.resize((round(im.width * k), round(im.height * k)), Image.LANCZOS)
+            sbox = face_box(small)
+            if sbox:
+                sources.append((f"{name}_small", small, sbox))
+    labels = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "faces"
+        folder.mkdir()
+        for ci, (case, (_, make)) in enumerate(FACE_CASES.items()):
+            for name, im, box in sources:
+                if isinstance(make, int):
+                    path = folder / f"f{ci:02d}_{name}.jpg"
+                    im.save(path, "JPEG", quality=make)
+                else:
+                    path = folder / f"f{ci:02d}_{name}.png"
+                    make(im, box).convert("RGB").save(path)
+                labels[path.name] = (case, name)
+        r = CliRunner().invoke(app, ["audit", str(folder), "--json", "-", "-q", "--no-cache", "--base-model", "sd15",
+                                     "--profile", "person", "--select", "blur,upscaled"])
+        report = json.loads(r.stdout)
+        texture = {p: skin_texture_of(folder / p) for p in labels}
+    rows: dict[str, list[tuple[bool, bool, float | None]]] = defaultdict(list)
+    for img in report["images"]:
+        case, name = labels[img["path"]]
+        codes = {f["code"] for f in img["findings"]}
+        rows[case].append(("BLR002" in codes, bool(codes & {"BLR001", "UPS001", "UPS002"}), texture[img["path"]]))
+    print(f"\nOver-smoothed skin (BLR002) on {len(sources)} portraits ({', '.join(n for n, _, _ in sources)}):\n")
+    print("| case | n | BLR002 over-smoothed | BLR001/UPS soft or upscaled | skin texture (min–max) |")
+    print("|---|---:|---:|---:|---|")
+    for case, (target, _) in FACE_CASES.items():
+        r = rows[case]
+        tex = [t for *_, t in r if t is not None]
+        share = sum(x[0] for x in r) / max(len(r), 1)
+        cell = f"**{share:.2f}**" if target else f"{share:.2f}"
+        span = f"{min(tex):.2f}–{max(tex):.2f}" if tex else "–"
+        print(f"| {case} | {len(r)} | {cell} | {sum(x[1] for x in r) / max(len(r), 1):.2f} | {span} |")
+    if verbose:
+        for img in sorted(report["images"], key=lambda i: i["path"]):
+            codes = sorted({f["code"] for f in img["findings"]})
+            print(f"  {img['path']:40s} skin {texture[img['path']]}  {' '.join(codes)}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -76,3 +77,51 @@ def flat_art(seed: int, size=1024) -> Image.Image:
         else:
             getattr(d, shape)((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), fill=colour, outline=(20, 20, 20), width=6)
     return big.resize((size, size), Image.LANCZOS)
+
+
+# ---- faces: over-smoothing (BLR002) ----------------------------------------------------------------------
+
+def portraits(extra: Path | None = None) -> list[tuple[str, Image.Image]]:
+    """Real photos with a face large enough to judge skin: the two among the wheels' sample data, plus any
+    .jpg/.png in `extra` (the README names a public-domain set: the White House portraits in the
+    face_recognition sdist's tests; its partial faces and 32bit.png, a copy of obama2.jpg, are left out)."""
+    out = [(n, im) for n, im in real_photos(split_large=False) if n in ("astronaut", "grace_hopper")]
+    if extra:
+        for p in sorted(extra.iterdir()):
+            if p.suffix.lower() in (".jpg", ".jpeg", ".png") and "partial" not in p.stem and p.stem != "32bit":
+                with Image.open(p) as im:
+                    out.append((p.stem, im.convert("RGB")))
+    return out
+
+
+def face_box(im: Image.Image) -> tuple[int, int, int, int] | None:
+    """The largest face (dlib HOG, as curate's faces extractor finds it), in pixels."""
+    from curate.extract import faces
+
+    detector = faces.engine()[0]
+    boxes = detector(np.asarray(im), 1 if max(im.size) <= 640 else 0)
+    if not len(boxes):
+        return None
+    b = max(boxes, key=lambda b: b.width() * b.height())
+    return b.left(), b.top(), b.right(), b.bottom()
+
+
+def beauty_filter(im: Image.Image, box, sigma_colour: float, reach: float = 0.03) -> Image.Image:
+    """A beauty app's skin smoothing: an edge-preserving (bilateral, Photoshop "surface blur") filter with
+    colour σ `sigma_colour` and a reach of `reach` × the face width, over a feathered oval around the face."""
+    import cv2
+
+    left, top, right, bottom = box
+    wf = right - left
+    smooth = cv2.bilateralFilter(np.ascontiguousarray(np.asarray(im)), -1, sigma_colour, max(1.0, reach * wf))
+    mask = Image.new("L", im.size, 0)
+    ImageDraw.Draw(mask).ellipse((left - 0.1 * wf, top - 0.2 * wf, right + 0.1 * wf, bottom + 0.15 * wf), fill=255)
+    return Image.composite(Image.fromarray(smooth), im, mask.filter(ImageFilter.GaussianBlur(0.05 * wf)))
+
+
+def denoised_high_iso(im: Image.Image, sigma: float = 12, strength: float = 14) -> Image.Image:
+    """A high-ISO shot (Gaussian grain σ) cleaned by non-local-means noise reduction (OpenCV)."""
+    import cv2
+
+    noisy = np.ascontiguousarray(np.asarray(add_noise(im, sigma)))
+    return Image.fromarray(cv2.fastNlMeansDenoisingColored(noisy, None, strength, strength, 7, 21))

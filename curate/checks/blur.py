@@ -3,7 +3,8 @@ images (field notes: noise-reduced high-ISO shots train a soft look).
 
 Measured where the picture is sharpest: the most textured tiles for the spectrum and the strongest edges
 for edge sharpness, so a sharp subject on a blurred background (shallow depth of field) is not a defect.
-Over-smoothing ("plastic" skin, heavy noise reduction) is not detected yet: see the README.
+Over-smoothing ("plastic" skin, heavy noise reduction: sharp edges, no fine texture) is BLR002, in
+curate/checks/smoothing.py.
 """
 
 from __future__ import annotations
