@@ -23,13 +23,18 @@ BLR001 = rule("BLR001", "soft", "blur", "warning", """
 """, settings="blur")
 
 
+def is_soft(q, ctx) -> bool:
+    """Little fine detail even in the sharpest tiles, and soft strongest edges (BLR001's test)."""
+    deficit, edges = q.get("high_band_deficit"), q.get("edge_sharpness")
+    return (deficit is not None and edges is not None and deficit <= ctx.conf("blur", "max_high_band_deficit")
+            and edges < ctx.conf("blur", "max_edge_sharpness"))
+
+
 @image_check
 def check(rec, ctx):
     q = ctx.quality(rec)
-    if not q or q.get("high_band_deficit") is None or q.get("edge_sharpness") is None:
-        return
-    deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
-    if deficit <= ctx.conf("blur", "max_high_band_deficit") and edges < ctx.conf("blur", "max_edge_sharpness"):
+    if q and is_soft(q, ctx):
+        deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
         yield ctx.finding("BLR001", f"soft or out of focus: fine detail at {100 * 10 ** deficit:.0f} % of the expected "
                           f"level even in the sharpest areas, soft edges ({edges:.2f}; sharp photos ≥ 0.70)",
                           {"high_band_deficit": deficit, "edge_sharpness": edges})

@@ -25,6 +25,11 @@ CMP003 = rule("CMP003", "block-artefacts", "compression", "warning", """
 """, settings="compression")
 
 
+def is_low_jpeg_quality(q, ctx) -> bool:
+    """JPEG quality at or below [compression] warn_quality (CMP001/CMP002's test)."""
+    return q.get("jpeg_quality") is not None and q["jpeg_quality"] <= ctx.conf("compression", "warn_quality")
+
+
 @image_check
 def check(rec, ctx):
     q = rec.features.get("quality") or {}
@@ -32,7 +37,7 @@ def check(rec, ctx):
         return
     quality = q.get("jpeg_quality")
     conf = ctx.settings.section("compression")
-    if quality is not None and quality <= conf["warn_quality"]:
+    if is_low_jpeg_quality(q, ctx):
         code = "CMP001" if quality <= conf["error_quality"] else "CMP002"
         yield ctx.finding(code, f"JPEG quality ≈ {quality} (from its quantisation table): "
                           f"{'heavy' if code == 'CMP001' else 'visible'} compression artefacts",

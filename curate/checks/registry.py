@@ -202,8 +202,8 @@ def load_all() -> dict[str, Rule]:
     # Import order is check order within a severity: what kohya cannot use, then picture quality, then
     # captions and duplicates, then rights.
     from curate.checks import (  # noqa: F401
-        unreadable, resolution, upscaled, blur, smoothing, noise, compression, caption, duplicate, watermark, signature,
-        text, cloak, opt_out, platform_terms, ai_generated, rights, consent, semantic_duplicate, composition,
-        identity)
+        unreadable, resolution, upscaled, blur, noise, compression, smoothing, caption, duplicate, watermark,
+        signature, text, cloak, opt_out, platform_terms, ai_generated, rights, consent, semantic_duplicate,
+        composition, identity)
 
     return RULES

@@ -13,7 +13,10 @@ costs ~60 ms per image plus ~65 ms per face), or with a [severity] override.
 
 from __future__ import annotations
 
+from curate.checks.blur import is_soft
+from curate.checks.compression import is_low_jpeg_quality
 from curate.checks.registry import image_check, rule
+from curate.checks.upscaled import is_upscaled
 
 NEEDS = ("image", "quality", "faces")  # the extractors whose features this check reads
 
@@ -28,24 +31,12 @@ BLR002 = rule("BLR002", "over-smoothed", "blur", "warning", """
 """, settings="smoothing")
 
 
-def _explained_elsewhere(q, ctx) -> bool:
-    """Soft (BLR001), upscaled (UPS00x) or heavily compressed (CMP): then the missing texture is theirs to
-    report."""
-    deficit, edges, detail = q.get("high_band_deficit"), q.get("edge_sharpness"), q.get("detail_fraction")
-    soft = (deficit is not None and edges is not None and deficit <= ctx.conf("blur", "max_high_band_deficit")
-            and edges < ctx.conf("blur", "max_edge_sharpness"))
-    upscaled = detail is not None and detail <= ctx.conf("upscaled", "max_detail_fraction")
-    jpeg = q.get("jpeg_quality")
-    compressed = jpeg is not None and jpeg <= ctx.conf("compression", "warn_quality")
-    return soft or upscaled or compressed
-
-
 @image_check
 def check(rec, ctx):
     q = ctx.quality(rec)           # None for flat-colour art and unreadable files
     faces = ctx.faces(rec)
-    if not q or not faces or _explained_elsewhere(q, ctx):
-        return
+    if not q or not faces or is_soft(q, ctx) or is_upscaled(q, ctx) or is_low_jpeg_quality(q, ctx):
+        return                     # missing texture the soft / upscaled / compression checks explain
     f = rec.features["faces"]
     face = faces[0]                # largest first
     texture = face.get("skin_texture")

@@ -29,14 +29,17 @@ UPS002 = rule("UPS002", "upscaled", "upscaled", "warning", """
 """, settings="upscaled")
 
 
+def is_upscaled(q, ctx) -> bool:
+    """Real detail ends at or below [upscaled] max_detail_fraction of the file's size (UPS001/UPS002's test)."""
+    return q.get("detail_fraction") is not None and q["detail_fraction"] <= ctx.conf("upscaled", "max_detail_fraction")
+
+
 @image_check
 def check(rec, ctx):
     q = ctx.quality(rec)
-    if not q or q.get("detail_fraction") is None or not rec.width:
+    if not q or not rec.width or not is_upscaled(q, ctx):
         return
     frac = q["detail_fraction"]
-    if frac > ctx.conf("upscaled", "max_detail_fraction"):
-        return
     w, h = rec.width, rec.height
     ew, eh = round(w * frac), round(h * frac)
     tw, th = rec.concept.resolution

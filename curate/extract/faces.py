@@ -138,10 +138,10 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     if min(w, h) < 40:
         return out
     rgb = np.ascontiguousarray(np.asarray(im))
-    luma = np.asarray(im.convert("L"), dtype=np.float32)
     detector, landmarks, recogniser = engine()
     boxes, scores, _ = detector.run(rgb, 1 if max(w, h) <= UPSAMPLE_BELOW else 0, MIN_SCORE)
     faces = sorted(zip(boxes, scores), key=lambda bs: -(bs[0].width() * bs[0].height()))
+    luma = np.asarray(im.convert("L"), dtype=np.float32) if faces else None
     for i, (box, score) in enumerate(faces):
         left, top = max(0, box.left()), max(0, box.top())
         right, bottom = min(w, box.right()), min(h, box.bottom())
