@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality_cases import (add_noise, beauty_filter, blur, clean_photos, denoised_high_iso,  # noqa: E402
-                           face_box, flat_art, jpeg, noise_reduced, portraits, shallow_dof, upscaled)
+                           face_box, flat_art, jpeg, largest_face, noise_reduced, portraits, shallow_dof,
+                           upscaled)
 
 CATS = ("noise", "blur", "upscaled", "compression")
 CASES = {
@@ -168,16 +169,6 @@ FACE_CASES = {
 }
 
 
-def skin_texture_of(path: Path) -> float | None:
-    """The largest face's skin texture as the faces extractor measures it (the report carries it only
-    when the image is flagged)."""
-    from curate.extract import faces
-    from curate.extract.decode import Limits, decode_image
-
-    found = faces.compute(decode_image(path.read_bytes(), Limits())).get("faces") or []
-    return found[0].get("skin_texture") if found else None
-
-
 def smoothing(extra: Path | None, verbose: bool = False) -> None:
     """Over-smoothed skin (BLR002) on real portraits: recall per filter strength, false positives on the
     untouched, grainy and compressed versions."""
@@ -218,7 +209,8 @@ def smoothing(extra: Path | None, verbose: bool = False) -> None:
         r = CliRunner().invoke(app, ["audit", str(folder), "--json", "-", "-q", "--no-cache", "--base-model", "sd15",
                                      "--profile", "person", "--select", "blur,upscaled"])
         report = json.loads(r.stdout)
-        texture = {p: skin_texture_of(folder / p) for p in labels}
+        # the report carries the skin measure only when an image is flagged: read it for every case
+        texture = {p: (largest_face((folder / p).read_bytes()) or {}).get("skin_texture") for p in labels}
     rows: dict[str, list[tuple[bool, bool, float | None]]] = defaultdict(list)
     for img in report["images"]:
         case, name = labels[img["path"]]

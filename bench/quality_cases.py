@@ -94,16 +94,24 @@ def portraits(extra: Path | None = None) -> list[tuple[str, Image.Image]]:
     return out
 
 
-def face_box(im: Image.Image) -> tuple[int, int, int, int] | None:
-    """The largest face (dlib HOG, as curate's faces extractor finds it), in pixels."""
+def largest_face(data: bytes) -> dict | None:
+    """The largest face curate's faces extractor finds in an image file's bytes (box, skin_texture, …)."""
     from curate.extract import faces
+    from curate.extract.decode import Limits, decode_image
 
-    detector = faces.engine()[0]
-    boxes = detector(np.asarray(im), 1 if max(im.size) <= 640 else 0)
-    if not len(boxes):
+    found = faces.compute(decode_image(data, Limits())).get("faces") or []
+    return found[0] if found else None
+
+
+def face_box(im: Image.Image) -> tuple[int, int, int, int] | None:
+    """The largest face's box in pixels of `im`."""
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    face = largest_face(buf.getvalue())
+    if face is None:
         return None
-    b = max(boxes, key=lambda b: b.width() * b.height())
-    return b.left(), b.top(), b.right(), b.bottom()
+    x0, y0, x1, y1 = face["box"]
+    return round(x0 * im.width), round(y0 * im.height), round(x1 * im.width), round(y1 * im.height)
 
 
 def beauty_filter(im: Image.Image, box, sigma_colour: float, reach: float = 0.03) -> Image.Image:
