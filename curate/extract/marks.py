@@ -63,6 +63,8 @@ def engine():
             "Det.limit_type": "max", "Det.limit_side_len": 4096,
             "EngineConfig.onnxruntime.intra_op_num_threads": 1,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # RapidOCR turns the memory arena off; on, each detection is ~20 ms faster (bench/eval_marks.py)
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         })
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     return _engine
