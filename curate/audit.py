@@ -53,6 +53,7 @@ class AuditResult:
     stats: ExtractStats
     analyses: dict[str, dict] = field(default_factory=dict)
     context: Context | None = None
+    base_model_given: bool = False              # --base-model was passed (else base_model is curate's default)
 
     def signals_for(self, rec: ImageRecord):
         """The image's rights signals (computed by the checks, or now)."""
@@ -130,7 +131,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     ctx = Context(settings, base, selection=selection, dataset={
         "orphan_captions": scan.orphan_captions, "config_problem": scan.config_problem,
         "config_path": scan.config_path, "config_rel": config_rel, "consent_manifest": consent_manifest,
-        "clip_texts": clip_texts,
+        "clip_texts": clip_texts, "image_paths": [r.path for r in scan.images],
     })
     findings, groups = run_checks(scan.images, ctx)
     per_image, other = split_findings(scan.images, findings)
@@ -146,7 +147,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         if codes:   # a missing analyser only some checks could use is not worth a line
             analyses[name] = {"status": "skipped", "reason": reason, "checks": codes}
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
-                       stats, analyses, ctx)
+                       stats, analyses, ctx, base_model_given=bool(opts.base_model))
 
 
 def _missing_analysers(wanted: tuple[str, ...]) -> dict[str, str]:

@@ -108,12 +108,3 @@ def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> 
         out[name] = json.loads(found[name][1])
     return out
 
-
-def open_readonly(path: Path | None) -> sqlite3.Connection | None:
-    """A worker's read-only view of the cache (None when there is no cache file yet)."""
-    if path is None or not path.exists():
-        return None
-    try:
-        return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return None

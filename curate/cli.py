@@ -67,7 +67,8 @@ def audit(
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS",
+                             help="Worker processes (default: all cores; CURATE_JOBS also works)."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
@@ -130,9 +131,11 @@ def audit(
 def rules_cmd(
     code: Optional[str] = typer.Argument(None, help="A check code (RES001) to explain; all checks when omitted."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Show severities under this profile."),
+    fmt: str = typer.Option("text", "--format", help="text, or markdown (the check reference, docs/checks.md)."),
 ) -> None:
     """List every check, or explain one: what it flags, why, and its thresholds."""
     from curate.checks import load_all
+    from curate.report import checks_reference
     from curate.rules import load_settings
 
     all_rules = load_all()
@@ -140,15 +143,16 @@ def rules_cmd(
         settings = load_settings(profile)
     except RulesError as e:
         _fail(str(e))
+    if fmt not in ("text", "markdown"):
+        _fail(f"--format: choose text or markdown, not '{fmt}'")
+    if fmt == "markdown":
+        sys.stdout.write(checks_reference.markdown(all_rules.values(), settings))
+        return
     console = _console()
     if code is None:
-        name_w = max(len(r.name) for r in all_rules.values()) + 2
-        cat_w = max(len(r.category) for r in all_rules.values()) + 2
-        console.print(f"[bold]{'code':<7}{'severity':<9}{'category':<{cat_w}}{'name':<{name_w}}what it flags[/]")
-        for r in sorted(all_rules.values(), key=lambda r: r.code):
-            sev = settings.severity(r.code, r.severity)
-            console.print(f"{r.code:<7}{sev:<9}{r.category:<{cat_w}}{r.name:<{name_w}}{escape(r.summary)}",
-                          overflow="ellipsis", no_wrap=True)
+        console.print("[bold]code   severity category · name[/]  (then what it flags)")
+        for line in checks_reference.listing(all_rules.values(), settings, min(console.width, 100)):
+            console.print(escape(line), soft_wrap=True)
         console.print("Explain one with `curate rules CODE`.")
         return
     r = all_rules.get(code.strip().upper())
@@ -209,7 +213,7 @@ def consent_init(
     rules: Optional[Path] = typer.Option(None, "--rules"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
     no_cache: bool = typer.Option(False, "--no-cache"),
-    jobs: int = typer.Option(0, "--jobs", "-j"),
+    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS"),
 ) -> None:
     """Write PATH/provenance.csv, one row per image, prefilled from metadata and sidecars.
 
@@ -245,7 +249,7 @@ def report_provenance(
     rules: Optional[Path] = typer.Option(None, "--rules"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
     no_cache: bool = typer.Option(False, "--no-cache"),
-    jobs: int = typer.Option(0, "--jobs", "-j"),
+    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS"),
 ) -> None:
     """Write a provenance datasheet (Markdown + JSON) fit for a model card."""
     import json as _json

@@ -56,6 +56,7 @@ class ImageRecord:
     sha256: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
     sidecars: tuple[str, ...] = ()   # relative paths of .xmp / .json / .html files describing this image
+    trained: bool = True             # False when kohya will not load the file (its extension): never trained on
 
     @property
     def image(self) -> dict[str, Any]:

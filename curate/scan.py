@@ -42,8 +42,11 @@ class Scan:
     config_problem: str | None = None
     caption_extension: str = ".caption"
     caption_extension_source: str = "kohya default"
+    caption_extension_why: str = ""        # one clause saying why, where the source alone does not
     resolution: tuple[int, int] = (1024, 1024)
     resolution_source: str = "base model"
+    # What the audit assumes kohya will be told, and where each value comes from: (setting, value, source).
+    assumptions: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _walk(root: Path, skipped: list[tuple[str, str]]):
@@ -191,6 +194,12 @@ def scan_dataset(
     elif caption_counts:
         defaults["caption_extension"] = caption_counts.most_common(1)[0][0]
         scan.caption_extension_source = "detected"
+        scan.caption_extension_why = (f"{caption_counts.most_common(1)[0][1]} of {sum(caption_counts.values())} "
+                                      f"captions beside images here use it; sd-scripts' own default is "
+                                      f"{kohya['default_caption_extension']}, so pass --caption_extension to it")
+    if scan.caption_extension_source == "kohya default":
+        scan.caption_extension_why = ("no caption files beside the images; sd-scripts' default (the kohya_ss GUI "
+                                      "passes .txt; give --caption-extension)")
     if scan.caption_extension_source != "dataset_config.toml":
         scan.caption_extension = defaults["caption_extension"]
     if cfg is not None and any("resolution" in s.options for s in cfg.subsets):
@@ -203,6 +212,7 @@ def scan_dataset(
         "kohya" if any(parse_concept_folder(p) for folder, _ in listing for p in folder.split("/") if p) else "plain")
 
     max_caption = int(settings.get("caption", "max_bytes"))
+    loaded_exts = {e.lower() for e in (*kohya["image_extensions"], *kohya["plugin_image_extensions"])}
     concepts: dict[str, Concept] = {}
     for folder, files in listing:
         if folder not in concepts:
@@ -224,7 +234,7 @@ def scan_dataset(
                 by_stem.setdefault(stem, []).append(f)
         image_stems = set()
         for f in images:
-            stem = os.path.splitext(f)[0]
+            stem, ext = os.path.splitext(f)
             image_stems.add(stem)
             rel = f"{folder}/{f}" if folder else f
             abs_path = root / rel
@@ -243,8 +253,50 @@ def scan_dataset(
             sidecars = tuple(f"{folder}/{n}" if folder else n for n in sorted(
                 {base + suffix for base in (f, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
                 ) + tuple(f"{folder}/{n}" if folder else n for n in FOLDER_SIDECARS if n in file_set)
-            scan.images.append(ImageRecord(rel, str(abs_path), size, concept, caption, sidecars=sidecars))
+            scan.images.append(ImageRecord(rel, str(abs_path), size, concept, caption, sidecars=sidecars,
+                                           trained=ext.lower() in loaded_exts))
         for stem, caps in by_stem.items():
             if stem not in image_stems:
                 scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps)
+    scan.assumptions = _assumptions(scan, cfg, base_model, concepts, kohya)
     return scan
+
+
+def _assumptions(scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept],
+                 kohya: dict) -> list[tuple[str, str, str]]:
+    """Every training setting the audit's advice depends on, its value, and where the value came from."""
+    used = [concepts[f] for f in sorted(concepts) if any(r.concept is concepts[f] for r in scan.images)]
+    used = used or list(concepts.values())
+
+    def source(key: str) -> str:
+        if cfg is not None and any(key in s.options for s in cfg.subsets):
+            return scan.config_path and Path(scan.config_path).name or "dataset_config.toml"
+        if cfg is not None:
+            return "sd-scripts default (the config does not set it)"
+        return "assumed: no dataset_config.toml"
+
+    def value(get, fmt=str) -> str:
+        values = sorted({get(c) for c in used}, key=str)
+        return fmt(values[0]) if len(values) == 1 else "varies by folder: " + ", ".join(map(fmt, values))
+
+    def px(r: tuple[int, int]) -> str:
+        return f"{r[0]} px" if r[0] == r[1] else f"{r[0]}×{r[1]} px"
+
+    res_source = source("resolution") if scan.resolution_source != "base model" else (
+        f"base model {base_model.name} ({base_model.description}); --base-model or the config's resolution "
+        "changes it")
+    onoff = {True: "on", False: "off"}
+    out = [("resolution", value(lambda c: c.resolution, px), res_source),
+           ("enable_bucket", value(lambda c: c.enable_bucket, onoff.get),
+            source("enable_bucket") if cfg is not None else "assumed on: no dataset_config.toml (kohya_ss runs "
+            "with buckets on)"),
+           ("min_bucket_reso", value(lambda c: c.min_bucket_reso, lambda v: f"{v} px"), source("min_bucket_reso")),
+           ("max_bucket_reso", value(lambda c: c.max_bucket_reso, lambda v: f"{v} px"),
+            source("max_bucket_reso") if cfg is not None else f"assumed for base model {base_model.name}: "
+            "no dataset_config.toml"),
+           ("bucket_reso_steps", f"{kohya['bucket_reso_steps']} px", "sd-scripts default"),
+           ("bucket_no_upscale", value(lambda c: c.bucket_no_upscale, onoff.get), source("bucket_no_upscale")),
+           ("caption_extension", value(lambda c: c.caption_extension),
+            scan.caption_extension_source + (f": {scan.caption_extension_why}" if scan.caption_extension_why
+                                             else ""))]
+    return out

@@ -186,7 +186,7 @@ def test_very_large_jpeg_is_decoded_at_reduced_size(tmp_path, audit_json):
     from curate.extract import extract_one
     from curate.extract.decode import Limits
 
-    _, _, feats, _ = extract_one(str(d / "big.jpg"), None, Limits(full_decode_max_pixels=1_000_000))
+    _, _, feats, _ = extract_one(str(d / "big.jpg"), Limits(full_decode_max_pixels=1_000_000))
     assert feats["image"]["decode_scale"] == 2 and feats["image"]["pixel_hash"] is None
-    _, _, feats, _ = extract_one(str(d / "big.jpg"), None, Limits())
+    _, _, feats, _ = extract_one(str(d / "big.jpg"), Limits())
     assert feats["image"]["decode_scale"] == 1 and feats["image"]["pixel_hash"]

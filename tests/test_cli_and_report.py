@@ -24,7 +24,7 @@ EXPECTED = {
     P + "grace_hopper.jpg": ["CAP001", "TXT001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
     P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
     P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["UPS001", "CAP002", "BLR001"], T + "gravel.jpg": ["CAP003"],  # brick: the CC0 texture is soft
-    T + "grass_loop.gif": ["UNR007", "DUP002", "UNR008"],  # errors first, then warnings, then notes
+    T + "grass_loop.gif": ["UNR007"],  # kohya skips GIFs: one finding, nothing that assumes it is trained
 }
 
 

@@ -63,8 +63,14 @@ def test_person_profile_requires_recorded_consent(tmp_path, run, audit_json):
     root = tmp_path / "person"
     person_set(root)
     _, report = audit_json(root, "--profile", "person")
-    assert all("CNS001" in [f["code"] for f in i["findings"]] for i in report["images"])
-    assert "no provenance.csv" in by_path(report)["10_hanako woman/01.png"]["findings"][0]["message"]
+    # No manifest at all is a dataset problem: said once, it fails the gate but leaves each image's verdict
+    # to what is wrong with that image.
+    assert not any(f["code"] == "CNS001" for i in report["images"] for f in i["findings"])
+    [missing] = [f for f in report["findings"] if f["code"] == "CNS004"]
+    assert missing["path"] == "provenance.csv" and missing["severity"] == "error"
+    assert f"none of the {len(report['images'])} images" in missing["message"]
+    assert report["summary"]["exit_code"] == 1
+    assert "DATASET" in run("audit", root, "--profile", "person")[1]
     _, general = audit_json(root)
     assert not any(f["code"] == "CNS001" for i in general["images"] for f in i["findings"])
 

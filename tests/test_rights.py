@@ -70,9 +70,9 @@ def test_extended_xmp_is_merged_and_legacy_cai_is_not_c2pa():
     from curate.extract import extract_one
     from curate.extract.decode import Limits
 
-    _, _, feats, _ = extract_one(str(FIXTURES / "iptc_plus/exiftool_ExtendedXMP.jpg"), None, Limits())
+    _, _, feats, _ = extract_one(str(FIXTURES / "iptc_plus/exiftool_ExtendedXMP.jpg"), Limits())
     assert ["http://ns.adobe.com/pdf/1.3/", "Guess Who"] in feats["metadata"]["xmp"]["creator"]  # from the extension
-    _, _, feats, _ = extract_one(str(FIXTURES / "negative/exiftool_ExifTool_legacyCAI.jpg"), None, Limits())
+    _, _, feats, _ = extract_one(str(FIXTURES / "negative/exiftool_ExifTool_legacyCAI.jpg"), Limits())
     assert feats["metadata"]["c2pa"]["status"] == "none" and feats["metadata"]["xmp_problems"] == []
 
 

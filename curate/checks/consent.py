@@ -21,7 +21,15 @@ CNS002 = rule("CNS002", "manifest-hash-mismatch", "consent", "warning", """
 CNS003 = rule("CNS003", "manifest-unreadable", "consent", "warning", """
     provenance.csv exists but cannot be read (not UTF-8, not CSV, no `path` column), or has rows for
     files that are not in the dataset.
-""")
+""", scope="dataset")
+CNS004 = rule("CNS004", "no-consent-record", "consent", "error", """
+    Under a profile that requires consent, the dataset has no readable provenance.csv: no image has recorded
+    consent from the person pictured. Said once for the dataset (not on every image): run
+    `curate consent init DIR`, then record each subject's consent in the file.
+
+    FAIL: `--profile person` on a folder without provenance.csv.
+    PASS: provenance.csv with a row per image (CNS001 then judges each row).
+""", settings="consent", scope="dataset")
 
 
 @image_check
@@ -32,12 +40,10 @@ def check(rec, ctx):
         yield ctx.finding("CNS002", f"provenance.csv records sha256 {row['sha256'][:12]}… but the file is now "
                           f"{rec.sha256[:12]}…: it changed after consent was recorded",
                           {"recorded": row["sha256"], "actual": rec.sha256})
-    if ctx.conf("consent", "require_subject_consent"):
+    if ctx.conf("consent", "require_subject_consent") and manifest is not None and not manifest.problem:
         consent = (row or {}).get("subject_consent", "").lower()
         if consent != "yes":
-            if manifest is None:
-                why = "no provenance.csv (run `curate consent init` and record each subject's consent)"
-            elif row is None:
+            if row is None:
                 why = "no row for this image in provenance.csv"
             else:
                 why = f"provenance.csv says subject_consent = '{consent or 'empty'}'"
@@ -49,12 +55,17 @@ def check(rec, ctx):
 def check_manifest(records, ctx):
     manifest = ctx.dataset.get("consent_manifest")
     name = ctx.conf("consent", "manifest_name")
+    if ctx.conf("consent", "require_subject_consent") and (manifest is None or manifest.problem):
+        state = "no" if manifest is None else "an unreadable"
+        yield ctx.finding("CNS004", f"{state} {name}: none of the {len(records)} images has recorded consent from "
+                          f"the person pictured (the {ctx.settings.profile} profile requires it); run `curate "
+                          f"consent init` and record each subject's consent", {"images": len(records)}, path=name)
     if manifest is None:
         return
     if manifest.problem:
         yield ctx.finding("CNS003", manifest.problem, {}, path=name)
         return
-    paths = {r.path for r in records}
+    paths = set(ctx.dataset.get("image_paths") or (r.path for r in records))
     stale = sorted(p for p in manifest.rows if p not in paths)
     if stale:
         yield ctx.finding("CNS003", f"{len(stale)} row(s) name files that are not in the dataset: "

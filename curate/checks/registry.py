@@ -26,6 +26,7 @@ class Rule:
     doc: str
     module: str
     settings_section: str | None = None
+    scope: str = "image"        # 'dataset': about the whole dataset, said once; fails the gate, no image's verdict
 
     @property
     def summary(self) -> str:
@@ -38,7 +39,8 @@ IMAGE_CHECKS: list[Callable] = []
 DATASET_CHECKS: list[Callable] = []
 
 
-def rule(code: str, name: str, category: str, severity: str, doc: str, settings: str | None = None) -> Rule:
+def rule(code: str, name: str, category: str, severity: str, doc: str, settings: str | None = None,
+         scope: str = "image") -> Rule:
     if category not in CATEGORIES:
         raise ValueError(f"{code}: unknown category {category}")
     if severity not in SEVERITIES:
@@ -46,7 +48,9 @@ def rule(code: str, name: str, category: str, severity: str, doc: str, settings:
     if code in RULES:
         raise ValueError(f"duplicate rule code {code}")
     module = sys._getframe(1).f_globals.get("__name__", "?")  # inspect.stack() costs ~25 ms at start-up
-    r = Rule(code, name, category, severity, inspect.cleandoc(doc), module, settings)
+    if scope not in ("image", "dataset"):
+        raise ValueError(f"{code}: unknown scope {scope}")
+    r = Rule(code, name, category, severity, inspect.cleandoc(doc), module, settings, scope)
     RULES[code] = r
     return r
 
@@ -155,16 +159,24 @@ class Context:
         return Finding(code, r.category, self.severity_of(code), message, evidence or {}, path)
 
 
+# The module whose checks say why a file is not trained on: the only checks run on such a file, so it gets
+# exactly one finding and nothing that assumes it is trained.
+UNREADABLE_MODULE = "curate.checks.unreadable"
+
+
 def run_checks(records: list[ImageRecord], ctx: Context) -> tuple[list[Finding], list[Group]]:
     findings: list[Finding] = []
     groups: list[Group] = []
+    trained = [r for r in records if r.trained]
     for rec in records:
         for check in IMAGE_CHECKS:
+            if not rec.trained and check.__module__ != UNREADABLE_MODULE:
+                continue
             for item in check(rec, ctx) or ():
                 if isinstance(item, Finding):
                     findings.append(item if item.path else _with_path(item, rec.path))
     for check in DATASET_CHECKS:
-        for item in check(records, ctx) or ():
+        for item in check(records if check.__module__ == UNREADABLE_MODULE else trained, ctx) or ():
             if isinstance(item, Finding):
                 findings.append(item)
             elif isinstance(item, Group):

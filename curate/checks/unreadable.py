@@ -54,7 +54,7 @@ UNR008 = rule("UNR008", "animated", "unreadable", "info", """
 UNR009 = rule("UNR009", "dataset-config-unreadable", "unreadable", "error", """
     The kohya dataset_config.toml found in the folder cannot be parsed; training with it will fail.
     curate audits with its defaults instead. Fix the file, or pass `--kohya-config` to choose another.
-""")
+""", scope="dataset")
 
 ERROR_CODES = {
     "empty": "UNR001", "not-an-image": "UNR002", "truncated": "UNR003", "corrupt": "UNR004",
@@ -99,13 +99,14 @@ def check(rec, ctx):
         yield ctx.finding(code, describe(error, rec), evidence)
         return
     ext = os.path.splitext(rec.path)[1].lower()
-    kohya = ctx.settings.section("kohya")
-    if ext not in kohya["image_extensions"]:
-        if ext in kohya["plugin_image_extensions"]:
-            msg = f"kohya loads {ext} files only with an optional plugin installed; convert to PNG to be safe"
-        else:
-            msg = f"kohya does not load {ext} files and will skip this image; convert it to PNG"
-        yield ctx.finding("UNR007", msg, {"extension": ext, "format": rec.image.get("format")})
+    if not rec.trained:   # the scan's verdict (rules/checks.toml [kohya]); no other check runs on this file
+        yield ctx.finding("UNR007", f"kohya does not load {ext} files and will skip this image: it is not trained "
+                          "on and no other check ran on it; convert it to PNG to train on it",
+                          {"extension": ext, "format": rec.image.get("format")})
+        return
+    if ext not in ctx.conf("kohya", "image_extensions"):
+        yield ctx.finding("UNR007", f"kohya loads {ext} files only with an optional plugin installed; convert to "
+                          "PNG to be safe", {"extension": ext, "format": rec.image.get("format")})
     frames = rec.image.get("frames", 1)
     if frames > 1:
         yield ctx.finding("UNR008", f"animated ({frames} frames): only the first frame is trained on",

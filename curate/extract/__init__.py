@@ -6,15 +6,15 @@ extractor's output changes; cached rows of other versions are then recomputed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from curate.cache import FeatureCache, get_features, open_readonly, stat_key
+from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, image, marks, metadata, quality
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.model import ImageRecord
@@ -41,13 +41,14 @@ def versions(names=None) -> dict[str, int]:
 class ExtractStats:
     images: int = 0
     from_cache: int = 0      # features found in the cache (no decode)
-    hashed: int = 0          # files read and hashed
-    decoded: int = 0         # files decoded
+    hashed: int = 0          # files read and hashed (their path and date were not in the cache)
+    decoded: int = 0         # files decoded: each distinct content once
+    identical: int = 0       # files whose bytes equal another file's in this audit: not decoded again
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"images": self.images, "from_cache": self.from_cache, "hashed": self.hashed,
-                "decoded": self.decoded, "seconds": round(self.seconds, 3)}
+                "decoded": self.decoded, "identical": self.identical, "seconds": round(self.seconds, 3)}
 
 
 def _read(path: str, limits: Limits) -> tuple[bytes | None, dict[str, Any] | None, tuple[int, int, int] | None]:
@@ -64,29 +65,32 @@ def _read(path: str, limits: Limits) -> tuple[bytes | None, dict[str, Any] | Non
         return None, {"kind": "unopenable", "detail": f"cannot read the file: {e.strerror or e}"}, stat_key(st)
 
 
-_worker_db: Any = None
-_worker_db_path: Path | None = None
+def hash_file(path: str, limits: Limits) -> tuple[str | None, tuple[int, int, int] | None, dict[str, Any] | None]:
+    """(sha256, stat key, read error) of one file, read in chunks (memory stays small whatever its size)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return None, None, {"kind": "unopenable", "detail": f"cannot open the file: {e.strerror or e}"}
+    if st.st_size > limits.max_file_bytes:
+        return None, stat_key(st), {"kind": "too-large", "limit_bytes": limits.max_file_bytes}
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError as e:
+        return None, stat_key(st), {"kind": "unopenable", "detail": f"cannot read the file: {e.strerror or e}"}
+    return h.hexdigest(), stat_key(st), None
 
 
-def extract_one(path: str, cache_path: Path | None, limits: Limits,
+def extract_one(path: str, limits: Limits,
                 names: tuple[str, ...] | None = None) -> tuple[str | None, tuple | None, dict, bool]:
     """(sha256, stat key, features, decoded?) for one file. Runs in a worker process; never raises."""
-    global _worker_db, _worker_db_path
     vers = versions(names)
     data, error, st = _read(path, limits)
     if data is None:
         return None, st, {name: {"error": error} for name in vers}, False
     sha = sha256_of(data)
-    if cache_path is not None:
-        if _worker_db is None or _worker_db_path != cache_path:
-            _worker_db, _worker_db_path = open_readonly(cache_path), cache_path
-        if _worker_db is not None:
-            try:
-                cached = get_features(_worker_db, sha, vers)
-            except Exception:
-                cached = None
-            if cached is not None:
-                return sha, st, cached, False
     decoded: Decoded = decode_image(data, limits)
     features = {}
     for mod in (BY_NAME[n] for n in vers):
@@ -115,12 +119,26 @@ def extract_features(
     names: tuple[str, ...] | None = None,
 ) -> ExtractStats:
     """Fill `record.sha256` and `record.features` for every record, from the cache where possible.
-    `names` limits extraction to those extractors (the ones the enabled checks read)."""
+    `names` limits extraction to those extractors (the ones the enabled checks read).
+
+    Three steps, each deterministic whatever the job count: files whose path, size and date are in the cache
+    are not read; the others are hashed, and a content already in the cache is not decoded; each remaining
+    distinct content is decoded once, however many files hold it (byte-identical copies share its features).
+    """
     t0 = time.perf_counter()
     stats = ExtractStats(images=len(records))
     vers = versions(names)
     names = tuple(vers)
-    todo: list[ImageRecord] = []
+    jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+
+    def done(rec: ImageRecord, sha: str | None, features: dict) -> None:
+        # Each record gets its own mapping: identical files share the extractors' results, but later stages
+        # add per-file entries (the sidecars beside each file).
+        rec.sha256, rec.features = sha, dict(features)
+        if on_progress:
+            on_progress(1)
+
+    unknown: list[ImageRecord] = []
     for rec in records:
         try:
             sha = cache.lookup_sha(rec.abs_path, os.stat(rec.abs_path))
@@ -128,44 +146,67 @@ def extract_features(
             sha = None
         cached = cache.get_features(sha, vers) if sha else None
         if cached is not None:
-            rec.sha256, rec.features = sha, cached
             stats.from_cache += 1
-            if on_progress:
-                on_progress(1)
+            done(rec, sha, cached)
         else:
-            todo.append(rec)
+            unknown.append(rec)
 
-    jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    # Hash what the cache does not know by path: reading and hashing release the GIL, so threads suffice.
+    if jobs > 1 and len(unknown) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as threads:
+            hashes = list(threads.map(lambda r: hash_file(r.abs_path, limits), unknown))
+    else:
+        hashes = [hash_file(r.abs_path, limits) for r in unknown]
+    by_content: dict[str, list[ImageRecord]] = {}
+    for rec, (sha, st, error) in zip(unknown, hashes):
+        if sha is None:       # cannot be read: the finding says why; never cached (it may be readable later)
+            done(rec, None, {name: {"error": error} for name in vers})
+            continue
+        stats.hashed += 1
+        if st is not None:
+            cache.put_sha(rec.abs_path, st, sha)
+        by_content.setdefault(sha, []).append(rec)
+    todo: list[tuple[str, list[ImageRecord]]] = []
+    for sha, same in by_content.items():
+        cached = cache.get_features(sha, vers)
+        if cached is not None:
+            stats.from_cache += len(same)
+            for rec in same:
+                done(rec, sha, cached)
+        else:
+            todo.append((sha, same))
+
     if todo:
         for name in names:  # heavy imports once, before workers fork, instead of once per worker
             getattr(BY_NAME[name], "warm_up", lambda: None)()
-    args = [(rec.abs_path, cache.path, limits, names) for rec in todo]
+    args = [(same[0].abs_path, limits, names) for _, same in todo]
     last_commit = time.monotonic()
-
     pending = 0
+    changed: list[ImageRecord] = []
 
     def consume(results: Iterable[tuple]) -> None:
         nonlocal last_commit, pending
-        for rec, (sha, st, features, was_decoded) in zip(todo, results):
-            rec.sha256, rec.features = sha, features
-            stats.hashed += sha is not None
+        for (sha, same), (got_sha, st, features, was_decoded) in zip(todo, results):
             stats.decoded += was_decoded
-            if not was_decoded and sha is not None:
-                stats.from_cache += 1
-            if sha is not None:
+            if got_sha is not None and got_sha != sha:   # the file changed since it was hashed
+                changed.extend(same[1:])
+                same = same[:1]
+                sha = got_sha
+            if got_sha is not None:
                 transient = any(isinstance(f, dict) and f.get("error", {}).get("kind") in TRANSIENT_ERRORS
                                 for f in features.values())
                 if not transient:
                     cache.put_features(sha, features, vers)
                     if st is not None:
-                        cache.put_sha(rec.abs_path, st, sha)
+                        cache.put_sha(same[0].abs_path, st, sha)
+            stats.identical += len(same) - 1
+            for rec in same:
+                done(rec, got_sha, features)
             pending += 1
             if pending >= COMMIT_EVERY or time.monotonic() - last_commit > 1.0:
                 pending = 0
                 cache.commit()
                 last_commit = time.monotonic()
-            if on_progress:
-                on_progress(1)
 
     try:
         if jobs == 1 or len(todo) < 4:
@@ -173,6 +214,10 @@ def extract_features(
         else:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(todo) // (jobs * 8)))))
+        for rec in changed:   # rare: copies of a file that changed mid-audit are decoded on their own
+            sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
+            stats.decoded += was_decoded
+            done(rec, sha, features)
     finally:
         cache.commit()
     stats.seconds = time.perf_counter() - t0

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from curate import __version__
 from curate.audit import AuditResult
+from curate.checks.registry import RULES
 from curate.model import Finding, ImageRecord
 from curate.scan import display_path as _p
 
@@ -23,11 +24,12 @@ def render(result: AuditResult, console: Console, fail_on: str, code: int) -> No
     _header(result, console)
     _summary(result, console)
     console.print()
+    _other_files(result, console, "DATASET (said once; fails the gate, not an image)", dataset_level=True)
     _images(result, by_path, console, "drop", "DROP")
     _groups(result, console)
     _images(result, by_path, console, "review", "REVIEW")
     _images(result, by_path, console, "keep", "NOTES on kept", only_with_findings=True)
-    _other_files(result, console)
+    _other_files(result, console, "OTHER FILES", dataset_level=False)
     _gate(result, console, fail_on, code)
 
 
@@ -57,28 +59,31 @@ def _header(result: AuditResult, console: Console) -> None:
     head.append(f"curate {__version__}", style="bold")
     head.append(f" · audit of {_p(str(scan.root))}")
     console.print(head)
-    res = scan.resolution
-    res_text = f"{res[0]} px" if res[0] == res[1] else f"{res[0]}×{res[1]} px"
-    model = (f"resolution {res_text} (from {scan.resolution_source})" if scan.resolution_source != "base model"
-             else f"base model {result.base_model.name} ({res_text})")
     layout = {"kohya": "kohya folders", "dataset_config": f"kohya config {_p(scan.config_path or '')}",
               "plain": "plain folder"}[scan.layout]
-    console.print(Text(f"  {_plural(len(result.records), 'image')} · {layout} · {model} · profile "
-                       f"{result.settings.profile} · captions {scan.caption_extension} "
-                       f"({scan.caption_extension_source})", style="dim"))
-    st = result.stats
-    console.print(Text(f"  features: {st.decoded} decoded, {st.from_cache} from cache, in {st.seconds:.1f} s",
+    console.print(Text(f"  {_plural(len(result.records), 'image')} · {layout} · profile {result.settings.profile}",
                        style="dim"))
+    st = result.stats
+    same = f", {st.identical} identical to another file" if st.identical else ""
+    console.print(Text(f"  features: {st.decoded} decoded{same}, {st.from_cache} from cache, in {st.seconds:.1f} s",
+                       style="dim"))
+    console.print(Text("  assumed for training (and where from):", style="dim"))
+    for setting, value, source in scan.assumptions:
+        console.print(Text(f"    {setting} {value} — {_p(source)}", style="dim"))
     if scan.layout != "plain":
-        concepts = Counter((r.concept.folder, r.concept.repeats, r.concept.tokens) for r in result.records)
-        for (folder, repeats, tokens), k in sorted(concepts.items(), key=lambda x: x[0][0]):
+        concepts: dict[tuple, list] = {}
+        for r in result.records:
+            concepts.setdefault((r.concept.folder, r.concept.repeats, r.concept.tokens), []).append(r)
+        for (folder, repeats, tokens), recs in sorted(concepts.items(), key=lambda x: x[0][0]):
             label = _p(folder) or "(dataset root)"
             if repeats is None:
-                console.print(Text(f"  {label}: {_plural(k, 'image')} — kohya will not read this folder "
+                console.print(Text(f"  {label}: {_plural(len(recs), 'image')} — kohya will not read this folder "
                                    f"(no N_ repeats prefix, or not a subset of the config)", style="yellow"))
-            else:
-                console.print(Text(f"  {label}: {_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
-                                   f"per epoch{f' · tokens “{tokens}”' if tokens else ''}", style="dim"))
+                continue
+            k = sum(1 for r in recs if r.trained)
+            skipped = f" ({len(recs) - k} more that kohya does not load)" if k < len(recs) else ""
+            console.print(Text(f"  {label}: {_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
+                               f"per epoch{skipped}{f' · tokens “{_p(tokens)}”' if tokens else ''}", style="dim"))
     for path, reason in scan.skipped:
         console.print(Text(f"  skipped {_p(path) or '.'}: {reason}", style="yellow"))
     for name, a in sorted(result.analyses.items()):
@@ -152,11 +157,12 @@ def _group_line(result: AuditResult, console: Console, head: str, g, keep: tuple
     console.print(t)
 
 
-def _other_files(result: AuditResult, console: Console) -> None:
-    if not result.other_findings:
+def _other_files(result: AuditResult, console: Console, title: str, dataset_level: bool) -> None:
+    findings = [f for f in result.other_findings if (RULES[f.code].scope == "dataset") == dataset_level]
+    if not findings:
         return
-    console.print(Text("OTHER FILES", style="bold"))
-    for f in result.other_findings:
+    console.print(Text(title, style="bold"))
+    for f in findings:
         t = Text("  ")
         t.append(_p(f.path or ""), style="bold")
         console.print(t)

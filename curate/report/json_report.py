@@ -40,8 +40,10 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
         c = rec.concept
         entry = concepts.setdefault(c.folder, {"folder": display_path(c.folder), "repeats": c.repeats,
                                                "tokens": c.tokens, "caption_extension": c.caption_extension,
-                                               "resolution": list(c.resolution), "images": 0})
+                                               "resolution": list(c.resolution), "images": 0,
+                                               "not_loaded_by_kohya": 0})
         entry["images"] += 1
+        entry["not_loaded_by_kohya"] += not rec.trained
     verdicts = result.verdict_counts()
     summary = {
         "images": len(result.records),
@@ -59,6 +61,7 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
         "dataset": {
             "root": display_path(str(scan.root)),
             "base_model": result.base_model.name,
+            "base_model_source": "--base-model" if result.base_model_given else "curate default",
             "profile": result.settings.profile,
             "image_count": len(result.records),
             "resolution": list(scan.resolution),
@@ -67,6 +70,8 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
             "kohya_config": display_path(scan.config_path) if scan.config_path else None,
             "caption_extension": scan.caption_extension,
             "caption_extension_source": scan.caption_extension_source,
+            "assumptions": [{"setting": k, "value": v, "source": display_path(src)}
+                            for k, v, src in scan.assumptions],
             "concepts": list(concepts.values()),
             "skipped": [{"path": display_path(p), "reason": r} for p, r in scan.skipped],
         },
