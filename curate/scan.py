@@ -265,7 +265,8 @@ def scan_dataset(
 def _assumptions(scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept],
                  kohya: dict) -> list[tuple[str, str, str]]:
     """Every training setting the audit's advice depends on, its value, and where the value came from."""
-    used = [concepts[f] for f in sorted(concepts) if any(r.concept is concepts[f] for r in scan.images)]
+    with_images = {id(r.concept) for r in scan.images}     # one pass over the images, not one per concept
+    used = [concepts[f] for f in sorted(concepts) if id(concepts[f]) in with_images]
     used = used or list(concepts.values())
 
     def source(key: str) -> str:
