@@ -1,7 +1,7 @@
 """Composition and identity, measured: clustering on labelled synthetic embeddings, CLIP CPU throughput,
 and face-descriptor distances on the real face photos available offline.
 
-1. Clustering (curate/composition.py, the code the checks run). No CLIP weights can be downloaded where curate
+1. Clustering (curate/derive/embeddings.py, the code the checks run). No CLIP weights can be downloaded where curate
    is developed, so the aspect clustering is measured on synthetic embeddings with CLIP's geometry: a bank of
    label text vectors that are highly alike (cosine ≈ 0.8 between prompts, as CLIP's are), and image vectors
    whose cosine with their true label exceeds the other labels' by a margin Δ (real CLIP zero-shot margins for a
@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from curate.composition import allowed, aspect_profiles, complete_linkage, label_probabilities  # noqa: E402
+from curate.derive.embeddings import allowed, aspect_profiles, complete_linkage, label_probabilities  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
 
 D = 512

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from photos import real_photos  # noqa: E402
 
-from curate.checks.duplicate import near_pairs  # noqa: E402
+from curate.derive.duplicates import near_pairs  # noqa: E402
 from curate.extract import extract_one  # noqa: E402
 from curate.extract.decode import Limits  # noqa: E402
 from curate.rules import load_settings  # noqa: E402

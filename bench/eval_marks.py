@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from curate.extract import marks as marks_extractor  # noqa: E402
 from curate.extract.decode import Decoded  # noqa: E402
-from curate.marks import classify  # noqa: E402
+from curate.derive.marks import classify  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
 from marks_cases import HAND_FONTS, available, backgrounds, build_cases  # noqa: E402
 
@@ -66,9 +66,7 @@ def main() -> None:
 
     settings = load_settings()
     words = settings.data["mark_words"]
-
-    def conf(key):
-        return settings.get("marks", key)
+    conf = settings.cfg.marks
 
     table = collections.defaultdict(collections.Counter)
     misses = collections.defaultdict(list)

@@ -9,7 +9,7 @@ from typing import Callable
 
 from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
-from curate.checks.registry import needed_extractors, reads
+from curate.checks.registry import CHECKS, Check, needed_extractors
 from curate.decide import split_findings, verdict
 from curate.extract import BY_NAME, ExtractStats, extract_features
 from curate.extract import clip as clip_stage
@@ -57,6 +57,7 @@ class AuditResult:
 
     def signals_for(self, rec: ImageRecord):
         """The image's rights signals (computed by the checks, or now)."""
+        assert self.context is not None, "an AuditResult from run_audit carries its context"
         return self.context.signals(rec)
 
     def verdict_counts(self) -> Counter:
@@ -78,7 +79,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
     if not root.is_dir():
         raise RulesError(f"not a folder: {root} (give the dataset folder, e.g. ./lora_data)")
     settings = load_settings(opts.profile, opts.rules_file)
-    rules = load_all()
+    load_all()
     selection = Selection(tuple(opts.select), tuple(opts.ignore))
     unknown = selection.unknown_tokens()
     if unknown:
@@ -133,21 +134,48 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         "config_path": scan.config_path, "config_rel": config_rel, "consent_manifest": consent_manifest,
         "clip_texts": clip_texts, "image_paths": [r.path for r in scan.images],
     })
-    findings, groups = run_checks(scan.images, ctx)
+    runnable = [c for c in CHECKS if _on(c, ctx) and not set(missing) & set(c.needs)]
+    findings, groups = run_checks(scan.images, ctx, runnable)
     per_image, other = split_findings(scan.images, findings)
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
-    modules = sorted({r.module.rsplit(".", 1)[-1] for r in rules.values()})
-    analyses = {**{m: {"status": "ok"} for m in modules}, **analyses}
-    for name in ("marks", "faces"):     # the optional per-image analysers that ran
-        if name in needed:
-            analyses[name] = {"status": "ok"}
-    for name, reason in missing.items():
-        codes = [r.code for r in rules.values() if name in reads(r) and selection.enabled(r)
-                 and settings.severity(r.code, r.severity) != "off"]
-        if codes:   # a missing analyser only some checks could use is not worth a line
-            analyses[name] = {"status": "skipped", "reason": reason, "checks": codes}
+    analyses = {**_analyses(ctx, runnable, needed, missing, scan.images), **analyses}   # the CLIP stage's own
     return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
                        stats, analyses, ctx, base_model_given=bool(opts.base_model))
+
+
+def _on(check: Check, ctx: Context) -> bool:
+    return any(ctx.wants(r) for r in check.emits)
+
+
+def _analyses(ctx: Context, runnable: list[Check], needed: tuple[str, ...], missing: dict[str, str],
+              records: list[ImageRecord]) -> dict[str, dict]:
+    """What ran and what did not, from the check declarations: one entry per check module ('ok', or 'skipped'
+    with the reason and its codes) and one per optional analysis (extractor) the checks needed."""
+    out: dict[str, dict] = {}
+    for name in sorted({c.name for c in CHECKS}):
+        mine = [c for c in CHECKS if c.name == name]
+        codes = [r.code for c in mine for r in c.emits]
+        if any(c in runnable for c in mine):
+            out[name] = {"status": "ok"}
+        elif not any(_on(c, ctx) for c in mine):
+            out[name] = {"status": "skipped", "reason": "not selected, or its rules are off", "checks": codes,
+                         "by_choice": True}
+        else:
+            lacking = sorted(set(missing) & {n for c in mine for n in c.needs})
+            out[name] = {"status": "skipped", "reason": f"needs the {lacking[0]} analysis, which is skipped",
+                         "checks": codes, "cause": lacking[0]}
+    for name in needed:
+        if name == "image":
+            continue
+        failed = sum(1 for r in records if ((r.features.get(name) or {}).get("error") or {}).get("kind") == "failed")
+        out.setdefault(name, {"status": "ok"})
+        if failed:
+            out[name]["failed"] = failed
+    for name, reason in missing.items():
+        codes = [r.code for c in CHECKS if name in c.needs and _on(c, ctx) for r in c.emits if ctx.wants(r)]
+        if codes:   # a missing analyser only some checks could use is not worth a line
+            out[name] = {"status": "skipped", "reason": reason, "checks": codes}
+    return out
 
 
 def _missing_analysers(wanted: tuple[str, ...]) -> dict[str, str]:

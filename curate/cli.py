@@ -1,10 +1,12 @@
-"""The command line: `curate audit PATH`, `curate rules [CODE]`, `curate --version`."""
+"""The command line: `curate audit PATH`, `curate rules [CODE]`, `curate consent init PATH`,
+`curate report provenance PATH`, `curate --version`. Usage errors exit 2, internal errors exit 3."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, List, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -35,6 +37,33 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
+DEBUG = {"on": False}    # --debug / CURATE_DEBUG: show the traceback of an internal error
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(command: F) -> F:
+    """An unexpected exception in a command is one line and exit code 3 (a bug in curate, not a finding and
+    not a usage error); `curate --debug` shows the traceback instead."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:
+            if DEBUG["on"]:
+                raise
+            where = e.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            at = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
+            Console(stderr=True, highlight=False).print(
+                f"[bold red]curate: internal error:[/] {escape(type(e).__name__)}: {escape(str(e))}{at} — a bug in "
+                "curate; rerun with `curate --debug ...` for the traceback and report it", soft_wrap=True)
+            raise typer.Exit(3) from None
+    return run  # type: ignore[return-value]
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"curate {__version__}")
@@ -44,8 +73,37 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", envvar="CURATE_DEBUG",
+                               help="Show the traceback of an internal error (exit code 3) instead of one line."),
 ) -> None:
     """curate — audit a LoRA training folder."""
+    DEBUG["on"] = debug
+
+
+# Options several commands share, declared once (each call makes a fresh option for one command).
+def _profile_option() -> Any:
+    return typer.Option(None, "--profile", "-p", help="general (default), person, style, character.")
+
+
+def _base_model_option() -> Any:
+    return typer.Option(None, "--base-model", "-m", help="sd15, sd2, sdxl (default), flux; aliases pony, illustrious…")
+
+
+def _rules_option() -> Any:
+    return typer.Option(None, "--rules", help="A TOML file of threshold/severity overrides.")
+
+
+def _jobs_option() -> Any:
+    return typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS",
+                        help="Worker processes (default: all cores; CURATE_JOBS also works).")
+
+
+def _cache_dir_option() -> Any:
+    return typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache).")
+
+
+def _no_cache_option() -> Any:
+    return typer.Option(False, "--no-cache", help="Do not read or write the feature cache.")
 
 
 def _split(values: Optional[List[str]]) -> tuple[str, ...]:
@@ -53,12 +111,12 @@ def _split(values: Optional[List[str]]) -> tuple[str, ...]:
 
 
 @app.command()
+@guarded
 def audit(
     path: Path = typer.Argument(..., help="The dataset folder (e.g. ./lora_data, kohya layout or plain)."),
-    base_model: Optional[str] = typer.Option(None, "--base-model", "-m",
-                                             help="sd15, sd2, sdxl (default), flux; aliases pony, illustrious…"),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="general (default), person, style, character."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="A TOML file of threshold/severity overrides."),
+    base_model: Optional[str] = _base_model_option(),
+    profile: Optional[str] = _profile_option(),
+    rules: Optional[Path] = _rules_option(),
     kohya_config: Optional[Path] = typer.Option(None, "--kohya-config",
                                                 help="kohya dataset_config.toml (default: the one in PATH, if any)."),
     caption_extension: Optional[str] = typer.Option(None, "--caption-extension",
@@ -67,10 +125,9 @@ def audit(
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
-    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS",
-                             help="Worker processes (default: all cores; CURATE_JOBS also works)."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the feature cache."),
+    jobs: int = _jobs_option(),
+    cache_dir: Optional[Path] = _cache_dir_option(),
+    no_cache: bool = _no_cache_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
     clip_model: Optional[str] = typer.Option(None, "--clip-model",
                                              help="open_clip model[/pretrained tag] (default ViT-B-32/datacomp_xl_s13b_b90k)."),
@@ -128,6 +185,7 @@ def audit(
 
 
 @app.command("rules")
+@guarded
 def rules_cmd(
     code: Optional[str] = typer.Argument(None, help="A check code (RES001) to explain; all checks when omitted."),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Show severities under this profile."),
@@ -158,10 +216,12 @@ def rules_cmd(
     r = all_rules.get(code.strip().upper())
     if r is None:
         _fail(f"no check has the code '{code}'; `curate rules` lists them")
+        return
     console.print(f"[bold]{r.code}[/] {r.name} · category {r.category} · default severity {r.severity}"
-                  f" · under profile {settings.profile}: {settings.severity(r.code, r.severity)}")
+                  f" · under profile {settings.profile}: {settings.severity(r.code, r.severity)} · since {r.since}"
+                  + (f" · deprecated: {escape(r.deprecated)}" if r.deprecated else ""))
     console.print()
-    console.print(escape(r.doc), soft_wrap=True)
+    console.print(escape(r.render(settings)), soft_wrap=True)
     if r.settings_section:
         console.print()
         console.print(f"[bold]Thresholds[/] (rules/checks.toml {escape(f'[{r.settings_section}]')}, "
@@ -207,13 +267,14 @@ def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache
 
 
 @consent_app.command("init")
+@guarded
 def consent_init(
     path: Path = typer.Argument(..., help="The dataset folder."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p"),
-    rules: Optional[Path] = typer.Option(None, "--rules"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
-    no_cache: bool = typer.Option(False, "--no-cache"),
-    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS"),
+    profile: Optional[str] = _profile_option(),
+    rules: Optional[Path] = _rules_option(),
+    cache_dir: Optional[Path] = _cache_dir_option(),
+    no_cache: bool = _no_cache_option(),
+    jobs: int = _jobs_option(),
 ) -> None:
     """Write PATH/provenance.csv, one row per image, prefilled from metadata and sidecars.
 
@@ -241,15 +302,16 @@ def consent_init(
 
 
 @report_app.command("provenance")
+@guarded
 def report_provenance(
     path: Path = typer.Argument(..., help="The dataset folder."),
     out: Path = typer.Option(Path("."), "--out", "-o", help="Folder for provenance-report.md and .json."),
-    profile: Optional[str] = typer.Option(None, "--profile", "-p"),
-    base_model: Optional[str] = typer.Option(None, "--base-model", "-m"),
-    rules: Optional[Path] = typer.Option(None, "--rules"),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir"),
-    no_cache: bool = typer.Option(False, "--no-cache"),
-    jobs: int = typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS"),
+    profile: Optional[str] = _profile_option(),
+    base_model: Optional[str] = _base_model_option(),
+    rules: Optional[Path] = _rules_option(),
+    cache_dir: Optional[Path] = _cache_dir_option(),
+    no_cache: bool = _no_cache_option(),
+    jobs: int = _jobs_option(),
 ) -> None:
     """Write a provenance datasheet (Markdown + JSON) fit for a model card."""
     import json as _json

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.model import ImageRecord
-from curate.rights import RightsSignals
+from curate.derive.rights import RightsSignals
 
 COLUMNS = ["path", "sha256", "source_url", "author", "licence", "subject", "subject_consent", "consent_ref", "notes"]
 CONSENT_VALUES = ("yes", "no", "unknown")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from curate.features import ImageFeatures
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -59,8 +61,9 @@ class ImageRecord:
     trained: bool = True             # False when kohya will not load the file (its extension): never trained on
 
     @property
-    def image(self) -> dict[str, Any]:
-        return self.features.get("image", {})
+    def image(self) -> ImageFeatures:
+        """The `image` features (curate/features.py); empty before extraction."""
+        return cast(ImageFeatures, self.features.get("image", {}))
 
     @property
     def readable(self) -> bool:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from curate import thresholds
+from curate.thresholds import Thresholds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,17 +49,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _unknown_keys(reference: dict[str, Any], given: dict[str, Any], prefix: str = "") -> list[str]:
-    unknown = []
-    for key, value in given.items():
-        name = f"{prefix}{key}"
-        if key not in reference:
-            unknown.append(name)
-        elif isinstance(value, dict) and isinstance(reference[key], dict) and reference[key]:
-            unknown.extend(_unknown_keys(reference[key], value, name + "."))
-    return unknown
-
-
 @dataclass(frozen=True)
 class BaseModel:
     name: str
@@ -71,6 +63,10 @@ class Settings:
 
     profile: str
     data: dict[str, Any]
+    cfg: Thresholds = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cfg", thresholds.build(self.data))
 
     def get(self, section: str, key: str) -> Any:
         try:
@@ -112,21 +108,23 @@ def load_settings(profile: str | None = None, user_file: Path | None = None) -> 
     if user_file is not None:
         user = load_toml(Path(user_file))
         for name, body in user.pop("profiles", {}).items():
+            if not isinstance(body, dict):
+                raise RulesError(f"{user_file}: [profiles.{name}] must be a table")
+            bad = thresholds.problems({k: v for k, v in body.items() if k != "description"})
+            if bad:
+                raise RulesError(f"{user_file}: profile '{name}': {'; '.join(bad)} (see rules/checks.toml)")
             profiles[name] = deep_merge(profiles.get(name, {}), body)
-        bad = [k for k in _unknown_keys(base, user) if not k.startswith(("severity.", "platforms.", "mark_words.", "prompts."))]
+        bad = thresholds.problems(user)
         if bad:
-            raise RulesError(f"unknown key(s) in {user_file}: {', '.join(bad)} (see rules/checks.toml)")
+            raise RulesError(f"{user_file}: {'; '.join(bad)} (see rules/checks.toml)")
     name = (profile or profiles_doc["default"]).strip().lower()
     if name not in profiles:
         raise RulesError(f"unknown profile '{profile}'; choose one of: {', '.join(sorted(profiles))}")
     overrides = {k: v for k, v in profiles[name].items() if k != "description"}
-    bad = [k for k in _unknown_keys(base, overrides) if not k.startswith("severity.")]
+    bad = thresholds.problems(overrides)
     if bad:
-        raise RulesError(f"profile '{name}' sets unknown key(s): {', '.join(bad)}")
+        raise RulesError(f"profile '{name}': {'; '.join(bad)}")
     data = deep_merge(deep_merge(base, overrides), user)
-    for code, sev in data.get("severity", {}).items():
-        if sev not in ("error", "warning", "info", "off"):
-            raise RulesError(f"severity for {code} must be error, warning, info or off, not '{sev}'")
     return Settings(name, data)
 
 

@@ -67,22 +67,22 @@ def _walk(root: Path, skipped: list[tuple[str, str]]):
         seen.add((st.st_dev, st.st_ino))
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError as e:
-            skipped.append((rel, f"cannot list folder: {e.strerror or e}"))
+        except OSError as err:
+            skipped.append((rel, f"cannot list folder: {err.strerror or err}"))
             continue
         files, subdirs = [], []
-        for e in entries:
-            if e.name.startswith("."):
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
             try:
-                is_dir = e.is_dir(follow_symlinks=True)
+                is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_dir = False
             if is_dir:
-                if e.name not in SKIP_DIRS:
-                    subdirs.append(Path(e.path))
+                if entry.name not in SKIP_DIRS:
+                    subdirs.append(Path(entry.path))
             else:
-                files.append(e.name)
+                files.append(entry.name)
         yield rel, files
         stack.extend(reversed(subdirs))
 

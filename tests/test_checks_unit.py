@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from curate.checks import Context, Selection, load_all, run_checks
+from curate.checks.registry import run_one
 from curate.checks import caption as caption_check
 from curate.checks import duplicate, resolution, unreadable
 from curate.decide import exit_code, verdict
@@ -43,37 +44,37 @@ def found(gen) -> list[Finding]:
     (512, 512, ["RES001"]), (640, 480, ["RES001"]),
 ])
 def test_resolution_thresholds(w, h, expected):
-    assert [f.code for f in found(resolution.check(record(w=w, h=h), ctx()))] == expected
+    assert [f.code for f in found(run_one(resolution.check, record(w=w, h=h), ctx()))] == expected
 
 
 def test_resolution_evidence_states_the_factor():
-    (f,) = found(resolution.check(record(w=512, h=512), ctx()))
+    (f,) = found(run_one(resolution.check, record(w=512, h=512), ctx()))
     assert f.evidence["upscale"] == 2.0 and f.evidence["bucket"] == [1024, 1024]
     assert "2.00×" in f.message and f.severity == "error"
 
 
 def test_resolution_follows_the_concept_target():
-    assert found(resolution.check(record(w=512, h=512, conc=concept(res=512)), ctx())) == []
+    assert found(run_one(resolution.check, record(w=512, h=512, conc=concept(res=512)), ctx())) == []
 
 
 def test_style_profile_is_stricter():
     rec = record(w=800, h=800)  # 1.28× to 1024
-    assert [f.code for f in found(resolution.check(rec, ctx()))] == ["RES002"]
-    assert [f.code for f in found(resolution.check(rec, ctx("style")))] == ["RES001"]
+    assert [f.code for f in found(run_one(resolution.check, rec, ctx()))] == ["RES002"]
+    assert [f.code for f in found(run_one(resolution.check, rec, ctx("style")))] == ["RES001"]
 
 
 def test_no_upscale_reports_the_smaller_bucket():
-    (f,) = found(resolution.check(record(w=512, h=512, conc=concept(no_upscale=True)), ctx()))
+    (f,) = found(run_one(resolution.check, record(w=512, h=512, conc=concept(no_upscale=True)), ctx()))
     assert f.code == "RES001" and "bucket_no_upscale" in f.message and f.evidence["bucket"] == [512, 512]
 
 
 def test_thin_strips_and_extreme_aspects():
-    got = [f.code for f in found(resolution.check(record(w=3000, h=200), ctx()))]
+    got = [f.code for f in found(run_one(resolution.check, record(w=3000, h=200), ctx()))]
     assert "RES003" in got and "RES004" in got
 
 
 def test_without_buckets_every_image_is_cropped_square():
-    got = found(resolution.check(record(w=1536, h=1024, conc=concept(bucket=False)), ctx()))
+    got = found(run_one(resolution.check, record(w=1536, h=1024, conc=concept(bucket=False)), ctx()))
     assert [f.code for f in got] == ["RES004"] and got[0].evidence["crop_fraction"] == pytest.approx(0.333, abs=0.01)
 
 
@@ -82,31 +83,31 @@ def test_unreadable_messages():
                               ("truncated", "UNR003", "truncated"), ("corrupt", "UNR004", "corrupt"),
                               ("pixel-limit", "UNR005", "decompression-bomb"), ("timeout", "UNR006", "longer than"),
                               ("too-large", "UNR006", "limit")]:
-        (f,) = found(unreadable.check(record(error={"kind": kind, "limit_pixels": 1, "limit_seconds": 30,
+        (f,) = found(run_one(unreadable.check, record(error={"kind": kind, "limit_pixels": 1, "limit_seconds": 30,
                                                     "limit_bytes": 10}), ctx()))
         assert f.code == code and words in f.message and f.severity == "error"
 
 
 def test_kohya_format_and_animation():
     rec = record(path="10_x/a.gif", fmt="GIF", frames=3)
-    assert [f.code for f in found(unreadable.check(rec, ctx()))] == ["UNR007", "UNR008"]
-    assert found(unreadable.check(record(path="10_x/a.webp", fmt="WEBP"), ctx())) == []
+    assert [f.code for f in found(run_one(unreadable.check, rec, ctx()))] == ["UNR007", "UNR008"]
+    assert found(run_one(unreadable.check, record(path="10_x/a.webp", fmt="WEBP"), ctx())) == []
 
 
 def test_captions():
     c = ctx()
     missing = record(cap=Caption(None, None))
-    (f,) = found(caption_check.check(missing, c))
+    (f,) = found(run_one(caption_check.check, missing, c))
     assert f.code == "CAP001" and "hanako woman" in f.message
     wrong_ext = record(cap=Caption(None, None, None, (".caption",)))
-    (f,) = found(caption_check.check(wrong_ext, c))
+    (f,) = found(run_one(caption_check.check, wrong_ext, c))
     assert f.code == "CAP003" and f.severity == "error" and "a.caption will be ignored" in f.message
-    (f,) = found(caption_check.check(record(cap=Caption("a.txt", "  \n")), c))
+    (f,) = found(run_one(caption_check.check, record(cap=Caption("a.txt", "  \n")), c))
     assert f.code == "CAP002"
-    (f,) = found(caption_check.check(record(cap=Caption("a.txt", None, "not-utf8")), c))
+    (f,) = found(run_one(caption_check.check, record(cap=Caption("a.txt", None, "not-utf8")), c))
     assert f.code == "CAP005"
-    assert found(caption_check.check(record(), c)) == []
-    orphans = found(caption_check.check_orphans([], ctx(orphan_captions=["x/gone.txt"])))
+    assert found(run_one(caption_check.check, record(), c)) == []
+    orphans = found(run_one(caption_check.check_orphans, [], ctx(orphan_captions=["x/gone.txt"])))
     assert [(f.code, f.path) for f in orphans] == [("CAP004", "x/gone.txt")]
 
 
@@ -118,7 +119,7 @@ def test_exact_duplicates_same_bytes_and_same_pixels():
     a = record("10_x/a.png", sha="a" * 64, pixel="p1")
     b = record("10_x/b.png", sha="a" * 64, pixel="p1", cap=Caption(None, None))
     c = record("10_x/c.jpg", sha="c" * 64, pixel="p1", fmt="JPEG", phash=hx(0xFFFF), dhash=hx(0xFFFF))
-    out = list(duplicate.check([b, a, c], ctx()))
+    out = list(run_one(duplicate.check, [b, a, c], ctx()))
     fs = [o for o in out if isinstance(o, Finding)]
     groups = [o for o in out if not isinstance(o, Finding)]
     assert len(groups) == 1 and groups[0].kind == "exact-duplicate" and groups[0].keep == "10_x/a.png"
@@ -131,7 +132,7 @@ def test_near_duplicates_keep_the_largest_and_respect_both_thresholds():
     small = record("10_x/small.jpg", w=512, h=512, fmt="JPEG", phash=hx(0b111), dhash=hx(0b11))
     far = record("10_x/other.png", phash=hx((1 << 40) - 1), dhash=hx(0))         # pHash 40 bits away
     half = record("10_x/half.png", phash=hx(0b1), dhash=hx((1 << 30) - 1))        # dHash 30 bits away
-    out = list(duplicate.check([small, far, big, half], ctx()))
+    out = list(run_one(duplicate.check, [small, far, big, half], ctx()))
     fs = [o for o in out if isinstance(o, Finding)]
     groups = [o for o in out if not isinstance(o, Finding)]
     assert [(g.kind, g.keep, sorted(g.members)) for g in groups] == [
@@ -145,21 +146,27 @@ def test_a_crop_matches_through_a_crop_view():
     orig = record("10_x/orig.png", w=2048, h=2048, phash=hx(0), dhash=hx(0),
                   views=[[hx(1 << 60), hx(1 << 61)]] + [["f" * 16, "f" * 16]] * 5)
     cropped = record("10_x/crop.png", w=1800, h=1800, phash=hx((1 << 60) | 0b11), dhash=hx(1 << 61))
-    fs = [o for o in duplicate.check([orig, cropped], ctx()) if isinstance(o, Finding)]
+    fs = [o for o in run_one(duplicate.check, [orig, cropped], ctx()) if isinstance(o, Finding)]
     assert [(f.path, f.evidence["view"]) for f in fs] == [("10_x/crop.png", "centre 90 %")]
 
 
 def test_person_profile_makes_near_duplicates_errors():
     a = record("10_x/a.png", w=2048, h=2048)
     b = record("10_x/b.png")
-    fs = [o for o in duplicate.check([a, b], ctx("person")) if isinstance(o, Finding)]
+    fs = [o for o in run_one(duplicate.check, [a, b], ctx("person")) if isinstance(o, Finding)]
     assert [f.severity for f in fs] == ["error"]
 
 
-def test_near_pairs_matches_brute_force():
+@pytest.mark.parametrize("numpy_popcount", [True, False], ids=["bitwise_count", "numpy-1.26-fallback"])
+def test_near_pairs_matches_brute_force(numpy_popcount, monkeypatch):
     import random
 
     import numpy as np
+
+    from curate.derive import duplicates as derive_duplicates
+
+    if not numpy_popcount:   # NumPy < 2 has no bitwise_count: the byte-table fallback must agree
+        monkeypatch.delattr(np, "bitwise_count", raising=False)
 
     rng = random.Random(7)
     n, v = 200, 6
@@ -172,7 +179,7 @@ def test_near_pairs_matches_brute_force():
     vp[40][0], vd[40][0] = fp[41], fd[41] ^ ((1 << 20) - 1)         # pHash matches, dHash too far
     arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
     got = {(i, j): (view, a, b) for i, j, view, a, b in
-           duplicate.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)}
+           derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)}
     pop = lambda x: bin(x).count("1")  # noqa: E731
     want = set()
     for i in range(n):
@@ -210,11 +217,16 @@ def test_verdicts_and_gate():
 
 
 def test_every_rule_is_documented_with_a_stable_code():
+    import re
+
     rules = load_all()
     assert len(rules) >= 15
     for code, r in rules.items():
-        assert code[:3].isalpha() and code[3:].isdigit() and len(code) == 6
-        assert r.summary and len(r.doc) > len(r.summary) - 1
+        assert re.fullmatch(r"[A-Z]{3}\d{3}", code) and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", r.name), code
+        # A summary is one or more whole sentences, and every {section.key} in the doc is filled in.
+        assert len(r.summary.split()) >= 5 and r.summary.rstrip().endswith((".", ")")), code
+        assert "{" not in r.render() and "}" not in r.render(), code
+    assert len({r.name for r in rules.values()}) == len(rules)   # names are unique too (--select takes them)
 
 
 def test_near_duplicate_groups_do_not_chain():
@@ -222,7 +234,7 @@ def test_near_duplicate_groups_do_not_chain():
     a = record("10_x/a.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
     b = record("10_x/b.png", w=1024, h=1024, phash=hx((1 << 8) - 1), dhash=hx(0))       # 8 bits from a
     c = record("10_x/c.png", w=1024, h=1000, phash=hx((1 << 16) - 1), dhash=hx(0))      # 8 from b, 16 from a
-    out = list(duplicate.check([a, b, c], ctx()))
+    out = list(run_one(duplicate.check, [a, b, c], ctx()))
     groups = [(g.keep, g.members) for g in out if not isinstance(g, Finding)]
     assert groups == [("10_x/a.png", ("10_x/a.png", "10_x/b.png"))]
     assert [(f.path, f.evidence["keep"]) for f in out if isinstance(f, Finding)] == [("10_x/b.png", "10_x/a.png")]

@@ -16,7 +16,8 @@ from PIL import Image
 from conftest import PHOTOS, by_path, write_image
 from curate.cache import FeatureCache
 from curate.checks import Context, load_all, run_checks
-from curate.composition import allowed, aspect_profiles, choose_keep, complete_linkage, main_identity
+from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage
+from curate.derive.identity import main_identity
 from curate.extract import clip
 from curate.extract.decode import Limits
 from curate.model import Caption, Concept, ImageRecord
@@ -24,6 +25,7 @@ from curate.rules import load_settings, resolve_base_model
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
+pytestmark = pytest.mark.clip
 
 
 def codes(report, name):
@@ -226,6 +228,7 @@ def test_semantic_duplicates_group_the_same_shot_but_leave_hash_duplicates_to_du
 faces_mod = pytest.importorskip("curate.extract.faces")
 
 
+@pytest.mark.faces
 @pytest.mark.skipif(faces_mod.available() is not None, reason="dlib / face models not installed")
 def test_identity_on_real_faces(tmp_path, audit_json):
     d = tmp_path / "person"
@@ -263,7 +266,10 @@ def test_main_identity_is_the_best_supported_face():
     me = rng.normal(size=128) * 0.1
     faces = np.stack([me + rng.normal(size=128) * 0.01 for _ in range(4)] + [me + 1.0])
     assert main_identity(faces, 0.6) in range(4)
-    assert aspect_profiles(np.eye(3), np.eye(3)).shape == (3, 3)
+    # Profiles are the label similarities, centred and L2-normalised: one-hot views give (2, -1, -1)/√6.
+    profiles = aspect_profiles(np.eye(3), np.eye(3))
+    assert np.allclose(profiles, (3 * np.eye(3) - 1) / np.sqrt(6))
+    assert np.allclose(profiles @ profiles.T, 1.5 * np.eye(3) - 0.5)   # alike: 1; different labels: -0.5
 
 
 def test_the_skip_path_does_not_import_torch(tmp_path):

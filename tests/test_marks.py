@@ -13,17 +13,17 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import ROOT, by_path, codes, real_photo
 from curate.extract import marks as marks_extractor
 from curate.extract.decode import Decoded
-from curate.marks import classify, content_reasons, name_like, placement
+from curate.derive.marks import classify, content_reasons, name_like, placement
 from curate.rules import load_settings
 
-pytestmark = pytest.mark.skipif(marks_extractor.available() is not None, reason="text detector not installed")
+pytestmark = [pytest.mark.ocr,
+              pytest.mark.skipif(marks_extractor.available() is not None, reason="text detector not installed")]
 
 SETTINGS = load_settings()
 WORDS = SETTINGS.data["mark_words"]
 
 
-def conf(key):
-    return SETTINGS.get("marks", key)
+conf = SETTINGS.cfg.marks
 
 
 def font(px: int) -> ImageFont.FreeTypeFont:
@@ -84,7 +84,8 @@ def test_corner_copyright_mark_is_a_watermark_with_evidence(opacity):
     m = marks[0]
     assert "Mika" in m.text or "Photography" in m.text
     assert m.placement == "corner" and m.box[0] > 0.4 and m.box[3] > 0.85   # bottom-right, relative coordinates
-    assert 0 < m.score <= 1 and "credit line" in m.reasons or "copyright sign" in m.reasons
+    assert 0 < m.score <= 1
+    assert "credit line" in m.reasons or "copyright sign" in m.reasons
 
 
 def test_web_address_at_the_top_edge_is_a_watermark():
@@ -232,6 +233,7 @@ def test_missing_text_detector_skips_the_marks_checks_with_one_line(tmp_path, ru
     assert "marks checks (WMK001) skipped" in " ".join(out.split())   # the enabled checks only
 
 
+@pytest.mark.netns
 def test_the_text_detector_runs_without_network(tmp_path):
     """The models come from the wheel: in a network namespace with no interfaces the mark is still found."""
     if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:

@@ -5,13 +5,12 @@ a blurred background, and flat-colour art stay unflagged."""
 from __future__ import annotations
 
 import io
-import random
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 from conftest import PHOTOS, by_path
+from degrade import add_noise, blur, flat_art, shallow_dof, upscaled
 from curate.extract import quality
 from curate.extract.decode import Limits, decode_image
 
@@ -31,33 +30,8 @@ def measure(im: Image.Image, fmt="PNG", **save) -> dict:
 
 
 def noisy(im, sigma):
-    a = np.asarray(im, dtype=np.float32)
-    rng = np.random.default_rng(1)
-    return Image.fromarray(np.clip(a + rng.normal(0, sigma, a.shape), 0, 255).round().astype(np.uint8))
+    return add_noise(im, sigma, seed=1)
 
-
-def upscaled(im, k):
-    w, h = im.size
-    return im.resize((round(w / k), round(h / k)), Image.LANCZOS).resize((w, h), Image.BICUBIC)
-
-
-def flat_art(seed=3, size=768):
-    rng = random.Random(seed)
-    big = Image.new("RGB", (size * 2, size * 2), (240, 230, 200))
-    d = ImageDraw.Draw(big)
-    for _ in range(14):
-        x0, y0 = rng.randrange(size * 2), rng.randrange(size * 2)
-        box = (x0, y0, x0 + rng.randint(150, 800), y0 + rng.randint(150, 800))
-        getattr(d, rng.choice(["ellipse", "rectangle"]))(box, fill=tuple(rng.randrange(256) for _ in range(3)),
-                                                          outline=(20, 20, 20), width=6)
-    return big.resize((size, size), Image.LANCZOS)
-
-
-def shallow_dof(im):
-    w, h = im.size
-    mask = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask).ellipse((w * 0.3, h * 0.25, w * 0.7, h * 0.75), fill=255)
-    return Image.composite(im, im.filter(ImageFilter.GaussianBlur(6)), mask.filter(ImageFilter.GaussianBlur(4)))
 
 
 @pytest.mark.parametrize("name", PHOTO_NAMES[:2])
@@ -72,8 +46,7 @@ def test_noise_estimate_rises_with_added_noise(name):
 @pytest.mark.parametrize("name", PHOTO_NAMES)
 def test_real_detail_falls_with_blur_and_upscaling(name):
     im = photo(name)
-    scale = max(im.size) / 1024
-    blurred = [measure(im.filter(ImageFilter.GaussianBlur(s * scale)) if s else im) for s in (0, 1, 2, 3, 4)]
+    blurred = [measure(blur(im, s) if s else im) for s in (0, 1, 2, 3, 4)]
     detail = [m["detail_fraction"] for m in blurred]
     assert detail == sorted(detail, reverse=True) and detail[0] == 1.0 and detail[2] <= 0.6
     assert blurred[0]["edge_sharpness"] > blurred[2]["edge_sharpness"]
@@ -104,13 +77,13 @@ def quality_folder(tmp_path):
         stem = name.split(".")[0]
         im = photo(name)
         im.save(d / f"clean_{stem}.png")
-        shallow_dof(im).save(d / f"dof_{stem}.png")
+        shallow_dof(im, background_blur=6, feather=4, scaled=False).save(d / f"dof_{stem}.png")
         noisy(im, 12).save(d / f"noisy_{stem}.png")
-        im.filter(ImageFilter.GaussianBlur(2.5 * max(im.size) / 1024)).save(d / f"blurred_{stem}.png")
+        blur(im, 2.5).save(d / f"blurred_{stem}.png")
         upscaled(im, 2.5).save(d / f"upscaled_{stem}.png")
         im.save(d / f"jpeg20_{stem}.jpg", quality=20)
-    flat_art(3).save(d / "flat_art.png")
-    flat_art(7).save(d / "flat_art2.png")
+    flat_art(3, 768).save(d / "flat_art.png")
+    flat_art(7, 768).save(d / "flat_art2.png")
     return d
 
 

@@ -268,6 +268,7 @@ def test_audit_makes_no_python_level_connection(monkeypatch, tmp_path, audit_jso
     assert len(report["images"]) == len(EXPECTED)
 
 
+@pytest.mark.netns
 def test_audit_in_a_namespace_without_network_reads_remote_references(tmp_path):
     probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
     if probe.returncode != 0:

@@ -43,8 +43,13 @@ def test_user_rules_file_wins_over_profile(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[resolution]\neror_upscale = 2\n", "unknown key.*resolution.eror_upscale"),
-    ("[severity]\nRES001 = 'loud'\n", "severity for RES001"),
+    ("[resolution]\neror_upscale = 2\n", r"unknown key \[resolution\] eror_upscale"),
+    ("[severity]\nRES001 = 'loud'\n", r"\[severity\] RES001 must be"),
+    ("[resolution]\nerror_upscale = \"big\"\n", r"\[resolution\] error_upscale must be a number, not 'big'"),
+    ("[noise]\nwarn_sigma = true\n", r"\[noise\] warn_sigma must be a number, not True"),
+    ("[kohya]\nimage_extensions = \".png\"\n", r"\[kohya\] image_extensions must be a list of quoted strings"),
+    ("[bluur]\nmax_edge_sharpness = 0.5\n", r"unknown section \[bluur\]"),
+    ("[profiles.mine.composition]\nmax_same = 2.5\n", r"profile 'mine': \[composition\] max_same must be a whole"),
     ("not toml at all [", "cannot read rules file"),
 ])
 def test_bad_rules_files_are_refused(tmp_path, text, message):

@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+import degrade
 from conftest import PHOTOS, by_path, codes
+from degrade import beauty_filter
 
 faces = pytest.importorskip("curate.extract.faces")
 cv2 = pytest.importorskip("cv2")   # opencv-python-headless comes with the text detector (rapidocr)
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 
-pytestmark = pytest.mark.skipif(faces.available() is not None, reason="dlib / face models not installed")
+pytestmark = [pytest.mark.faces, pytest.mark.slow,
+              pytest.mark.skipif(faces.available() is not None, reason="dlib / face models not installed")]
 
 
 def photo(name: str) -> Image.Image:
@@ -34,20 +37,13 @@ def face_features(im: Image.Image) -> dict:
 
 
 def beauty(im: Image.Image, sigma_colour: float) -> Image.Image:
-    """A beauty app's skin smoothing: bilateral filter over a feathered oval around the face."""
+    """A beauty app's skin smoothing over the face curate finds (tests/degrade.py; reach 5 % of the face)."""
     x0, y0, x1, y1 = face_features(im)["box"]
-    left, top, right, bottom = x0 * im.width, y0 * im.height, x1 * im.width, y1 * im.height
-    wf = right - left
-    smooth = Image.fromarray(cv2.bilateralFilter(np.asarray(im), -1, sigma_colour, 0.05 * wf))
-    mask = Image.new("L", im.size, 0)
-    ImageDraw.Draw(mask).ellipse((left - 0.1 * wf, top - 0.2 * wf, right + 0.1 * wf, bottom + 0.15 * wf), fill=255)
-    return Image.composite(smooth, im, mask.filter(ImageFilter.GaussianBlur(0.05 * wf)))
+    return beauty_filter(im, (x0 * im.width, y0 * im.height, x1 * im.width, y1 * im.height), sigma_colour, 0.05)
 
 
 def denoised_high_iso(im: Image.Image) -> Image.Image:
-    rng = np.random.default_rng(5)
-    noisy = np.clip(np.asarray(im, dtype=np.float32) + rng.normal(0, 12, (im.height, im.width, 3)), 0, 255)
-    return Image.fromarray(cv2.fastNlMeansDenoisingColored(noisy.round().astype(np.uint8), None, 14, 14, 7, 21))
+    return degrade.denoised_high_iso(im, sigma=12, strength=14, seed=5)
 
 
 @pytest.mark.parametrize("name", ["astronaut.jpg", "grace_hopper.jpg"])

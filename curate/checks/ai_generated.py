@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
-NEEDS = ("image", "metadata")  # the extractors whose features this check reads
-
 AIG001 = rule("AIG001", "generator-metadata", "ai-generated", "warning", """
     The file carries an AI image generator's metadata. Evidence: the generator, the model name and an
     excerpt of the prompt.
@@ -29,15 +27,15 @@ AIG002 = rule("AIG002", "declared-ai-source", "ai-generated", "warning", """
 """)
 
 
-@image_check
+@image_check(emits=(AIG001, AIG002), needs=("metadata",))
 def check(rec, ctx):
     sig = ctx.signals(rec)
     for gen in sig.generators:
         model = f", model {gen['model']}" if gen.get("model") else ""
         prompt = f", prompt “{gen['prompt'][:80]}{'…' if len(gen['prompt']) > 80 else ''}”" if gen.get("prompt") else ""
-        yield ctx.finding("AIG001", f"generated with {gen['generator']}{model}{prompt} ({gen['where']})", dict(gen))
+        yield ctx.finding(AIG001, f"generated with {gen['generator']}{model}{prompt} ({gen['where']})", dict(gen))
     if sig.ai_sources:
         s = sig.ai_sources[0]
         partly = " (partly: a generated ingredient)" if s.where == "C2PA ingredient" else ""
-        yield ctx.finding("AIG002", f"declared AI-generated{partly}: {s.kind} {s.value.rsplit('/', 1)[-1]} ({s.where})",
+        yield ctx.finding(AIG002, f"declared AI-generated{partly}: {s.kind} {s.value.rsplit('/', 1)[-1]} ({s.where})",
                           {"signals": [x.as_dict() for x in sig.ai_sources]})

@@ -1,5 +1,5 @@
 """Softness: defocus, motion blur, or a small image enlarged — the LoRA then produces soft, out-of-focus
-images (field notes: noise-reduced high-ISO shots train a soft look).
+images (docs/field-knowledge.md: noise-reduced high-ISO shots train a soft look).
 
 Measured where the picture is sharpest: the most textured tiles for the spectrum and the strongest edges
 for edge sharpness, so a sharp subject on a blurred background (shallow depth of field) is not a defect.
@@ -10,31 +10,25 @@ curate/checks/smoothing.py.
 from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
-
-NEEDS = ("image", "quality")  # the extractors whose features this check reads
+from curate.derive.quality import is_soft
 
 BLR001 = rule("BLR001", "soft", "blur", "warning", """
-    Soft or out of focus: even the sharpest parts hold little fine detail — the spectrum above 0.35
-    cycles/px is under ~13 % of what the image's own coarser detail predicts ([blur] max_high_band_deficit)
-    and its strongest edges are soft ([blur] max_edge_sharpness).
+    Soft or out of focus: even the sharpest parts hold little fine detail — the power above 0.35
+    cycles/px is at most 10^{blur.max_high_band_deficit} of what the image's own coarser detail predicts
+    ([blur] max_high_band_deficit) — and its strongest edges are soft (edge sharpness under [blur]
+    max_edge_sharpness, {blur.max_edge_sharpness}).
 
     FAIL: a 2-px Gaussian blur at 1024 px; a 2× upscale. PASS: sharp photos; a sharp subject on a
     defocused background; flat-colour digital art (not measured).
 """, settings="blur")
 
 
-def is_soft(q, ctx) -> bool:
-    """Little fine detail even in the sharpest tiles, and soft strongest edges (BLR001's test)."""
-    deficit, edges = q.get("high_band_deficit"), q.get("edge_sharpness")
-    return (deficit is not None and edges is not None and deficit <= ctx.conf("blur", "max_high_band_deficit")
-            and edges < ctx.conf("blur", "max_edge_sharpness"))
-
-
-@image_check
+@image_check(emits=(BLR001,), needs=("quality",), settings=("blur", "quality"))
 def check(rec, ctx):
     q = ctx.quality(rec)
-    if q and is_soft(q, ctx):
+    if q and is_soft(q, ctx.cfg):
         deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
-        yield ctx.finding("BLR001", f"soft or out of focus: fine detail at {100 * 10 ** deficit:.0f} % of the expected "
-                          f"level even in the sharpest areas, soft edges ({edges:.2f}; sharp photos ≥ 0.70)",
+        yield ctx.finding(BLR001, f"soft or out of focus: fine detail at {100 * 10 ** deficit:.0f} % of the expected "
+                          f"level even in the sharpest areas, soft edges (edge sharpness {edges:.2f}, soft under "
+                          f"{ctx.cfg.blur.max_edge_sharpness:g})",
                           {"high_band_deficit": deficit, "edge_sharpness": edges})

@@ -31,11 +31,11 @@ CAP004 = rule("CAP004", "orphan-caption", "caption", "info", """
 """)
 CAP005 = rule("CAP005", "caption-unreadable", "caption", "warning", """
     The caption file cannot be read as UTF-8 text (kohya reads captions as UTF-8), or it is larger
-    than [caption] max_bytes.
+    than [caption] max_bytes ({caption.max_bytes} bytes).
 """, settings="caption")
 
 
-@image_check
+@image_check(emits=(CAP001, CAP002, CAP003, CAP005), settings=("caption", "kohya"))
 def check(rec, ctx):
     if not rec.readable:  # an unreadable image is dropped anyway: one finding says why
         return
@@ -45,23 +45,23 @@ def check(rec, ctx):
         if cap.other_extensions:
             stem = os.path.splitext(os.path.basename(rec.path))[0]
             found = ", ".join(stem + e for e in cap.other_extensions)
-            yield ctx.finding("CAP003", f"kohya reads {stem}{ext} here, so {found} will be ignored: rename it, or set "
+            yield ctx.finding(CAP003, f"kohya reads {stem}{ext} here, so {found} will be ignored: rename it, or set "
                               f"caption_extension = \"{cap.other_extensions[0]}\" if all your captions use it",
                               {"expected_extension": ext, "found_extensions": list(cap.other_extensions)})
             return
         tokens = f" with only the class tokens '{rec.concept.tokens}'" if rec.concept.tokens else " without a caption"
-        yield ctx.finding("CAP001", f"no {ext} caption: kohya trains it{tokens}", {"expected_extension": ext})
+        yield ctx.finding(CAP001, f"no {ext} caption: kohya trains it{tokens}", {"expected_extension": ext})
         return
     if cap.problem == "not-utf8":
-        yield ctx.finding("CAP005", f"{cap.path} is not UTF-8 text", {"caption": cap.path, "problem": cap.problem})
+        yield ctx.finding(CAP005, f"{cap.path} is not UTF-8 text", {"caption": cap.path, "problem": cap.problem})
     elif cap.problem:
-        yield ctx.finding("CAP005", f"{cap.path} could not be read ({cap.problem})",
+        yield ctx.finding(CAP005, f"{cap.path} could not be read ({cap.problem})",
                           {"caption": cap.path, "problem": cap.problem})
     elif not (cap.text or "").strip():
-        yield ctx.finding("CAP002", f"{cap.path} is empty", {"caption": cap.path})
+        yield ctx.finding(CAP002, f"{cap.path} is empty", {"caption": cap.path})
 
 
-@dataset_check
+@dataset_check(emits=(CAP004,), settings=("caption",))
 def check_orphans(records, ctx):
     for path in ctx.dataset.get("orphan_captions", ()):
-        yield ctx.finding("CAP004", "caption file with no image of the same name", {}, path=path)
+        yield ctx.finding(CAP004, "caption file with no image of the same name", {}, path=path)

@@ -2,7 +2,7 @@
 
 The Glaze and Nightshade apps name their outputs `<stem>-glazed-intensity{N}-render{M}[-V1].<ext>`
 (`INCOMPLETE-` prefix when a run failed) and `<stem>-nightshade-intensity-{LOW|DEFAULT|HIGH}[-target]-V1.<ext>`,
-and downloads keep those names (rights-signals.md §6). curate reports the cloak and never offers to
+and downloads keep those names (docs/rights-signals.md §6). curate reports the cloak and never offers to
 remove it. (Pixel-level detection is research-grade; it is not attempted here.)
 """
 
@@ -23,16 +23,16 @@ GLAZE = re.compile(r"-glazed-intensity(\d+)(?:-render(\d+))?(?:-v\d+)?$", re.IGN
 NIGHTSHADE = re.compile(r"-nightshade-intensity-(low|default|high)(?:-[^/]*?)?(?:-v\d+)?$", re.IGNORECASE)
 
 
-@image_check
+@image_check(emits=(CLK001,))
 def check(rec, ctx):
     stem = rec.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     m = GLAZE.search(stem)
     if m:
-        yield ctx.finding("CLK001", f"cloaked with Glaze (intensity {m.group(1)}, named by the Glaze app): the artist "
+        yield ctx.finding(CLK001, f"cloaked with Glaze (intensity {m.group(1)}, named by the Glaze app): the artist "
                           "objects to AI training; drop it", {"tool": "Glaze", "intensity": m.group(1),
                                                               "incomplete": stem.upper().startswith("INCOMPLETE-")})
         return
     m = NIGHTSHADE.search(stem)
     if m:
-        yield ctx.finding("CLK001", f"cloaked with Nightshade (intensity {m.group(1).upper()}): the artist objects to "
+        yield ctx.finding(CLK001, f"cloaked with Nightshade (intensity {m.group(1).upper()}): the artist objects to "
                           "AI training; drop it", {"tool": "Nightshade", "intensity": m.group(1).upper()})

@@ -1,33 +1,30 @@
 """Composition balance: too many pictures sharing one background, outfit, hairstyle or pose.
 
-A portrait photographer's rules for person LoRAs (field notes §Person LoRAs): about 15 images; no more than 2
+A portrait photographer's rules for person LoRAs (docs/field-knowledge.md §Person LoRAs): about 15 images; no more than 2
 sharing a background, outfit or hairstyle — a third adds nothing and biases the model; distinctive outfits
 and repeated backgrounds leak into every output even when captioned; a set full of dramatic poses makes
 simple prompts produce them, so include plain standing shots. Near-duplicate files are not the point here:
 the same classroom behind six different shots is.
 
 Reads CLIP embeddings of each picture's views (curate/extract/clip.py) and the prompt banks of
-rules/prompts.toml; clustering and keep-selection are curate/composition.py. Limits: rules/checks.toml
+rules/prompts.toml; clustering and keep-selection are curate/derive/embeddings.py. Limits: rules/checks.toml
 [composition], tightened by the person profile. Of a cluster over the limit, the pictures kept are the best
 (most real detail, sharpest) and then the most different from those kept; the others are flagged.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from curate.checks.registry import dataset_check, rule
-from curate.composition import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
+from curate.derive.duplicates import DUPLICATES
+from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
+from curate.derive.quality import quality_score
 from curate.model import Group
 
-NEEDS = ("image", "quality", "clip")  # the extractors whose features this check reads
-USES = ("faces",)   # where installed: a face locates the person for the background / outfit / hair views
-
 CPS001 = rule("CPS001", "repeated-background", "composition", "warning", """
-    More pictures share one background than the set allows ([composition] max_same, max_share; the person
-    profile allows 2): the LoRA learns the place and puts it into outputs even when the caption names it.
+    More pictures share one background than the set allows: the larger of [composition] max_same
+    ({composition.max_same}) and max_share ({composition.max_share}) of the set: the LoRA learns the place and puts it into outputs even when the caption names it.
     The best and most different pictures of the cluster are kept; the others are flagged.
 
     FAIL: 6 portraits in front of the same classroom blackboard in a 15-image person set.
@@ -48,25 +45,18 @@ CPS003 = rule("CPS003", "repeated-hairstyle", "composition", "warning", """
 """, settings="composition")
 CPS004 = rule("CPS004", "dominant-pose", "composition", "warning", """
     One pose (other than a plain one: rules/prompts.toml [prompts.pose] plain) is held in more than
-    [composition] max_pose_share of the pictures of people: poses leak, and simple prompts then produce it.
+    [composition] max_pose_share ({composition.max_pose_share}) of the pictures of people: poses leak, and simple prompts then produce it.
 
     FAIL: 8 of 12 photos with arms raised. PASS: a mix of standing, sitting and portrait shots.
 """, settings="composition")
 CPS005 = rule("CPS005", "no-plain-pose", "composition", "warning", """
-    A person set without a single plain standing or head-and-shoulders shot: the field notes ask for plain
-    shots so that the LoRA does not turn every prompt into a dramatic pose. Person profile only.
+    A person set without a single plain standing or head-and-shoulders shot: plain shots keep the LoRA from
+    turning every prompt into a dramatic pose (docs/field-knowledge.md §Person LoRAs). Person profile only.
 
     FAIL: 15 photos all sitting, jumping or lying down. PASS: at least one plain standing shot.
 """, settings="composition")
 
-ASPECT_CODES = {"background": "CPS001", "outfit": "CPS002", "hairstyle": "CPS003"}
-
-
-def quality_score(rec, ctx) -> float:
-    """Higher is better: real detail (short side × detail fraction, in log), then edge sharpness."""
-    q = ctx.quality(rec) or {}
-    short = min(rec.width or 1, rec.height or 1) * float(q.get("detail_fraction") or 1.0)
-    return round(math.log(max(short, 1.0)) + 0.5 * float(q.get("edge_sharpness") or 0.0), 4)
+ASPECT_CODES = {"background": CPS001, "outfit": CPS002, "hairstyle": CPS003}
 
 
 def aspect_table(records, ctx, aspect: str):
@@ -98,7 +88,7 @@ def aspect_clusters(records, ctx, aspect: str):
     probs = label_probabilities(vectors, label_vectors)
     order = sorted(range(len(rows)), key=lambda i: (-float(probs[i].max()), rows[i].path))
     out = []
-    for members in complete_linkage(profiles, float(ctx.conf("composition", "profile_min_cosine")), order):
+    for members in complete_linkage(profiles, ctx.cfg.composition.profile_min_cosine, order):
         mean = probs[members].mean(axis=0)
         top = int(mean.argmax())
         out.append(([rows[i] for i in members], labels[top], round(float(mean[top]), 3)))
@@ -106,14 +96,16 @@ def aspect_clusters(records, ctx, aspect: str):
     return out, table, probs
 
 
-@dataset_check
+@dataset_check(emits=(CPS001, CPS002, CPS003, CPS004, CPS005), needs=("quality", "clip"), uses=("faces",),
+               settings=("composition", "quality"), consumes=(DUPLICATES,))
 def check(records, ctx):
+    # uses faces: where installed, a face locates the person for the background / outfit / hair views
     if not ctx.dataset.get("clip_texts"):
         return
-    conf = ctx.settings.section("composition")
-    copies = ctx.dataset.get("duplicates_flagged", set())   # DUP001/DUP002 already drop these
+    conf = ctx.cfg.composition
+    copies = ctx.derived(DUPLICATES).copies   # a copy of a kept picture is not another shot
     usable = [r for r in records if r.readable and r.features.get("clip") and r.path not in copies]
-    if len(usable) < int(conf["min_images"]):
+    if len(usable) < conf.min_images:
         return
     dropped: set[str] = set()   # pictures another aspect already flagged: dropping them again costs nothing
     for aspect, code in ASPECT_CODES.items():
@@ -122,12 +114,12 @@ def check(records, ctx):
         clusters, table, _ = aspect_clusters(usable, ctx, aspect)
         if table is None:
             continue
-        limit = allowed(len(table[0]), conf["max_same"], conf["max_share"])
+        limit = allowed(len(table[0]), conf.max_same, conf.max_share)
         for members, label, p in clusters:
             if len(members) <= limit:
                 continue
             full = np.stack([ctx.clip(r, "full") for r in members])
-            scores = [quality_score(r, ctx) - (1000.0 if r.path in dropped else 0.0) for r in members]
+            scores = [quality_score(r, ctx.quality(r)) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
             kept = ", ".join(r.path for r in keep)
             evidence = {"aspect": aspect, "label": label, "probability": p, "cluster_size": len(members),
@@ -145,7 +137,7 @@ def check(records, ctx):
 
 
 def _poses(usable, ctx, conf):
-    if not (ctx.wants("CPS004") or ctx.wants("CPS005")):
+    if not (ctx.wants(CPS004) or ctx.wants(CPS005)):
         return
     clusters, table, probs = aspect_clusters(usable, ctx, "pose")
     if table is None:
@@ -153,16 +145,16 @@ def _poses(usable, ctx, conf):
     rows, _, labels, _ = table
     n = len(rows)
     plain = set(ctx.settings.data.get("prompts", {}).get("pose", {}).get("plain", []))
-    if n >= int(conf["min_images"]) and clusters:
+    if n >= conf.min_images and clusters:
         members, label, p = clusters[0]
-        if label not in plain and len(members) / n > float(conf["max_pose_share"]):
-            yield ctx.finding("CPS004", f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
-                              f"at most {conf['max_pose_share']:.0%} advised): poses leak into outputs — add plain "
+        if label not in plain and len(members) / n > conf.max_pose_share:
+            yield ctx.finding(CPS004, f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
+                              f"at most {conf.max_pose_share:.0%} advised): poses leak into outputs — add plain "
                               "standing shots or drop some", {"label": label, "probability": p,
                                                               "members": [r.path for r in members], "of": n})
     plain_idx = [labels.index(x) for x in plain if x in labels]
     best = [max((float(probs[i, k]) for k in plain_idx), default=0.0) for i in range(len(rows))]
-    if plain_idx and n >= int(conf["min_images"]) and max(best) < float(conf["min_plain_probability"]):
-        yield ctx.finding("CPS005", f"none of the {n} pictures of people is a plain standing or head-and-shoulders "
+    if plain_idx and n >= conf.min_images and max(best) < conf.min_plain_probability:
+        yield ctx.finding(CPS005, f"none of the {n} pictures of people is a plain standing or head-and-shoulders "
                           f"shot (best p {max(best):.2f}): add a few, or every prompt drifts to a posed look",
                           {"plain_labels": sorted(plain), "best_probability": round(max(best), 3), "of": n})

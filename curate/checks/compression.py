@@ -9,42 +9,38 @@ Thresholds: rules/checks.toml [compression], set by bench/eval_quality.py.
 from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
-
-NEEDS = ("image", "quality")  # the extractors whose features this check reads
+from curate.derive.quality import is_low_jpeg_quality
 
 CMP001 = rule("CMP001", "heavy-jpeg-compression", "compression", "error", """
-    JPEG quality ≤ [compression] error_quality (25): block artefacts are visible and will be learned.
+    JPEG quality ≤ [compression] error_quality ({compression.error_quality}): block artefacts are visible and will be learned.
 """, settings="compression")
 CMP002 = rule("CMP002", "jpeg-compression", "compression", "warning", """
-    JPEG quality ≤ [compression] warn_quality (50): artefacts around edges and in gradients. Use the
+    JPEG quality ≤ [compression] warn_quality ({compression.warn_quality}): artefacts around edges and in gradients. Use the
     original if you have it.
 """, settings="compression")
 CMP003 = rule("CMP003", "block-artefacts", "compression", "warning", """
-    8×8 block artefacts in the pixels (blockiness ≥ [compression] warn_blockiness): the image was heavily
+    8×8 block artefacts in the pixels (blockiness ≥ [compression] warn_blockiness,
+    {compression.warn_blockiness}): the image was heavily
     JPEG-compressed at some point, even if this file is a PNG or a high-quality JPEG.
 """, settings="compression")
 
 
-def is_low_jpeg_quality(q, ctx) -> bool:
-    """JPEG quality at or below [compression] warn_quality (CMP001/CMP002's test)."""
-    return q.get("jpeg_quality") is not None and q["jpeg_quality"] <= ctx.conf("compression", "warn_quality")
-
-
-@image_check
+@image_check(emits=(CMP001, CMP002, CMP003), needs=("quality",), settings=("compression", "quality"))
 def check(rec, ctx):
     q = rec.features.get("quality") or {}
-    if not rec.readable or "skipped" in q:
+    if not rec.readable or "skipped" in q or "error" in q:
         return
     quality = q.get("jpeg_quality")
-    conf = ctx.settings.section("compression")
-    if is_low_jpeg_quality(q, ctx):
-        code = "CMP001" if quality <= conf["error_quality"] else "CMP002"
+    conf = ctx.cfg.compression
+    if is_low_jpeg_quality(q, ctx.cfg):
+        code = CMP001 if quality <= conf.error_quality else CMP002
         yield ctx.finding(code, f"JPEG quality ≈ {quality} (from its quantisation table): "
-                          f"{'heavy' if code == 'CMP001' else 'visible'} compression artefacts",
+                          f"{'heavy' if code is CMP001 else 'visible'} compression artefacts",
                           {"jpeg_quality": quality, "blockiness": q.get("blockiness")})
         return
-    if q.get("blockiness") is not None and q["blockiness"] >= conf["warn_blockiness"] and not ctx.is_flat_art(q):
+    if q.get("blockiness") is not None and q["blockiness"] >= conf.warn_blockiness and not ctx.is_flat_art(q):
         saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
-        yield ctx.finding("CMP003", f"8×8 block artefacts (blockiness {q['blockiness']:.2f}; clean images ≤ 1.2): "
+        yield ctx.finding(CMP003, f"8×8 block artefacts (blockiness {q['blockiness']:.2f}, flagged from "
+                          f"{conf.warn_blockiness:g}): "
                           f"heavily JPEG-compressed at some point, then {saved}",
                           {"blockiness": q["blockiness"], "jpeg_quality": quality})

@@ -1,9 +1,9 @@
 """Identity consistency in a person set: every picture should show the one person, recognisably.
 
-Field notes (§Person LoRAs): photos where the person does not look like themselves are learned as someone
+docs/field-knowledge.md §Person LoRAs: photos where the person does not look like themselves are learned as someone
 else and weaken likeness; a person LoRA is ~15 photos of one person. Faces and descriptors come from the
 `faces` extractor (dlib, bundled models; curate/extract/faces.py); the set's main identity and the distance
-rule are curate/composition.py. Thresholds: rules/checks.toml [identity]. On under the person profile only.
+rule are curate/derive/identity.py. Thresholds: rules/checks.toml [identity]. On under the person profile only.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from curate.checks.registry import dataset_check, rule
-from curate.composition import main_identity
-
-NEEDS = ("image", "faces")  # the extractors whose features this check reads
+from curate.derive.duplicates import DUPLICATES
+from curate.derive.identity import main_identity
 
 IDN001 = rule("IDN001", "no-face", "identity", "warning", """
-    No face found (dlib HOG frontal detector, [identity] min_face_score) in a picture of a person set: a
+    No face found (dlib HOG frontal detector, score ≥ [identity] min_face_score, {identity.min_face_score})
+    in a picture of a person set: a
     back view, a face too small or turned away, or not the person at all. Profile person only.
 
     FAIL: a landscape in a person set. PASS: a frontal or three-quarter portrait.
@@ -28,9 +28,10 @@ IDN002 = rule("IDN002", "several-people", "identity", "warning", """
     FAIL: a group photo. PASS: a portrait with one face.
 """, settings="identity")
 IDN003 = rule("IDN003", "identity-outlier", "identity", "warning", """
-    The face is farther than [identity] same_person_distance (dlib's 0.6) from the set's main identity: someone
+    The face is farther than [identity] same_person_distance ({identity.same_person_distance}; dlib's own
+    threshold is 0.6) from the set's main identity: someone
     else, or the person at an angle or in make-up where they do not look like themselves — learned as
-    someone else, it weakens likeness. Needs [identity] min_faces faces in the set.
+    someone else, it weakens likeness. Needs [identity] min_faces ({identity.min_faces}) faces in the set.
 
     FAIL: a friend's photo in a person set. PASS: the person from the front, the side, in other light.
 """, settings="identity")
@@ -41,35 +42,33 @@ def _descriptor(face):
     return np.asarray(d, dtype=np.float32) if d else None
 
 
-@dataset_check
+@dataset_check(emits=(IDN001, IDN002, IDN003), needs=("faces",), settings=("identity",), consumes=(DUPLICATES,))
 def check(records, ctx):
-    if not any(ctx.wants(c) for c in ("IDN001", "IDN002", "IDN003")):
-        return
-    conf = ctx.settings.section("identity")
-    same = float(conf["same_person_distance"])
-    copies = ctx.dataset.get("duplicates_flagged", set())   # a copy would count twice for one identity
+    conf = ctx.cfg.identity
+    same = conf.same_person_distance
+    copies = ctx.derived(DUPLICATES).copies   # a copy would count twice for one identity
     analysed = [r for r in records if r.readable and "faces" in (r.features.get("faces") or {})
                 and r.path not in copies]
     mains = []
     for rec in analysed:
         faces = ctx.faces(rec)
         if not faces:
-            yield ctx.finding("IDN001", "no face found (frontal face detector): not usable to learn the person's "
+            yield ctx.finding(IDN001, "no face found (frontal face detector): not usable to learn the person's "
                               "likeness — drop it unless the face is there and just turned away",
                               {"faces_detected": 0}, path=rec.path)
             continue
         descs = [d for d in (_descriptor(f) for f in faces) if d is not None]
-        people = []
+        people: list[np.ndarray] = []
         for d in descs:
             if all(np.linalg.norm(d - p) > same for p in people):
                 people.append(d)
         if len(people) > 1:
-            yield ctx.finding("IDN002", f"{len(people)} different people's faces in one picture: the LoRA blends "
+            yield ctx.finding(IDN002, f"{len(people)} different people's faces in one picture: the LoRA blends "
                               "them — crop to the person or drop it",
                               {"people": len(people), "faces": [f["box"] for f in faces]}, path=rec.path)
         if descs:
             mains.append((rec, descs, faces))
-    if len(mains) < int(conf["min_faces"]) or not ctx.wants("IDN003"):
+    if len(mains) < conf.min_faces or not ctx.wants(IDN003):
         return
     matrix = np.stack([descs[0] for _, descs, _ in mains])    # each picture's largest face
     centre = main_identity(matrix, same)
@@ -82,7 +81,7 @@ def check(records, ctx):
         k = int(np.argmin([np.linalg.norm(d - reference) for d in descs]))
         dist, face = float(np.linalg.norm(descs[k] - reference)), faces[k]
         if dist > same:
-            yield ctx.finding("IDN003", f"the face is {dist:.2f} from the set's main identity ({support} of "
+            yield ctx.finding(IDN003, f"the face is {dist:.2f} from the set's main identity ({support} of "
                               f"{len(mains)} faces within {same}): someone else, or the person not looking like "
                               "themselves — it weakens likeness", {"distance": round(float(dist), 3),
                                                                    "threshold": same, "box": face["box"],

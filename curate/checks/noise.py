@@ -1,4 +1,4 @@
-"""Noise: high-ISO grain is reproduced as grain by the LoRA (field notes §Person LoRAs: low-ISO clean
+"""Noise: high-ISO grain is reproduced as grain by the LoRA (docs/field-knowledge.md §Person LoRAs: low-ISO clean
 sources work best). σ is the per-channel noise level in 8-bit units from curate/extract/quality.py (PCA
 estimate over weak-texture patches); thresholds in rules/checks.toml [noise], set by bench/eval_quality.py.
 """
@@ -7,34 +7,33 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
-NEEDS = ("image", "quality")  # the extractors whose features this check reads
-
 NOI001 = rule("NOI001", "heavy-noise", "noise", "error", """
-    Strong sensor noise or grain: σ ≥ [noise] error_sigma (10 in 8-bit units). The LoRA learns the grain.
+    Strong sensor noise or grain: σ ≥ [noise] error_sigma ({noise.error_sigma} in 8-bit units). The LoRA
+    learns the grain.
 
-    FAIL: a high-ISO night shot. PASS: a low-ISO daylight photo (σ 0.3–2.5).
+    FAIL: a high-ISO night shot. PASS: a low-ISO daylight photo (clean photos measured σ 0.3–2.5).
 """, settings="noise")
 NOI002 = rule("NOI002", "noisy", "noise", "warning", """
-    Visible sensor noise: σ ≥ [noise] warn_sigma (5) with colour noise (chroma σ ≥ 1), or luminance-only
-    grain ≥ luma_only_sigma (9). Fine natural texture (grass, gravel) has no colour noise and is not flagged.
-    Denoising it is not the fix: noise-reduced high-ISO shots train soft, out-of-focus looks (field notes).
+    Visible sensor noise: σ ≥ [noise] warn_sigma ({noise.warn_sigma}) with colour noise (chroma σ ≥
+    {noise.min_chroma_sigma}), or luminance-only grain ≥ luma_only_sigma ({noise.luma_only_sigma}). Fine natural texture (grass, gravel) has no colour noise and is not flagged.
+    Denoising it is not the fix: noise-reduced high-ISO shots train soft, out-of-focus looks (docs/field-knowledge.md).
 """, settings="noise")
 
 
-@image_check
+@image_check(emits=(NOI001, NOI002), needs=("quality",), settings=("noise", "quality"))
 def check(rec, ctx):
     q = ctx.quality(rec)
     if not q or q.get("noise_sigma") is None:
         return
     sigma, chroma = q["noise_sigma"], q.get("chroma_noise_sigma")
-    conf = ctx.settings.section("noise")
-    colour = chroma is None or chroma >= conf["min_chroma_sigma"]
-    if not (sigma >= conf["luma_only_sigma"] or (sigma >= conf["warn_sigma"] and colour)):
+    conf = ctx.cfg.noise
+    colour = chroma is None or chroma >= conf.min_chroma_sigma
+    if not (sigma >= conf.luma_only_sigma or (sigma >= conf.warn_sigma and colour)):
         return
-    where = "colour and luminance" if chroma is not None and chroma >= conf["min_chroma_sigma"] else "luminance"
+    where = "colour and luminance" if chroma is not None and chroma >= conf.min_chroma_sigma else "luminance"
     evidence = {"noise_sigma": sigma, "chroma_noise_sigma": chroma, "measured_on": "weak-texture 6×6 patches"}
-    code = "NOI001" if sigma >= conf["error_sigma"] else "NOI002"
-    strength = "heavy" if code == "NOI001" else "visible"
+    code = NOI001 if sigma >= conf.error_sigma else NOI002
+    strength = "heavy" if code is NOI001 else "visible"
     yield ctx.finding(code, f"{strength} sensor noise: σ ≈ {sigma:.1f} in 8-bit units ({where} noise"
                       f"{f', chroma σ ≈ {chroma:.1f}' if chroma is not None else ''}); the LoRA will learn the grain",
                       evidence)

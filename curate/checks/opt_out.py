@@ -3,14 +3,12 @@
 curate respects these signals and makes them visible: an opted-out image is dropped, whatever else is
 true of it. Read from XMP (`plus:DataMining`, TDMRep `tdm:reservation`), the active C2PA manifest's
 `cawg.training-mining` / `c2pa.training-mining` assertion, saved pages and headers (`noai`,
-`noimageai`, `tdm-reservation`) and keywords. Vocabularies: ../shared/docs/rights-signals.md §1–4.
+`noimageai`, `tdm-reservation`) and keywords. Vocabularies: docs/rights-signals.md §1–4.
 """
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
-
-NEEDS = ("image", "metadata")  # the extractors whose features this check reads
+from curate.checks.registry import Rule, image_check, rule
 
 OPT001 = rule("OPT001", "data-mining-prohibited", "opt-out", "error", """
     IPTC/PLUS `plus:DataMining` prohibits AI/ML training (any DMI-PROHIBITED* value, in any syntax:
@@ -51,22 +49,22 @@ def _evidence(signals) -> dict:
     return {"signals": [s.as_dict() for s in signals]}
 
 
-@image_check
+@image_check(emits=(OPT001, OPT002, OPT003, OPT004, OPT005, OPT006), needs=("metadata",), settings=("rights",))
 def check(rec, ctx):
     sig = ctx.signals(rec)
-    by_kind = {"plus:DataMining": "OPT001", "tdm-reservation": "OPT003", "noai": "OPT004"}
-    groups: dict[str, list] = {}
+    by_kind = {"plus:DataMining": OPT001, "tdm-reservation": OPT003, "noai": OPT004}
+    groups: dict[Rule, list] = {}
     for s in sig.opt_outs:
-        code = by_kind.get(s.kind, "OPT002")
+        code = by_kind.get(s.kind, OPT002)
         groups.setdefault(code, []).append(s)
-    for code, signals in sorted(groups.items()):
+    for code, signals in sorted(groups.items(), key=lambda item: item[0].code):
         first = signals[0]
         extra = f" — constraint: {first.detail}" if first.detail else ""
-        if code == "OPT001":
+        if code is OPT001:
             msg = f"the author prohibits AI training: plus:DataMining {first.value} ({first.where}){extra}"
-        elif code == "OPT002":
+        elif code is OPT002:
             msg = f"C2PA training-mining assertion: {', '.join(s.value for s in signals)} ({first.where}){extra}"
-        elif code == "OPT003":
+        elif code is OPT003:
             msg = f"TDM rights reserved (tdm-reservation = 1, {first.where})" + (f"; policy {first.detail}"
                                                                                  if first.detail else "")
         else:
@@ -74,8 +72,8 @@ def check(rec, ctx):
         yield ctx.finding(code, msg + "; drop it, or get the author's consent on record", _evidence(signals))
     if sig.weak_opt_outs and not sig.opt_outs:
         tags = ", ".join(f"'{s.value}'" for s in sig.weak_opt_outs[:5])
-        yield ctx.finding("OPT005", f"tagged as not for AI: {tags} ({sig.weak_opt_outs[0].where}); check the source "
+        yield ctx.finding(OPT005, f"tagged as not for AI: {tags} ({sig.weak_opt_outs[0].where}); check the source "
                           "page's terms", _evidence(sig.weak_opt_outs))
     if sig.permissions and not sig.opt_outs:
-        yield ctx.finding("OPT006", "the file permits AI training: " + ", ".join(
+        yield ctx.finding(OPT006, "the file permits AI training: " + ", ".join(
             f"{s.kind} {s.value}" for s in sig.permissions), _evidence(sig.permissions))

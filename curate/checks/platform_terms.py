@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
-NEEDS = ("image", "metadata")  # the extractors whose features this check reads
-
 PLT001 = rule("PLT001", "platform-forbids-training", "platform-terms", "warning", """
     A sidecar or saved page shows the image came from a platform whose terms restrict AI training on
     posted works (pixiv, pixivFANBOX, Xfolio, X, Skeb prohibit it; DeviantArt and ArtStation carry noai
@@ -23,10 +21,10 @@ PLT002 = rule("PLT002", "platform-filename-hint", "platform-terms", "info", """
 """)
 
 
-@image_check
+@image_check(emits=(PLT001, PLT002), needs=("metadata",))
 def check(rec, ctx):
     for p in ctx.signals(rec).platforms:
-        code = "PLT001" if p["declared"] else "PLT002"
+        code = PLT001 if p["declared"] else PLT002
         when = f" ({p['terms_date']})" if p.get("terms_date") else ""
         evidence = {k: p.get(k, "") for k in ("key", "name", "how", "ai_training", "terms_date", "reference")}
         yield ctx.finding(code, f"from {p.get('name') or p['key']}{when}: {p.get('summary', '')} [{p['how']}]",

@@ -1,20 +1,39 @@
-"""The check registry: every rule has a stable code, a name, a category and a default severity.
+"""The check contract: rules, declared check specs, the context checks read, and the runner.
 
-A check module declares its rules with `rule(...)` (the docstring is the rule's documentation, printed by
-`curate rules CODE`) and registers one function: `@image_check` (called once per image record) or
-`@dataset_check` (called once with all records, for group checks). Check functions read cached features
-only; they never open an image. They yield `ctx.finding(...)` results and, for group checks, `Group`s.
+A **rule** is one stable code (`RES001`) with a name, a category, a default severity, the version it
+appeared in (`since`) and its documentation (`curate rules CODE`). Documentation names thresholds as
+`{section.key}`; they are filled in from the settings in force, so no text restates a default.
+
+A **check** is a function declared with `@image_check(...)` (called once per image record) or
+`@dataset_check(...)` (called once with every trained record). Its declaration is the whole contract:
+
+- `emits`: the rule objects it may report (reporting any other is a bug the runner refuses);
+- `needs`: the extractors whose cached features it reads (the audit runs only those it needs);
+  `uses`: extractors it reads where installed and does without otherwise;
+- `settings`: the sections of rules/checks.toml it reads (`ctx.cfg.<section>`, typed: curate/thresholds.py);
+- `consumes`: the derived results (curate/derive/) it reads, computed before it runs.
+
+Checks read cached features, derived results and settings only; they never open a file. They yield
+`ctx.finding(RULE, message, evidence)` and, for group checks, `Group`s.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import inspect
+import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, Literal
 
+from curate.derive import Derivation
 from curate.model import CATEGORIES, SEVERITIES, Finding, Group, ImageRecord
 from curate.rules import BaseModel, Settings
+from curate.thresholds import SECTIONS, Thresholds
+
+Scope = Literal["image", "dataset"]
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -23,46 +42,136 @@ class Rule:
     name: str
     category: str
     severity: str
-    doc: str
+    doc: str                            # a template: {section.key} is the live setting
     module: str
     settings_section: str | None = None
-    scope: str = "image"        # 'dataset': about the whole dataset, said once; fails the gate, no image's verdict
+    scope: Scope = "image"              # 'dataset': said once for the dataset; fails the gate, no image's verdict
+    since: str = "0.1.0"                # the release that introduced the code (codes are a public contract)
+    deprecated: str | None = None       # what replaces it, when it is on its way out
+
+    def render(self, settings: Settings | None = None) -> str:
+        """The documentation with every `{section.key}` replaced by the value in force."""
+        return render_template(self.doc, settings)
 
     @property
     def summary(self) -> str:
-        """The first paragraph of the documentation, on one line."""
-        return " ".join(self.doc.strip().split("\n\n")[0].split())
+        """The first paragraph of the documentation (with default settings), on one line."""
+        return " ".join(self.render().strip().split("\n\n")[0].split())
+
+
+def render_template(text: str, settings: Settings | None = None) -> str:
+    data = (settings or _default_settings()).data
+
+    def value(m: re.Match) -> str:
+        v = data[m.group(1)][m.group(2)]
+        return f"{v:g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) and v >= 10_000 else str(v)
+    return PLACEHOLDER.sub(value, text)
+
+
+_DEFAULTS: list[Settings] = []
+
+
+def _default_settings() -> Settings:
+    if not _DEFAULTS:
+        from curate.rules import load_settings
+
+        _DEFAULTS.append(load_settings())
+    return _DEFAULTS[0]
 
 
 RULES: dict[str, Rule] = {}
-IMAGE_CHECKS: list[Callable] = []
-DATASET_CHECKS: list[Callable] = []
 
 
 def rule(code: str, name: str, category: str, severity: str, doc: str, settings: str | None = None,
-         scope: str = "image") -> Rule:
+         scope: Scope = "image", since: str = "0.1.0", deprecated: str | None = None) -> Rule:
+    if not re.fullmatch(r"[A-Z]{3}\d{3}", code):
+        raise ValueError(f"{code}: a code is three capitals and three digits")
     if category not in CATEGORIES:
         raise ValueError(f"{code}: unknown category {category}")
     if severity not in SEVERITIES:
         raise ValueError(f"{code}: unknown severity {severity}")
     if code in RULES:
         raise ValueError(f"duplicate rule code {code}")
-    module = sys._getframe(1).f_globals.get("__name__", "?")  # inspect.stack() costs ~25 ms at start-up
     if scope not in ("image", "dataset"):
         raise ValueError(f"{code}: unknown scope {scope}")
-    r = Rule(code, name, category, severity, inspect.cleandoc(doc), module, settings, scope)
+    if settings is not None and settings not in SECTIONS:
+        raise ValueError(f"{code}: unknown settings section {settings}")
+    for section, key in PLACEHOLDER.findall(doc):
+        if section not in SECTIONS or key not in {f.name for f in dataclasses.fields(SECTIONS[section])}:
+            raise ValueError(f"{code}: its documentation names {{{section}.{key}}}, which is not a setting")
+    module = sys._getframe(1).f_globals.get("__name__", "?")  # inspect.stack() costs ~25 ms at start-up
+    r = Rule(code, name, category, severity, inspect.cleandoc(doc), module, settings, scope, since, deprecated)
     RULES[code] = r
     return r
 
 
-def image_check(func: Callable) -> Callable:
-    IMAGE_CHECKS.append(func)
-    return func
+@dataclass(frozen=True)
+class Check:
+    """One check function and what it declares (see the module docstring)."""
+
+    func: Callable[..., Iterable[Finding | Group | None] | None]
+    scope: Scope
+    emits: tuple[Rule, ...]
+    needs: tuple[str, ...] = ("image",)
+    uses: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    consumes: tuple[Derivation, ...] = ()
+
+    @property
+    def module(self) -> str:
+        return self.func.__module__
+
+    @property
+    def name(self) -> str:
+        """The module's last name ('blur'): the key of its analysis in the report."""
+        return self.module.rsplit(".", 1)[-1]
+
+    @property
+    def on_untrained(self) -> bool:
+        """Whether it runs on files kohya will not load (only the checks that say why a file is not trained)."""
+        return self.module == UNREADABLE_MODULE
 
 
-def dataset_check(func: Callable) -> Callable:
-    DATASET_CHECKS.append(func)
-    return func
+CHECKS: list[Check] = []
+# The module whose checks say why a file is not trained on: the only checks run on such a file, so it gets
+# exactly one finding and nothing that assumes it is trained.
+UNREADABLE_MODULE = "curate.checks.unreadable"
+
+
+def _declare(scope: Scope, emits: Iterable[Rule], needs: Iterable[str], uses: Iterable[str],
+             settings: Iterable[str], consumes: Iterable[Derivation]) -> Callable[[Callable], Callable]:
+    emits = tuple(emits)
+    if not emits or not all(isinstance(r, Rule) for r in emits):
+        raise TypeError("a check declares the rule objects it emits: emits=(RES001, RES002)")
+    unknown = [s for s in settings if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown settings section(s) {unknown}")
+
+    def register(func: Callable) -> Callable:
+        CHECKS.append(Check(func, scope, emits, ("image", *[n for n in needs if n != "image"]), tuple(uses),
+                            tuple(settings), tuple(consumes)))
+        return func
+    return register
+
+
+def image_check(*, emits: Iterable[Rule], needs: Iterable[str] = (), uses: Iterable[str] = (),
+                settings: Iterable[str] = (), consumes: Iterable[Derivation] = ()) -> Callable[[Callable], Callable]:
+    """Declare a check called once per image record: `check(rec, ctx)`."""
+    return _declare("image", emits, needs, uses, settings, consumes)
+
+
+def dataset_check(*, emits: Iterable[Rule], needs: Iterable[str] = (), uses: Iterable[str] = (),
+                  settings: Iterable[str] = (), consumes: Iterable[Derivation] = ()) -> Callable[[Callable], Callable]:
+    """Declare a check called once with every trained record: `check(records, ctx)`."""
+    return _declare("dataset", emits, needs, uses, settings, consumes)
+
+
+def check_of(r: Rule) -> Check:
+    """The check that emits a rule."""
+    for c in CHECKS:
+        if r in c.emits:
+            return c
+    raise LookupError(f"no check emits {r.code}")
 
 
 @dataclass
@@ -86,41 +195,63 @@ class Selection:
         return [t for t in (*self.select, *self.ignore) if not any(self._matches(r, t) for r in RULES.values())]
 
 
+class UndeclaredRule(RuntimeError):
+    """A check reported a rule, or read a derived result, it did not declare: a bug in that check."""
+
+
 @dataclass
 class Context:
-    """What a check may consult besides the records: thresholds, the base model, dataset facts."""
+    """What a check may consult besides the records: settings, the base model, dataset facts, derived results."""
 
     settings: Settings
     base_model: BaseModel
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
+    running: Check | None = field(default=None, repr=False)   # the check being run (its declaration is enforced)
+    _records: list[ImageRecord] = field(default_factory=list, repr=False)   # the trained records
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)   # rights signals by image path
     _marks: dict[str, Any] = field(default_factory=dict, repr=False)     # classified text marks by image path
 
-    def severity_of(self, code: str) -> str:
-        return self.settings.severity(code, RULES[code].severity)
+    @property
+    def cfg(self) -> Thresholds:
+        """The typed settings in force (rules/checks.toml ← profile ← --rules)."""
+        return self.settings.cfg
 
-    def wants(self, code: str) -> bool:
-        return self.severity_of(code) != "off" and self.selection.enabled(RULES[code])
+    def severity_of(self, r: Rule) -> str:
+        return self.settings.severity(r.code, r.severity)
 
-    def signals(self, rec: ImageRecord):
-        """The image's rights signals (curate/rights.py), computed once per audit."""
+    def wants(self, r: Rule) -> bool:
+        """Whether the rule is on (not severity "off") and selected."""
+        return self.severity_of(r) != "off" and self.selection.enabled(r)
+
+    def derived(self, d: Derivation) -> Any:
+        """A derived result the running check declared in `consumes`."""
+        if self.running is not None and d not in self.running.consumes:
+            raise UndeclaredRule(f"{self.running.module} reads the derived result '{d.name}' without declaring "
+                                 "it in consumes=")
+        if d.name not in self._derived:
+            self._derived[d.name] = d.compute(self._records, self.settings)
+        return self._derived[d.name]
+
+    def signals(self, rec: ImageRecord) -> Any:
+        """The image's rights signals (curate/derive/rights.py), computed once per audit."""
         if rec.path not in self._signals:
-            from curate.rights import read_signals
+            from curate.derive.rights import read_signals
 
             self._signals[rec.path] = read_signals(rec, self.settings)
         return self._signals[rec.path]
 
     def marks(self, rec: ImageRecord) -> list:
-        """The image's text regions classified as watermark / signature / text (curate/marks.py), once."""
+        """The image's text regions classified as watermark / signature / text (curate/derive/marks.py), once."""
         if rec.path not in self._marks:
-            from curate.marks import classify
+            from curate.derive.marks import classify
 
             f = rec.features.get("marks") if rec.readable else None   # skipped / error features hold no texts
-            self._marks[rec.path] = classify(f, lambda key: self.conf("marks", key), self.settings.data["mark_words"])
+            self._marks[rec.path] = classify(f, self.cfg.marks, self.settings.data["mark_words"])
         return self._marks[rec.path]
 
-    def clip(self, rec: ImageRecord, view: str = "full"):
+    def clip(self, rec: ImageRecord, view: str = "full") -> Any:
         """The image's CLIP embedding of one view (curate/extract/clip.py) as a float vector, or None."""
         from curate.extract.clip import decode_vector
 
@@ -133,12 +264,12 @@ class Context:
         f = rec.features.get("faces") if rec.readable else None
         if not f or "faces" not in f:
             return []
-        return [x for x in f["faces"] if x.get("score", 0) >= float(self.conf("identity", "min_face_score"))]
+        return [x for x in f["faces"] if x.get("score", 0) >= self.cfg.identity.min_face_score]
 
     def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
-        """The image's quality measurements, or None when they do not apply (unreadable, flat-colour art)."""
+        """The image's quality measurements, or None when they do not apply (unreadable, failed, flat-colour art)."""
         q = rec.features.get("quality") or {}
-        if not rec.readable or not q or "skipped" in q:
+        if not rec.readable or not q or "skipped" in q or "error" in q:
             return None
         if self.is_flat_art(q):
             return None
@@ -146,42 +277,105 @@ class Context:
 
     def is_flat_art(self, q: dict[str, Any]) -> bool:
         """Flat-colour digital art: noise, softness and upscaling measures do not apply to it."""
-        return (q.get("flat_fraction") or 0) >= float(self.conf("quality", "flat_art_fraction"))
+        return (q.get("flat_fraction") or 0) >= self.cfg.quality.flat_art_fraction
 
-    def conf(self, section: str, key: str) -> Any:
-        return self.settings.get(section, key)
-
-    def finding(self, code: str, message: str, evidence: dict[str, Any] | None = None,
+    def finding(self, r: Rule, message: str, evidence: dict[str, Any] | None = None,
                 path: str | None = None) -> Finding | None:
-        if not self.wants(code):
+        """A finding of rule `r` (None when the rule is off or not selected)."""
+        if not isinstance(r, Rule):
+            raise TypeError(f"ctx.finding takes a rule object (RES001), not {r!r}")
+        if self.running is not None and r not in self.running.emits:
+            raise UndeclaredRule(f"{self.running.module} reported {r.code} without declaring it in emits=")
+        if not self.wants(r):
             return None
-        r = RULES[code]
-        return Finding(code, r.category, self.severity_of(code), message, evidence or {}, path)
+        return Finding(r.code, r.category, self.severity_of(r), message, evidence or {}, path)
 
 
-# The module whose checks say why a file is not trained on: the only checks run on such a file, so it gets
-# exactly one finding and nothing that assumes it is trained.
-UNREADABLE_MODULE = "curate.checks.unreadable"
+def enabled_checks(ctx: Context) -> list[Check]:
+    """The checks with at least one rule on and selected."""
+    return [c for c in CHECKS if any(ctx.wants(r) for r in c.emits)]
 
 
-def run_checks(records: list[ImageRecord], ctx: Context) -> tuple[list[Finding], list[Group]]:
+def derivation_order(checks: Iterable[Check]) -> list[Derivation]:
+    """The derived results the checks consume, each after those it reads (depth-first topological order)."""
+    order: list[Derivation] = []
+    visiting: set[str] = set()
+
+    def visit(d: Derivation) -> None:
+        if d in order:
+            return
+        if d.name in visiting:
+            raise ValueError(f"derived result '{d.name}' depends on itself")
+        visiting.add(d.name)
+        for before in d.after:
+            visit(before)
+        visiting.discard(d.name)
+        order.append(d)
+    for c in checks:
+        for d in c.consumes:
+            visit(d)
+    return order
+
+
+def run_checks(records: list[ImageRecord], ctx: Context,
+               checks: list[Check] | None = None) -> tuple[list[Finding], list[Group]]:
+    """Run the enabled checks: derived results first (in data-flow order), then image checks per record,
+    then dataset checks. Files kohya will not load get only the checks that say so."""
+    checks = enabled_checks(ctx) if checks is None else checks
     findings: list[Finding] = []
     groups: list[Group] = []
     trained = [r for r in records if r.trained]
-    for rec in records:
-        for check in IMAGE_CHECKS:
-            if not rec.trained and check.__module__ != UNREADABLE_MODULE:
-                continue
-            for item in check(rec, ctx) or ():
+    ctx._records = trained
+    ctx.running = None
+    for d in derivation_order(checks):
+        ctx._derived[d.name] = d.compute(trained, ctx.settings)
+    try:
+        for rec in records:
+            for check in (c for c in checks if c.scope == "image"):
+                if rec.trained or check.on_untrained:
+                    ctx.running = check
+                    for item in check.func(rec, ctx) or ():
+                        if isinstance(item, Finding):
+                            findings.append(item if item.path else _with_path(item, rec.path))
+        for check in (c for c in checks if c.scope == "dataset"):
+            ctx.running = check
+            for item in _items(check.func(records if check.on_untrained else trained, ctx)):
                 if isinstance(item, Finding):
-                    findings.append(item if item.path else _with_path(item, rec.path))
-    for check in DATASET_CHECKS:
-        for item in check(records if check.__module__ == UNREADABLE_MODULE else trained, ctx) or ():
-            if isinstance(item, Finding):
-                findings.append(item)
-            elif isinstance(item, Group):
-                groups.append(item)
+                    findings.append(item)
+                elif isinstance(item, Group):
+                    groups.append(item)
+    finally:
+        ctx.running = None
     return findings, groups
+
+
+def spec_of(func: Callable) -> Check:
+    """The declaration of a check function."""
+    for c in CHECKS:
+        if c.func is func:
+            return c
+    raise LookupError(f"{func.__module__}.{func.__name__} is not a declared check")
+
+
+def run_one(func: Callable, subject: ImageRecord | list[ImageRecord], ctx: Context) -> list[Finding | Group]:
+    """Run one check as the runner would (its derived results computed, its declaration enforced) on one record
+    (an image check) or a list of records (a dataset check): what it yields, in order, without the Nones."""
+    check = spec_of(func)
+    records = subject if isinstance(subject, list) else [subject]
+    ctx._records = records
+    ctx._derived.clear()
+    ctx.running = None
+    for d in derivation_order([check]):
+        ctx._derived[d.name] = d.compute(records, ctx.settings)
+    ctx.running = check
+    try:
+        return [item for item in _items(check.func(subject, ctx)) if item is not None]
+    finally:
+        ctx.running = None
+
+
+def _items(result: Iterable[Finding | Group | None] | None) -> Iterator[Finding | Group | None]:
+    yield from result or ()
 
 
 def _with_path(f: Finding, path: str) -> Finding:
@@ -189,33 +383,37 @@ def _with_path(f: Finding, path: str) -> Finding:
 
 
 def reads(r: Rule) -> tuple[str, ...]:
-    """The extractors a rule's check module reads (its NEEDS; default: image)."""
-    return getattr(sys.modules[r.module], "NEEDS", ("image",))
-
-
-def uses(r: Rule) -> tuple[str, ...]:
-    """Extractors a rule's check module reads when they are available, and does without otherwise (its USES)."""
-    return getattr(sys.modules[r.module], "USES", ())
+    """The extractors a rule's check needs."""
+    return check_of(r).needs
 
 
 def needed_extractors(selection: Selection, settings: Settings, missing: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """The extractors the enabled checks read (NEEDS, and USES where not missing). A check that needs a
-    `missing` extractor (not installed here) cannot run, so it asks for nothing."""
+    """The extractors the enabled checks read (needs, and uses where not missing) and the derived results they
+    consume need. A check that needs a `missing` extractor (not installed here) cannot run, so it asks for
+    nothing."""
     needs = {"image"}
-    for r in RULES.values():
-        if selection.enabled(r) and settings.severity(r.code, r.severity) != "off" and not missing & set(reads(r)):
-            needs.update(reads(r))
-            needs.update(set(uses(r)) - missing)
+    for c in CHECKS:
+        on = any(selection.enabled(r) and settings.severity(r.code, r.severity) != "off" for r in c.emits)
+        if on and not missing & set(c.needs):
+            needs.update(c.needs)
+            needs.update(set(c.uses) - missing)
+            for d in derivation_order([c]):
+                needs.update(d.needs)
     return tuple(sorted(needs))
 
 
 def load_all() -> dict[str, Rule]:
-    """Import every check module so that its rules register (idempotent)."""
+    """Import every check module so that its rules and checks register (idempotent)."""
     # Import order is check order within a severity: what kohya cannot use, then picture quality, then
-    # captions and duplicates, then rights.
-    from curate.checks import (  # noqa: F401
-        unreadable, resolution, upscaled, blur, noise, compression, smoothing, caption, duplicate, watermark,
-        signature, text, cloak, opt_out, platform_terms, ai_generated, rights, consent, semantic_duplicate,
-        composition, identity)
-
+    # captions and duplicates, then rights. Data flow between checks goes through declared derived results,
+    # never through this order.
+    for name in CHECK_MODULES:
+        importlib.import_module(f"curate.checks.{name}")
     return RULES
+
+
+CHECK_MODULES = (
+    "unreadable", "resolution", "upscaled", "blur", "noise", "compression", "smoothing", "caption", "duplicate",
+    "watermark", "signature", "text", "cloak", "opt_out", "platform_terms", "ai_generated", "rights", "consent",
+    "composition", "semantic_duplicate", "identity",
+)

@@ -2,7 +2,7 @@
 
 kohya buckets images by pixel area ≈ resolution² (or trains every image at resolution×resolution
 without `enable_bucket`). An image below that area is enlarged, and enlarging brings back no detail:
-upscaled lines come out smeared ("AI-smooth", field notes §Resolution). curate places each image in a
+upscaled lines come out smeared ("AI-smooth", docs/field-knowledge.md §Resolution). curate places each image in a
 bucket exactly as sd-scripts' BucketManager does and reports the factor. Thresholds: rules/checks.toml
 [resolution]; the target comes from dataset_config.toml, else from `--base-model` (rules/base_models.toml).
 """
@@ -16,7 +16,7 @@ from curate.kohya import fit_bucket, fit_no_upscale, make_buckets
 
 RES001 = rule("RES001", "far-below-resolution", "resolution", "error", """
     The image is far below the training resolution: kohya enlarges it by [resolution] error_upscale
-    (1.5×) or more.
+    ({resolution.error_upscale}×) or more.
 
     FAIL: 512×512 for SDXL (1024): enlarged 2.0×, the model sees a quarter of the detail it trains at.
     PASS: 1024×1024 or larger; 1216×832 (an SDXL bucket).
@@ -25,19 +25,21 @@ RES001 = rule("RES001", "far-below-resolution", "resolution", "error", """
 """, settings="resolution")
 RES002 = rule("RES002", "below-resolution", "resolution", "warning", """
     The image is a little below the training resolution: kohya enlarges it by more than
-    [resolution] warn_upscale (1.1×) but less than error_upscale (1.5×).
+    [resolution] warn_upscale ({resolution.warn_upscale}×) but less than error_upscale
+    ({resolution.error_upscale}×).
 
     FAIL: 832×832 for SDXL (enlarged 1.23×). PASS: 1000×1000 for SDXL (1.02×).
 """, settings="resolution")
 RES003 = rule("RES003", "short-side-below-min-bucket", "resolution", "warning", """
-    The short side is below `min_bucket_reso` (kohya's default 256 px): no bucket is that narrow, so the
+    The short side is below `min_bucket_reso` ({kohya.min_bucket_reso} px unless the dataset config sets it):
+    no bucket is that narrow, so the
     image is enlarged and cropped to fit the narrowest one.
 
     FAIL: a 1600×200 strip. PASS: anything whose short side is ≥ min_bucket_reso.
 """, settings="kohya")
 RES004 = rule("RES004", "cropped-to-bucket", "resolution", "warning", """
     The aspect ratio is outside what the buckets hold: kohya crops more than [resolution]
-    max_crop_fraction (25 %) of the picture away to fit the nearest bucket.
+    max_crop_fraction ({resolution.max_crop_fraction}) of the picture away to fit the nearest bucket.
 
     FAIL: an 8:1 panorama (4096×512) with max_bucket_reso 1024 at 1024 px: the widest bucket is 4:1
     (1024×256), so half the picture is cut away.
@@ -46,14 +48,14 @@ RES004 = rule("RES004", "cropped-to-bucket", "resolution", "warning", """
 """, settings="resolution")
 
 
-@image_check
+@image_check(emits=(RES001, RES002, RES003, RES004), settings=("resolution", "kohya"))
 def check(rec, ctx):
     if not rec.readable or not rec.width or not rec.height:
         return
     c = rec.concept
     w, h = rec.width, rec.height
     target_w, target_h = c.resolution
-    steps = int(ctx.conf("kohya", "bucket_reso_steps"))
+    steps = ctx.cfg.kohya.bucket_reso_steps
     if c.bucket_no_upscale and c.enable_bucket:
         fit = fit_no_upscale(w, h, c.resolution, steps)
         shortfall = math.sqrt((target_w * target_h) / (w * h))
@@ -68,10 +70,10 @@ def check(rec, ctx):
         "upscale": round(shortfall, 2), "crop_fraction": round(fit.crop_fraction, 3),
         "megapixels": round(w * h / 1e6, 2),
     }
-    error_at = float(ctx.conf("resolution", "error_upscale"))
-    warn_at = float(ctx.conf("resolution", "warn_upscale"))
+    error_at = ctx.cfg.resolution.error_upscale
+    warn_at = ctx.cfg.resolution.warn_upscale
     if shortfall >= warn_at:
-        code = "RES001" if shortfall >= error_at else "RES002"
+        code = RES001 if shortfall >= error_at else RES002
         if c.bucket_no_upscale and c.enable_bucket:
             msg = (f"{w}×{h} is {shortfall:.2f}× below the {target} px training resolution; with "
                    f"bucket_no_upscale it trains at a {fit.bucket[0]}×{fit.bucket[1]} bucket")
@@ -80,10 +82,10 @@ def check(rec, ctx):
                    f"({target} px training resolution): enlarging adds no detail")
         yield ctx.finding(code, msg, evidence)
     if c.enable_bucket and min(w, h) < c.min_bucket_reso:
-        yield ctx.finding("RES003", f"short side {min(w, h)} px is below min_bucket_reso {c.min_bucket_reso}: "
+        yield ctx.finding(RES003, f"short side {min(w, h)} px is below min_bucket_reso {c.min_bucket_reso}: "
                           f"it is enlarged and cropped to the {fit.bucket[0]}×{fit.bucket[1]} bucket",
                           {**evidence, "min_bucket_reso": c.min_bucket_reso})
-    if fit.crop_fraction > float(ctx.conf("resolution", "max_crop_fraction")):
+    if fit.crop_fraction > ctx.cfg.resolution.max_crop_fraction:
         how = "no bucket has this shape" if c.enable_bucket else "without enable_bucket every image is cropped square"
-        yield ctx.finding("RES004", f"aspect {w / h:.2f}:1 — {how}; kohya crops {fit.crop_fraction:.0%} of the "
+        yield ctx.finding(RES004, f"aspect {w / h:.2f}:1 — {how}; kohya crops {fit.crop_fraction:.0%} of the "
                           f"picture to fit {fit.bucket[0]}×{fit.bucket[1]}", evidence)

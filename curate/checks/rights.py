@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
 
-NEEDS = ("image", "metadata")  # the extractors whose features this check reads
-
 RGT001 = rule("RGT001", "rights-holder", "rights", "warning", """
     The file names an author or copyright holder (or usage terms). Record the licence or the author's
     consent in provenance.csv (`curate consent init`), which turns this into a note.
@@ -44,7 +42,7 @@ def _recorded(rec, ctx) -> dict[str, str] | None:
     return None
 
 
-@image_check
+@image_check(emits=(RGT001, RGT002, RGT003, RGT004), needs=("metadata",), settings=("rights",))
 def check(rec, ctx):
     sig = ctx.signals(rec)
     recorded = _recorded(rec, ctx)
@@ -56,26 +54,26 @@ def check(rec, ctx):
     if sig.agencies:
         agencies = ", ".join(sig.agencies)
         if recorded:
-            yield ctx.finding("RGT003", f"stock agency {agencies}: licence recorded in provenance.csv "
+            yield ctx.finding(RGT003, f"stock agency {agencies}: licence recorded in provenance.csv "
                               f"({recorded.get('licence') or 'consent ' + recorded.get('consent_ref', '')})",
                               {**evidence, "agencies": sig.agencies})
         else:
-            yield ctx.finding("RGT002", f"stock photo from {agencies} ({who}): licensed for display, not for AI "
+            yield ctx.finding(RGT002, f"stock photo from {agencies} ({who}): licensed for display, not for AI "
                               "training, unless your licence says so", {**evidence, "agencies": sig.agencies})
     elif sig.rights_holder:
         terms = f"; usage terms: {sig.usage_terms[0][:120]}" if sig.usage_terms else ""
         if recorded:
-            yield ctx.finding("RGT003", f"rights holder {who}: licence/consent recorded in provenance.csv", evidence)
+            yield ctx.finding(RGT003, f"rights holder {who}: licence/consent recorded in provenance.csv", evidence)
         else:
-            yield ctx.finding("RGT001", f"a third party's work — rights holder {who}{terms}; record a licence or "
+            yield ctx.finding(RGT001, f"a third party's work — rights holder {who}{terms}; record a licence or "
                               "consent in provenance.csv", evidence)
     prov = sig.provenance
     if prov.get("c2pa") == "manifest":
         state = prov.get("validation") or "unknown"
-        yield ctx.finding("RGT003", f"C2PA manifest present (validation: {state}"
+        yield ctx.finding(RGT003, f"C2PA manifest present (validation: {state}"
                           f"{', by ' + prov['claim_generator'] if prov.get('claim_generator') else ''})",
                           {"c2pa": prov})
     for url in prov.get("remote_urls", []):
-        yield ctx.finding("RGT003", f"remote C2PA manifest at {url} (recorded, not fetched)", {"remote_manifest": url})
+        yield ctx.finding(RGT003, f"remote C2PA manifest at {url} (recorded, not fetched)", {"remote_manifest": url})
     if sig.problems:
-        yield ctx.finding("RGT004", f"rights metadata could not be read: {sig.problems[0]}", {"problems": sig.problems})
+        yield ctx.finding(RGT004, f"rights metadata could not be read: {sig.problems[0]}", {"problems": sig.problems})

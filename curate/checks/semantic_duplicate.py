@@ -1,8 +1,8 @@
 """Semantic near-duplicates: the same shot again after an edit the perceptual hashes do not survive —
 a different crop, a filter, a flip, an added border — found by CLIP whole-picture cosine.
 
-Pictures already flagged as exact or near-duplicates (DUP001/DUP002, curate/checks/duplicate.py) are left to
-those checks. The kept picture of each group is the one with the most real detail. Threshold:
+Pictures that are exact or near copies (curate/derive/duplicates.py, reported as DUP001/DUP002) are left
+out. The kept picture of each group is the one with the most real detail. Threshold:
 rules/checks.toml [duplicate] clip_min_cosine.
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.checks.composition import quality_score
 from curate.checks.registry import dataset_check, rule
-from curate.composition import near_pairs
+from curate.derive.duplicates import DUPLICATES, keeper_groups
+from curate.derive.embeddings import near_pairs
+from curate.derive.quality import quality_score
 from curate.model import Group
-
-NEEDS = ("image", "quality", "clip")  # the extractors whose features this check reads
 
 DUP003 = rule("DUP003", "semantic-duplicate", "duplicate", "warning", """
     The same shot as another picture, edited past what perceptual hashes match (heavy crop, filter, flip,
-    border): CLIP whole-picture embeddings at cosine ≥ [duplicate] clip_min_cosine. The kept picture is the
+    border): CLIP whole-picture embeddings at cosine ≥ [duplicate] clip_min_cosine
+    ({duplicate.clip_min_cosine}). The kept picture is the
     one with the most real detail.
 
     FAIL: a photo and its mirrored, tightly cropped, sepia-toned copy. PASS: two different shots of one scene
@@ -27,33 +27,25 @@ DUP003 = rule("DUP003", "semantic-duplicate", "duplicate", "warning", """
 """, settings="duplicate")
 
 
-@dataset_check
+@dataset_check(emits=(DUP003,), needs=("quality", "clip"), settings=("duplicate", "quality"),
+               consumes=(DUPLICATES,))
 def check(records, ctx):
-    if not ctx.wants("DUP003"):
-        return
-    already = ctx.dataset.get("duplicates_flagged", set())
-    rows = [r for r in records if r.readable and r.path not in already and ctx.clip(r, "full") is not None]
+    copies = ctx.derived(DUPLICATES).copies
+    rows = [r for r in records if r.readable and r.path not in copies and ctx.clip(r, "full") is not None]
     if len(rows) < 2:
         return
     full = np.stack([ctx.clip(r, "full") for r in rows])
-    limit = float(ctx.conf("duplicate", "clip_min_cosine"))
+    limit = ctx.cfg.duplicate.clip_min_cosine
     neighbours: dict[int, dict[int, float]] = {}
     for i, j, c in near_pairs(full, limit):
         neighbours.setdefault(i, {})[j] = c
         neighbours.setdefault(j, {})[i] = c
-    scores = {i: quality_score(rows[i], ctx) for i in neighbours}
-    placed: set[int] = set()
-    for leader in sorted(neighbours, key=lambda i: (-scores[i], rows[i].path)):
-        if leader in placed:
-            continue
-        members = [k for k in sorted(neighbours[leader], key=lambda k: (-scores[k], rows[k].path)) if k not in placed]
-        if not members:
-            continue
-        placed.update([leader, *members])
+    scores = {i: quality_score(rows[i], ctx.quality(rows[i])) for i in neighbours}
+    for leader, members in keeper_groups(neighbours, lambda i: (-scores[i], rows[i].path)):
         keep = rows[leader]
         for k in members:
             c = neighbours[leader][k]
-            yield ctx.finding("DUP003", f"the same shot as {keep.path} after an edit (CLIP cosine {c:.3f}): "
+            yield ctx.finding(DUP003, f"the same shot as {keep.path} after an edit (CLIP cosine {c:.3f}): "
                               "keep one", {"keep": keep.path, "cosine": round(c, 4)}, path=rows[k].path)
         yield Group("semantic-duplicate", (keep.path, *(rows[k].path for k in members)), keep.path,
                     {"min_cosine": limit})

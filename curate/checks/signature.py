@@ -1,17 +1,15 @@
 """Signatures: a signature means a third party's work. Cropping it out can infringe the author's right of
 attribution (Japan Copyright Act art. 19(1)), so the action is to drop the image or get consent — never
-to crop (field notes).
+to crop (docs/field-knowledge.md).
 
-A signature here is short name-like text near a corner that is not a watermark (curate/marks.py):
+A signature here is short name-like text near a corner that is not a watermark (curate/derive/marks.py):
 at most three words, letters, not an all-capitals sign.
 """
 
 from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
-from curate.marks import quoted, where
-
-NEEDS = ("image", "marks")
+from curate.derive.marks import quoted, where
 
 SIG001 = rule("SIG001", "signature", "signature", "error", """
     A signature or name mark near a corner: the picture is someone's signed work. Drop it, or get the
@@ -23,11 +21,11 @@ SIG001 = rule("SIG001", "signature", "signature", "error", """
 """, settings="marks")
 
 
-@image_check
+@image_check(emits=(SIG001,), needs=("marks",), settings=("marks",))
 def check(rec, ctx):
     marks = [m for m in ctx.marks(rec) if m.kind == "signature"]
     if not marks:
         return
-    yield ctx.finding("SIG001", f"signature or name {quoted(marks)} at the {where(marks[0].box)}: someone's signed "
+    yield ctx.finding(SIG001, f"signature or name {quoted(marks)} at the {where(marks[0].box)}: someone's signed "
                       "work — drop it or get the artist's consent; never crop a signature out",
                       {"marks": [m.evidence() for m in marks[:10]], "count": len(marks)})

@@ -2,15 +2,13 @@
 letters in outputs), so a set with text in many images teaches it; captioning the text helps a little.
 
 Regions the text detector read with confidence that are neither a watermark nor a signature
-(curate/marks.py).
+(curate/derive/marks.py).
 """
 
 from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
-from curate.marks import quoted
-
-NEEDS = ("image", "marks")
+from curate.derive.marks import quoted
 
 TXT001 = rule("TXT001", "text-in-image", "text", "warning", """
     Readable text in the picture (a sign, label, screen or speech bubble). The LoRA learns to draw text
@@ -20,13 +18,13 @@ TXT001 = rule("TXT001", "text-in-image", "text", "warning", """
 """, settings="marks")
 
 
-@image_check
+@image_check(emits=(TXT001,), needs=("marks",), settings=("marks",))
 def check(rec, ctx):
     marks = [m for m in ctx.marks(rec) if m.kind == "text"]
     if not marks:
         return
     area = sum((m.box[2] - m.box[0]) * (m.box[3] - m.box[1]) for m in marks)
-    yield ctx.finding("TXT001", f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
+    yield ctx.finding(TXT001, f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
                       f"{100 * area:.{1 if area < 0.01 else 0}f} % of the area) — the LoRA learns text too",
                       {"marks": [m.evidence() for m in marks[:20]], "count": len(marks),
                        "area_fraction": round(area, 4)})

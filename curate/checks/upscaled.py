@@ -11,33 +11,28 @@ from __future__ import annotations
 import math
 
 from curate.checks.registry import image_check, rule
-
-NEEDS = ("image", "quality")  # the extractors whose features this check reads
+from curate.derive.quality import is_upscaled
 
 UPS001 = rule("UPS001", "upscaled-below-resolution", "upscaled", "error", """
     The image was enlarged from a smaller original (or is that soft): its real detail ends at ≈ N px, and
-    that is [upscaled] error_upscale (1.5×) or more below the training resolution. Enlarging adds no detail:
-    upscaled lines come out "AI-smooth" (field notes §Resolution).
+    that is [upscaled] error_upscale ({upscaled.error_upscale}×) or more below the training resolution. Enlarging adds no detail:
+    upscaled lines come out "AI-smooth" (docs/field-knowledge.md §Resolution).
 
     FAIL: a 512-px photo enlarged to 1024 px for SDXL (detail ≈ 512 px, 2× short).
 """, settings="upscaled")
 UPS002 = rule("UPS002", "upscaled", "upscaled", "warning", """
-    The image was enlarged (detail ends at ≤ [upscaled] max_detail_fraction of its size), but its real
+    The image was enlarged (detail ends at ≤ [upscaled] max_detail_fraction, {upscaled.max_detail_fraction},
+    of its size), but its real
     detail is still close to the training resolution.
 
     FAIL: a 2048-px file holding ≈ 1000 px of detail for SDXL (1024). PASS: native-resolution photos.
 """, settings="upscaled")
 
 
-def is_upscaled(q, ctx) -> bool:
-    """Real detail ends at or below [upscaled] max_detail_fraction of the file's size (UPS001/UPS002's test)."""
-    return q.get("detail_fraction") is not None and q["detail_fraction"] <= ctx.conf("upscaled", "max_detail_fraction")
-
-
-@image_check
+@image_check(emits=(UPS001, UPS002), needs=("quality",), settings=("upscaled", "quality"))
 def check(rec, ctx):
     q = ctx.quality(rec)
-    if not q or not rec.width or not is_upscaled(q, ctx):
+    if not q or not rec.width or not rec.height or not is_upscaled(q, ctx.cfg):
         return
     frac = q["detail_fraction"]
     w, h = rec.width, rec.height
@@ -47,7 +42,7 @@ def check(rec, ctx):
     evidence = {"width": w, "height": h, "detail_fraction": frac, "effective_width": ew, "effective_height": eh,
                 "upscaled_by": round(1 / frac, 2), "resolution": [tw, th], "detail_shortfall": round(short, 2)}
     what = f"file {w}×{h}, real detail ≈ {ew}×{eh} px (upscaled or softened ≈ {1 / frac:.1f}×)"
-    if short >= ctx.conf("upscaled", "error_upscale"):
-        yield ctx.finding("UPS001", f"{what}: {short:.1f}× below the {tw} px training resolution", evidence)
+    if short >= ctx.cfg.upscaled.error_upscale:
+        yield ctx.finding(UPS001, f"{what}: {short:.1f}× below the {tw} px training resolution", evidence)
     else:
-        yield ctx.finding("UPS002", f"{what}; still enough detail for {tw} px training", evidence)
+        yield ctx.finding(UPS002, f"{what}; still enough detail for {tw} px training", evidence)

@@ -1,7 +1,7 @@
-"""Watermarks: training on watermarked images teaches the watermark (field notes). Drop them; curate never
+"""Watermarks: training on watermarked images teaches the watermark (docs/field-knowledge.md). Drop them; curate never
 offers to remove a mark.
 
-Text marks come from the `marks` extractor's text detector and are classified in curate/marks.py: what the
+Text marks come from the `marks` extractor's text detector and are classified in curate/derive/marks.py: what the
 text says (©, @handle, web address, stock agency, "sample", credit line — rules/marks.toml), repetition
 over the picture, or a diagonal line across the middle.
 """
@@ -9,9 +9,7 @@ over the picture, or a diagonal line across the middle.
 from __future__ import annotations
 
 from curate.checks.registry import image_check, rule
-from curate.marks import quoted, where
-
-NEEDS = ("image", "marks")
+from curate.derive.marks import quoted, where
 
 WMK001 = rule("WMK001", "text-watermark", "watermark", "error", """
     A text watermark or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
@@ -24,15 +22,15 @@ WMK001 = rule("WMK001", "text-watermark", "watermark", "error", """
 """, settings="marks")
 
 
-@image_check
+@image_check(emits=(WMK001,), needs=("marks",), settings=("marks",))
 def check(rec, ctx):
     marks = [m for m in ctx.marks(rec) if m.kind == "watermark"]
     if not marks:
         return
     first = marks[0]
     reasons = list(dict.fromkeys(r for m in marks for r in m.reasons))   # unique, in order of first mention
-    place = "repeated over the picture" if any(m.repeated >= ctx.conf("marks", "min_repeats") for m in marks) \
+    place = "repeated over the picture" if any(m.repeated >= ctx.cfg.marks.min_repeats for m in marks) \
         else f"at the {where(first.box)}" if first.placement != "centre" else "across the middle"
-    yield ctx.finding("WMK001", f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "
+    yield ctx.finding(WMK001, f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "
                       "learn it — drop the image or get a clean original with the owner's consent",
                       {"marks": [m.evidence() for m in marks[:20]], "count": len(marks)})

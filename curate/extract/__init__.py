@@ -1,7 +1,8 @@
 """Extract: per image, decode once and compute every extractor's features; cache them by content hash.
 
-Extractors are modules with NAME, VERSION and `compute(decoded) -> dict`. Bump VERSION when an
-extractor's output changes; cached rows of other versions are then recomputed.
+Extractors are modules with NAME, VERSION and `compute(decoded) -> dict` (the protocol and the feature
+records: curate/features.py). Bump VERSION when an extractor's output changes; cached rows of other versions
+are then recomputed.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from typing import Any, Callable, Iterable
 from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, image, marks, metadata, quality
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
+from curate.features import Extractor
 from curate.model import ImageRecord
 
-EXTRACTORS = [image, metadata, quality, marks, faces]
+EXTRACTORS: list[Extractor] = [image, metadata, quality, marks, faces]
 
 # Commit the cache after this many new images (or each second): a killed run loses at most one batch.
 COMMIT_EVERY = 32
 
 # Errors that depend on this machine or this moment, not on the file's bytes: never cached
-# ("unavailable": an optional analyser is not installed here).
-TRANSIENT_ERRORS = {"timeout", "unopenable", "unavailable"}
+# ("unavailable": an optional analyser is not installed here; "failed": an extractor raised — a bug, reported
+# as UNR010 and tried again next time, never cached as if the file were corrupt).
+TRANSIENT_ERRORS = {"timeout", "unopenable", "unavailable", "failed"}
 
 
 BY_NAME = {m.NAME: m for m in EXTRACTORS}
@@ -98,9 +101,8 @@ def extract_one(path: str, limits: Limits,
             with warnings.catch_warnings():  # Pillow's advice on odd files is not for the user's console
                 warnings.simplefilter("ignore")
                 features[mod.NAME] = mod.compute(decoded)
-        except Exception as e:  # an extractor bug becomes a finding on this file, not a crash
-            features[mod.NAME] = {"error": {"kind": "corrupt", "detail": f"the {mod.NAME} extractor failed: "
-                                            f"{type(e).__name__}: {e}"}}
+        except Exception as e:  # an extractor bug becomes a finding on this file (UNR010), not a crash or silence
+            features[mod.NAME] = {"error": {"kind": "failed", "detail": f"{type(e).__name__}: {e}"[:300]}}
     if decoded.image is not None:
         decoded.image.close()
     return sha, st, features, True

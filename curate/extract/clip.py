@@ -9,7 +9,7 @@ hub is found with one 3-second probe, not the hub client's minute of retries).
 
 Unlike the per-image extractors this one runs in the main process after them, batched (BATCH images a call)
 on CPU, or on CUDA / Apple MPS when present: a model per worker process would multiply its memory. Per image
-it embeds up to four views (curate/composition.py decides what they are used for):
+it embeds up to four views (curate/derive/embeddings.py decides what they are used for):
   full        the whole picture
   background  the picture with the person's region (from the largest detected face) filled with grey
   person      a crop of the person's region (outfit, pose)
@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from curate.extract.decode import Limits, decode_image
+from curate.extract.decode import Limits, decode_image, to_rgb
 
 NAME = "clip"
 VERSION = 1
@@ -99,7 +99,8 @@ class Loader:
     """The model, loaded on first need and at most once; remembers why it could not be."""
 
     def __init__(self, opts: "ClipOptions", model: ClipModel | None = None):
-        self.opts, self.model, self.error = opts, model, None
+        self.opts, self.model = opts, model
+        self.error: str | None = None
 
     @cached_property
     def model_id(self) -> str:
@@ -211,6 +212,7 @@ def _default_weights_unavailable(opts: ClipOptions) -> str | None:
 
 def _cannot_fetch(opts: ClipOptions, endpoint: str) -> str | None:
     """Why weights missing from the local cache cannot be downloaded now, or None when they can."""
+    blocker: str | None
     if opts.offline:
         blocker = "--offline forbids downloading them"
     else:
@@ -322,7 +324,7 @@ def head_box(face: list[float]) -> tuple[float, float, float, float]:
 
 def views_of(im, face: list[float] | None) -> dict[str, Any]:
     """{view name: PIL image} for one picture."""
-    im = im.convert("RGBA").convert("RGB") if ("A" in im.mode or im.mode == "P") else im.convert("RGB")
+    im = to_rgb(im)
     out = {"full": im}
     if face is None:
         return out
@@ -370,8 +372,9 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
             todo.append(rec)
     model = loader.get() if todo else None
     if todo and model is None:
-        return {"status": "skipped", "reason": loader.error}
+        return {"status": "skipped", "reason": loader.error or "the CLIP model is unavailable"}
     for start in range(0, len(todo), opts.batch_size):
+        assert model is not None     # there is work, and a missing model returned above
         batch = todo[start:start + opts.batch_size]
         tensors, owners = [], []
         for rec in batch:

@@ -19,7 +19,7 @@ try:  # HEIC/HEIF (and AVIF on Pillow builds without it)
 
     pillow_heif.register_heif_opener()
 except Exception:  # pragma: no cover - optional at run time, declared in pyproject
-    pillow_heif = None
+    pillow_heif = None  # type: ignore[assignment]
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is a finding, not a grey-padded image
 
@@ -126,7 +126,8 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
                             frames=int(getattr(im, "n_frames", 1) or 1))
             if im.format in ("JPEG", "MPO") and getattr(im, "quantization", None):
                 # The encoder's quantisation tables: the JPEG quality estimate needs nothing else.
-                out.info["quantization"] = {int(k): [int(v) for v in t] for k, t in im.quantization.items()}
+                tables = getattr(im, "quantization", {})
+                out.info["quantization"] = {int(k): [int(v) for v in t] for k, t in tables.items()}
             scale = 1
             if im.format == "JPEG" and w * h > limits.full_decode_max_pixels:
                 while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
@@ -143,10 +144,11 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
             out.info["orientation"] = orientation
             if orientation != 1:
                 try:
-                    im = ImageOps.exif_transpose(im)
+                    out.image = ImageOps.exif_transpose(im)
                 except Exception:
-                    pass
-            out.image = im
+                    out.image = im
+            else:
+                out.image = im
     except DecodeTimeout:
         out.error = _error("timeout", limit_seconds=limits.timeout_seconds)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -167,3 +169,13 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
     except Exception as e:  # a decoder bug must not stop the audit
         out.error = _error("corrupt", detail=f"the decoder failed ({type(e).__name__}: {e})")
     return out
+
+
+def to_rgb(im: Image.Image, on_white: bool = False) -> Image.Image:
+    """The picture as RGB for an analysis: the one place images change mode. Transparency is dropped (the
+    hidden colours stay) or, `on_white`, composited on white as most viewers show it (what a text reader sees)."""
+    has_alpha = "A" in im.mode or im.mode == "P"
+    if on_white and has_alpha and (im.mode != "P" or "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return im.convert("RGBA").convert("RGB") if has_alpha else im.convert("RGB")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.extract.decode import Decoded
+from curate.extract.decode import Decoded, to_rgb
 
 NAME = "faces"
 VERSION = 4
@@ -68,6 +68,8 @@ def engine():
         import dlib
 
         models = _models_dir()
+        if models is None:
+            raise RuntimeError(available() or "face_recognition_models is not installed")
         _engine = (dlib.get_frontal_face_detector(),
                    dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
                    dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")))
@@ -129,7 +131,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     if decoded.image is None:
         return {"skipped": "not decoded"}
     im = decoded.image
-    im = im.convert("RGBA").convert("RGB") if ("A" in im.mode or im.mode == "P") else im.convert("RGB")
+    im = to_rgb(im)
     scale = min(1.0, MAX_SIDE / max(im.size))
     if scale < 1.0:
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample=2)
@@ -141,7 +143,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     detector, landmarks, recogniser = engine()
     boxes, scores, _ = detector.run(rgb, 1 if max(w, h) <= UPSAMPLE_BELOW else 0, MIN_SCORE)
     faces = sorted(zip(boxes, scores), key=lambda bs: -(bs[0].width() * bs[0].height()))
-    luma = np.asarray(im.convert("L"), dtype=np.float32) if faces else None
+    luma = np.asarray(im.convert("L"), dtype=np.float32)
     for i, (box, score) in enumerate(faces):
         left, top = max(0, box.left()), max(0, box.top())
         right, bottom = min(w, box.right()), min(h, box.bottom())

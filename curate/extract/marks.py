@@ -8,7 +8,7 @@ records the box (relative), the recognised text and its confidence, the baseline
 height. Extra passes: the top and bottom bands with local contrast enhanced (CLAHE), where faint corner marks
 and credit lines sit. (Turning a reduced copy ±35° to catch large diagonal marks was tried: it found fragments
 only and cost 80 ms, so it is not done.)
-Classification (watermark / signature / scene text) is a check's job: curate/marks.py, words in rules/.
+Classification (watermark / signature / scene text) is a check's job: curate/derive/marks.py, words in rules/.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from curate.extract.decode import Decoded
+from curate.extract.decode import Decoded, to_rgb
 
 NAME = "marks"
 VERSION = 3
@@ -84,22 +84,17 @@ def _ocr(eng, bgr: np.ndarray) -> list[tuple]:
     """(quad, text, score) triples from the engine."""
     out = eng(bgr)
     boxes, txts, scores = getattr(out, "boxes", None), getattr(out, "txts", None), getattr(out, "scores", None)
-    if boxes is None or txts is None:
+    if boxes is None or txts is None or scores is None:
         return []
     return list(zip(boxes, txts, scores))
 
 
 def analysed_copy(im: Image.Image, max_side: int | None = None) -> Image.Image:
     """RGB copy with the long side at most `max_side` (transparent areas on white, like most viewers)."""
-    if im.mode in ("RGBA", "LA", "PA", "P") and (im.mode != "P" or "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba).convert("RGB")
-    elif im.mode != "RGB":
-        im = im.convert("RGB")
+    im = to_rgb(im, on_white=True) if im.mode != "RGB" else im
     s = (max_side or MAX_SIDE) / max(im.size)
     if s < 1:
-        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BILINEAR, reducing_gap=2.0)
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return im
 
 
@@ -113,7 +108,7 @@ def _regions(result, offset_y: int, w: int, h: int, pass_name: str) -> list[dict
     """Engine output as region dicts (boxes relative to the picture)."""
     out = []
     for quad, text, score in result or ():
-        q = np.asarray(quad, dtype=np.float32) + np.float32([0, offset_y])
+        q = np.asarray(quad, dtype=np.float32) + np.array([0, offset_y], dtype=np.float32)
         x0, y0 = q.min(axis=0)
         x1, y1 = q.max(axis=0)
         side = np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[1] - q[0])

@@ -6,7 +6,7 @@ XMP (JPEG APP1 incl. Extended XMP, PNG iTXt, WebP `XMP ` chunk, HEIF/AVIF via Pi
 c2pa-python with remote-manifest and OCSP fetching off: an audit never touches the network. All XML is
 parsed with defusedxml with DTDs forbidden, so entity expansion and external entities are refused before
 anything is read. The extractor stores what the file says; the rights checks decide what it means.
-Field names and vocabularies: ../shared/docs/rights-signals.md.
+Field names and vocabularies: docs/rights-signals.md.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 XMP_STD = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT = b"http://ns.adobe.com/xmp/extension/\x00"
 
-# PNG text keys written by AI image generators (rights-signals.md §5).
+# PNG text keys written by AI image generators (docs/rights-signals.md §5).
 GENERATOR_KEYS = {"parameters", "prompt", "workflow", "dream", "sd-metadata", "invokeai_metadata",
                   "invokeai_graph", "fooocus_scheme", "comment", "software", "source", "generation_data"}
 
@@ -126,11 +126,10 @@ def png_text(kind: bytes, body: bytes) -> tuple[str, str] | None:
         if kind == b"iTXt":
             compressed, _method = rest[0], rest[1]
             _lang, _, rest2 = rest[2:].partition(b"\x00")
-            _tkey, _, text = rest2.partition(b"\x00")
-            if compressed:
-                text = _inflate(text)
-                if text is None:
-                    return None
+            _tkey, _, raw = rest2.partition(b"\x00")
+            text = _inflate(raw) if compressed else raw
+            if text is None:
+                return None
             return keyword, text.decode("utf-8", "replace")
     except (IndexError, UnicodeDecodeError):
         return None

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.extract.decode import Decoded
+from curate.extract.decode import Decoded, to_rgb
 
 NAME = "quality"
 VERSION = 1
@@ -199,7 +199,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         return {"skipped": "not decoded"}
     im = decoded.image
     if im.mode not in ("RGB", "L"):
-        im = im.convert("RGBA").convert("RGB") if ("A" in im.mode or im.mode == "P") else im.convert("RGB")
+        im = to_rgb(im)
     y = np.asarray(im.convert("L") if im.mode == "RGB" else im, dtype=np.float32)
     out: dict[str, Any] = {"analysed_width": int(y.shape[1]), "analysed_height": int(y.shape[0])}
     if im.mode == "RGB":

@@ -87,9 +87,12 @@ def _header(result: AuditResult, console: Console) -> None:
     for path, reason in scan.skipped:
         console.print(Text(f"  skipped {_p(path) or '.'}: {reason}", style="yellow"))
     for name, a in sorted(result.analyses.items()):
-        if a.get("status") == "skipped":
+        if a.get("status") == "skipped" and not a.get("by_choice") and not a.get("cause"):
             console.print(Text(f"  {name} checks ({', '.join(a.get('checks', []))}) skipped: {a['reason']}",
                                style="yellow"))
+        if a.get("failed"):
+            console.print(Text(f"  the {name} analysis failed on {_plural(a['failed'], 'image')} (UNR010): review "
+                               "them by eye", style="yellow"))
     console.print()
 
 

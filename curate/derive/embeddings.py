@@ -1,4 +1,5 @@
-"""Composition and identity, as pure functions over cached embeddings (no model, no image).
+"""Embedding maths for the composition and semantic-duplicate checks: pure functions over cached CLIP
+embeddings (no model, no image).
 
 Aspect profiles. For one aspect (background, outfit, pose, hairstyle) and its view of each picture, the
 profile is the view embedding's cosine with every label prompt of the aspect's bank (rules/prompts.toml),
@@ -9,9 +10,6 @@ softmax at CLIP's logit scale.
 Clustering is deterministic and threshold-based: complete linkage, greedily — the most confidently labelled
 picture not yet placed opens a cluster, and each other picture joins only if its profile's cosine with every
 member is at least the threshold. No chaining (A~B, B~C does not put A with C), no randomness.
-
-Identity: dlib face descriptors; the set's main identity is the face with the most others within
-`same_person_distance` (dlib's 0.6); faces farther than that from it are someone else.
 """
 
 from __future__ import annotations
@@ -81,12 +79,3 @@ def near_pairs(full: np.ndarray, min_cosine: float) -> list[tuple[int, int, floa
     sims = full @ full.T
     ii, jj = np.nonzero(np.triu(sims >= min_cosine, k=1))
     return [(int(i), int(j), float(sims[i, j])) for i, j in zip(ii, jj)]
-
-
-def main_identity(descriptors: np.ndarray, same_person: float) -> int | None:
-    """Index of the face with the most others within `same_person` (ties: the smaller mean distance)."""
-    if len(descriptors) == 0:
-        return None
-    d = np.linalg.norm(descriptors[:, None, :] - descriptors[None, :, :], axis=2)
-    support = (d <= same_person).sum(axis=1)
-    return int(min(range(len(descriptors)), key=lambda i: (-support[i], float(d[i].mean()), i)))

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from curate.thresholds import Marks as MarksSettings
+
 URL = re.compile(r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
                  r"tv|xyz|app|page|site|blog|shop|design|ink|pics?|cc|de|fr|uk|kr|cn)\b)", re.IGNORECASE)
 HANDLE = re.compile(r"(^|\s)@[\w.]{2,}")
@@ -95,14 +97,14 @@ def name_like(text: str, max_words: int, max_chars: int) -> bool:
     return True
 
 
-def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]]) -> list[TextMark]:
-    """TextMarks for one image's `marks` features. `conf(key)` reads rules/checks.toml [marks]."""
+def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[str, list[str]]) -> list[TextMark]:
+    """TextMarks for one image's `marks` features, under rules/checks.toml [marks] and rules/marks.toml words."""
     regions = [(r, _norm(r.get("text", ""))) for r in (features or {}).get("texts") or ()
-               if r.get("score", 0) >= conf("min_confidence")]
+               if r.get("score", 0) >= conf.min_confidence]
     regions = [(r, norm) for r, norm in regions if len(norm) >= 2]
     if not regions:
         return []
-    corner, edge = conf("corner_zone"), conf("edge_zone")
+    corner, edge = conf.corner_zone, conf.edge_zone
     # Repetition: the same reading (fuzzy, OCR varies) at several places is a tiled mark.
     norms = [norm for _, norm in regions]
     repeated = [sum(1 for b in norms if SequenceMatcher(None, a, b).ratio() >= 0.75) if len(a) >= 3 else 0
@@ -113,12 +115,12 @@ def classify(features: dict[str, Any] | None, conf, words: dict[str, list[str]])
         where = placement(box, corner, edge)
         reasons = content_reasons(r["text"], words)
         angle = float(r.get("angle", 0.0))
-        if rep >= conf("min_repeats"):
+        if rep >= conf.min_repeats:
             reasons.append(f"repeated {rep}× over the picture")
-        if where == "centre" and conf("min_diagonal_angle") <= abs(angle) <= 90 - conf("min_diagonal_angle"):
+        if where == "centre" and conf.min_diagonal_angle <= abs(angle) <= 90 - conf.min_diagonal_angle:
             reasons.append(f"set diagonally ({angle:.0f}°) across the middle")
-        is_name = name_like(r["text"], conf("signature_max_words"), conf("signature_max_chars"))
-        if not reasons and is_name and where == "centre" and r.get("height", 0) >= conf("min_overlay_name_height"):
+        is_name = name_like(r["text"], conf.signature_max_words, conf.signature_max_chars)
+        if not reasons and is_name and where == "centre" and r.get("height", 0) >= conf.min_overlay_name_height:
             reasons.append("a name in large letters across the picture")
         if reasons:
             kind = "watermark"

@@ -3,7 +3,7 @@
 `read_signals(record, settings)` interprets the cached `metadata` features and the parsed sidecars of one
 image into `RightsSignals`; the rights checks (opt-out, platform-terms, ai-generated, rights, consent),
 the consent manifest and the provenance report all read it. Pure: no file is opened here.
-Vocabularies: ../shared/docs/rights-signals.md.
+Vocabularies: docs/rights-signals.md.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from curate.model import ImageRecord
+from curate.rules import Settings
 
 DMI_PREFIX = "http://ns.useplus.org/ldf/vocab/"
 IPTC_DST = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -63,6 +64,11 @@ class RightsSignals:
     def rights_holder(self) -> bool:
         return bool(self.authors or self.copyright or self.credit or self.usage_terms or self.licensors
                     or self.agencies)
+
+
+def is_trained_ai(source_type: str) -> bool:
+    """Whether a digitalSourceType (a full IPTC URI or its last segment, any case) names trained AI."""
+    return source_type.strip().rstrip("/").rsplit("/", 1)[-1].lower() in TRAINED_AI
 
 
 def _uniq(values) -> list[str]:
@@ -131,7 +137,7 @@ def _generator_from_text(text: dict[str, str]) -> dict[str, str] | None:
                 if isinstance(j, dict):
                     m = j.get("model")
                     model = str(m.get("name") or m.get("model_name") or "") if isinstance(m, dict) else str(m or "")
-                    img = j.get("image") if isinstance(j.get("image"), dict) else {}
+                    img = j["image"] if isinstance(j.get("image"), dict) else {}
                     p = j.get("positive_prompt") or img.get("prompt") or ""
                     prompt = p if isinstance(p, str) else json.dumps(p)[:200]
             except ValueError:
@@ -175,7 +181,7 @@ def _add_xmp(sig: RightsSignals, xmp: dict, where: str, noai: set[str]) -> None:
             policy = "; ".join(v for n, v in xmp.get("policy", []) if "tdm" in n.lower())
             sig.opt_outs.append(Signal("tdm-reservation", "1", where, policy))
     for ns, value in xmp.get("digitalsourcetype", []):
-        if value.strip().rstrip("/").rsplit("/", 1)[-1].lower() in TRAINED_AI:
+        if is_trained_ai(value):
             sig.ai_sources.append(Signal("Iptc4xmpExt:DigitalSourceType", value.strip(), where))
     for key in ("aisystemused", "aipromptinformation"):
         for _, value in xmp.get(key, []):
@@ -196,11 +202,11 @@ def _add_xmp(sig: RightsSignals, xmp: dict, where: str, noai: set[str]) -> None:
             sig.provenance.setdefault("remote_urls", []).append(url)
 
 
-def read_signals(rec: ImageRecord, settings) -> RightsSignals:
+def read_signals(rec: ImageRecord, settings: Settings) -> RightsSignals:
+    """Every rights signal of one image: its metadata features and the sidecars beside it."""
     sig = RightsSignals()
     meta = rec.features.get("metadata") or {}
-    rights_conf = settings.section("rights")
-    noai = {_norm_tag(k) for k in rights_conf.get("noai_keywords", [])}
+    noai = {_norm_tag(k) for k in settings.cfg.rights.noai_keywords}
     platforms = settings.data.get("platforms", {})
     if "error" in meta:
         meta = {}
@@ -243,10 +249,10 @@ def read_signals(rec: ImageRecord, settings) -> RightsSignals:
                 elif use == "allowed":
                     sig.permissions.append(Signal(entry.get("assertion", "training-mining"), f"{key}: allowed", where))
         for dst in c2pa.get("digital_source_types", []):
-            if dst.strip().rstrip("/").rsplit("/", 1)[-1].lower() in TRAINED_AI:
+            if is_trained_ai(dst):
                 sig.ai_sources.append(Signal("C2PA digitalSourceType", dst.strip(), "C2PA (active manifest)"))
         for dst in c2pa.get("ingredient_source_types", []):
-            if dst.strip().rstrip("/").rsplit("/", 1)[-1].lower() in TRAINED_AI:
+            if is_trained_ai(dst):
                 sig.ai_sources.append(Signal("C2PA digitalSourceType", dst.strip(), "C2PA ingredient",
                                              "an ingredient was generated: the image is partly generated"))
     elif c2pa.get("status") == "remote":
@@ -308,7 +314,7 @@ def read_signals(rec: ImageRecord, settings) -> RightsSignals:
     # Stock agencies: in credit, copyright, source, licensor, web statement, EXIF Software.
     haystack = " | ".join(sig.credit + sig.copyright + sig.licensors + sig.web_statement
                           + [exif.get("software", ""), exif.get("copyright", "")]).lower()
-    for agency in rights_conf.get("stock_agencies", []):
+    for agency in settings.cfg.rights.stock_agencies:
         if agency.lower() in haystack:
             sig.agencies.append(agency)
     if sig.provenance.get("remote_urls"):
