@@ -74,11 +74,25 @@ def main() -> None:
     folder = args.folder / f"jpeg1024_{args.n}"
     t0 = time.perf_counter()
     build(folder, args.n)
-    print(f"{args.n} JPEGs (1024×1024, q90) in {folder} (built in {time.perf_counter() - t0:.0f} s); "
-          f"{os.cpu_count()} cores; checks: {args.select or 'all'}")
+    print(
+        f"{args.n} JPEGs (1024×1024, q90) in {folder} (built in {time.perf_counter() - t0:.0f} s); "
+        f"{os.cpu_count()} cores; checks: {args.select or 'all'}"
+    )
     with tempfile.TemporaryDirectory() as cache:
-        base = [sys.executable, "-m", "curate", "audit", str(folder), "--cache-dir", cache, "--json", "-", "-q",
-                "--jobs", str(args.jobs)] + (["--select", args.select] if args.select else [])
+        base = [
+            sys.executable,
+            "-m",
+            "curate",
+            "audit",
+            str(folder),
+            "--cache-dir",
+            cache,
+            "--json",
+            "-",
+            "-q",
+            "--jobs",
+            str(args.jobs),
+        ] + (["--select", args.select] if args.select else [])
         cold, peak_cold, out = timed(base)
         ex = json.loads(out)["summary"]["extraction"]
         warm, peak_warm, out = timed(base)
@@ -93,10 +107,8 @@ def main() -> None:
 
 def compare(folder: Path) -> None:
     code = {
-        "cleanvision (default issue scan)":
-            "from cleanvision import Imagelab; Imagelab(data_path=%r).find_issues(verbose=False)",
-        "imagededup PHash find_duplicates":
-            "from imagededup.methods import PHash; PHash(verbose=False).find_duplicates(image_dir=%r)",
+        "cleanvision (default issue scan)": "from cleanvision import Imagelab; Imagelab(data_path=%r).find_issues(verbose=False)",
+        "imagededup PHash find_duplicates": "from imagededup.methods import PHash; PHash(verbose=False).find_duplicates(image_dir=%r)",
     }
     for name, snippet in code.items():
         t0 = time.perf_counter()

@@ -52,7 +52,7 @@ def text_bank(n_labels: int, rng) -> np.ndarray:
 
 def images_for(labels: list[int], texts: np.ndarray, margin: float, rng) -> np.ndarray:
     """Image vectors whose cosine with their own label beats the bank's mean by ≈ margin (plus noise)."""
-    gap = unit(rng.normal(size=D))                       # the image/text "modality gap" shared by all images
+    gap = unit(rng.normal(size=D))  # the image/text "modality gap" shared by all images
     out = []
     for c in labels:
         own = texts[c] - texts.mean(axis=0)
@@ -116,7 +116,7 @@ def clustering(quick: bool) -> None:
                     rng = np.random.default_rng(1000 * trial + int(margin * 1000))
                     texts = text_bank(bank, rng)
                     if sizes:
-                        picks = rng.permutation(bank)[:len(sizes)]
+                        picks = rng.permutation(bank)[: len(sizes)]
                         truth = [int(picks[k]) for k, s in enumerate(sizes) for _ in range(s)]
                     else:
                         weights = rng.dirichlet(np.ones(bank) * 0.5)
@@ -132,9 +132,11 @@ def clustering(quick: bool) -> None:
                     want, got = flagged(truth, limit, True), flagged(clusters, limit, False)
                     ftp, ffp, ffn = ftp + len(want & got), ffp + len(got - want), ffn + len(want - got)
                 mark = " (default)" if abs(t - t_default) < 1e-9 else ""
-                print(f"| {kind} | {margin:.2f} ({statistics.mean(deltas):.3f}) | {t:.2f}{mark} | "
-                      f"{tp / max(tp + fp, 1):.2f} | {tp / max(tp + fn, 1):.2f} | "
-                      f"{ftp / max(ftp + ffp, 1):.2f} | {ftp / max(ftp + ffn, 1) if ftp + ffn else 1:.2f} |")
+                print(
+                    f"| {kind} | {margin:.2f} ({statistics.mean(deltas):.3f}) | {t:.2f}{mark} | "
+                    f"{tp / max(tp + fp, 1):.2f} | {tp / max(tp + fn, 1):.2f} | "
+                    f"{ftp / max(ftp + ffp, 1):.2f} | {ftp / max(ftp + ffn, 1) if ftp + ffn else 1:.2f} |"
+                )
     print()
 
 
@@ -142,12 +144,10 @@ def throughput(quick: bool) -> None:
     import torch
 
     from curate.cache import FeatureCache
-    from curate.extract.clip import ClipOptions, Loader, embed_images
+    from curate.extract.clip import ClipOptions, Loader, embed_images, load_model
     from curate.extract.decode import Limits
 
-    from curate.extract.clip import load_model
-
-    loaded = load_model(ClipOptions(pretrained=None, device="cpu"))     # the stage's own loader: its threads
+    loaded = load_model(ClipOptions(pretrained=None, device="cpu"))  # the stage's own loader: its threads
     model = loaded.model
     print(f"## 2. CLIP throughput on CPU ({torch.get_num_threads()} threads, torch {torch.__version__})\n")
     print("| batch | images/s (encode only) |")
@@ -180,8 +180,10 @@ def throughput(quick: bool) -> None:
             rec.features = {"image": {"width": 1024, "height": 1024}}
             recs.append(rec)
         loader = Loader(ClipOptions(pretrained=None), loaded)
-        for label, faces in (("whole picture only (no face found)", None),
-                             ("four views (a face found)", {"faces": [{"box": [0.4, 0.2, 0.6, 0.4], "score": 1.0}]})):
+        for label, faces in (
+            ("whole picture only (no face found)", None),
+            ("four views (a face found)", {"faces": [{"box": [0.4, 0.2, 0.6, 0.4], "score": 1.0}]}),
+        ):
             for rec in recs:
                 rec.features.pop("clip", None)
                 rec.features["faces"] = faces
@@ -235,11 +237,17 @@ def identity() -> None:
         (same if p1 == p2 else diff).append(float(np.linalg.norm(d1 - d2)))
     print("## 3. Identity: dlib descriptors of the real faces in the sample photos under edits\n")
     print(f"faces found: {len(descriptors)} of {len(people) * len(edits)} (missed: {', '.join(missed) or 'none'})")
-    print(f"same person: {len(same)} pairs, distance {min(same):.3f}–{max(same):.3f} (median {statistics.median(same):.3f})")
-    print(f"different people: {len(diff)} pairs, distance {min(diff):.3f}–{max(diff):.3f} "
-          f"(median {statistics.median(diff):.3f})")
-    print(f"at 0.6: same-person pairs called different {sum(d > 0.6 for d in same)}/{len(same)}, "
-          f"different-person pairs called same {sum(d <= 0.6 for d in diff)}/{len(diff)}")
+    print(
+        f"same person: {len(same)} pairs, distance {min(same):.3f}–{max(same):.3f} (median {statistics.median(same):.3f})"
+    )
+    print(
+        f"different people: {len(diff)} pairs, distance {min(diff):.3f}–{max(diff):.3f} "
+        f"(median {statistics.median(diff):.3f})"
+    )
+    print(
+        f"at 0.6: same-person pairs called different {sum(d > 0.6 for d in same)}/{len(same)}, "
+        f"different-person pairs called same {sum(d <= 0.6 for d in diff)}/{len(diff)}"
+    )
     t0 = time.perf_counter()
     with Image.open(people["grace_hopper"]) as im:
         buf = io.BytesIO()

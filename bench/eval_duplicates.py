@@ -62,8 +62,9 @@ TRANSFORMS = {
     "brightness +15%": lambda im: ImageEnhance.Brightness(im).enhance(1.15),
     "contrast +20%": lambda im: ImageEnhance.Contrast(im).enhance(1.2),
     "saturation x1.4": lambda im: ImageEnhance.Color(im).enhance(1.4),
-    "warm colour shift": lambda im: Image.merge("RGB", [b.point(lambda v, d=d: max(0, min(255, v + d)))
-                                                        for b, d in zip(im.split(), (18, 0, -12))]),
+    "warm colour shift": lambda im: Image.merge(
+        "RGB", [b.point(lambda v, d=d: max(0, min(255, v + d))) for b, d in zip(im.split(), (18, 0, -12))]
+    ),
     "greyscale": lambda im: ImageOps.grayscale(im).convert("RGB"),
     "resize 75% + crop 4% + jpeg q70": lambda im: jpeg(crop(resize(im, 0.75), 0.04, "two"), 70),
     "rotate 2 degrees": lambda im: im.rotate(2, resample=Image.BICUBIC, expand=False),
@@ -74,7 +75,7 @@ TRANSFORMS = {
 def features(im: Image.Image, fmt: str, tmp: Path, name: str) -> dict:
     path = tmp / f"{name}.{fmt.lower()}"
     im.save(path, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    _, _, feats, _ = extract_one(str(path), None, Limits())
+    _, _, feats, _ = extract_one(str(path), Limits(), ("image",))
     return feats["image"]
 
 
@@ -90,16 +91,19 @@ def main() -> None:
     items = []  # (base index, transform name or None, phash, dhash)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        for bi, (name, im) in enumerate(bases):
+        for bi, (_name, im) in enumerate(bases):
             f = features(im, "PNG", tmp, f"{bi}_base")
             items.append((bi, None, f))
             for ti, (tname, fn) in enumerate(TRANSFORMS.items()):
                 f = features(fn(im), "PNG", tmp, f"{bi}_{ti}")
                 items.append((bi, tname, f))
     base_idx = np.array([i[0] for i in items])
-    arrays = (bits([i[2]["phash"] for i in items]), bits([i[2]["dhash"] for i in items]),
-              np.array([[int(p, 16) for p, _ in i[2]["view_hashes"]] for i in items], dtype=np.uint64),
-              np.array([[int(d, 16) for _, d in i[2]["view_hashes"]] for i in items], dtype=np.uint64))
+    arrays = (
+        bits([i[2]["phash"] for i in items]),
+        bits([i[2]["dhash"] for i in items]),
+        np.array([[int(p, 16) for p, _ in i[2]["view_hashes"]] for i in items], dtype=np.uint64),
+        np.array([[int(d, 16) for _, d in i[2]["view_hashes"]] for i in items], dtype=np.uint64),
+    )
     n = len(items)
 
     def predict(max_p: int, max_d: int) -> np.ndarray:
@@ -114,8 +118,10 @@ def main() -> None:
     neg = upper & ~same
     originals = {i[0]: k for k, i in enumerate(items) if i[1] is None}
 
-    print(f"{len(bases)} distinct real pictures, {len(TRANSFORMS)} transformations each, "
-          f"{len(items)} images, {int(neg.sum())} pairs of different pictures\n")
+    print(
+        f"{len(bases)} distinct real pictures, {len(TRANSFORMS)} transformations each, "
+        f"{len(items)} images, {int(neg.sum())} pairs of different pictures\n"
+    )
     print(f"Recall per transformation at pHash ≤ {tp_max} and dHash ≤ {td_max} (copy matched to its original):")
     per = defaultdict(list)
     pred = predict(tp_max, td_max)
@@ -133,14 +139,18 @@ def main() -> None:
     fp = int((pred & neg).sum())
     tp = int((pred & upper & same).sum())
     print(f"\n  overall recall (targeted transformations): {np.mean(all_targeted):.3f}")
-    print(f"  false matches: {fp} of {int(neg.sum())} different-picture pairs "
-          f"({fp / neg.sum():.5%}); pair precision {tp / max(1, tp + fp):.4f}")
+    print(
+        f"  false matches: {fp} of {int(neg.sum())} different-picture pairs "
+        f"({fp / neg.sum():.5%}); pair precision {tp / max(1, tp + fp):.4f}"
+    )
     if fp:
         shown = 0
         for i, j in zip(*np.nonzero(pred & neg)):
             if shown < 5:
-                print(f"    false match: {bases[items[i][0]][0]} [{items[i][1] or 'original'}] ~ "
-                      f"{bases[items[j][0]][0]} [{items[j][1] or 'original'}]")
+                print(
+                    f"    false match: {bases[items[i][0]][0]} [{items[i][1] or 'original'}] ~ "
+                    f"{bases[items[j][0]][0]} [{items[j][1] or 'original'}]"
+                )
                 shown += 1
 
     print("\nSweep (recall over targeted copies vs. false matches among different pictures):")

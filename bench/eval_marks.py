@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+from marks_cases import HAND_FONTS, available, backgrounds, build_cases  # noqa: E402
 
+from curate.derive.marks import classify  # noqa: E402
 from curate.extract import marks as marks_extractor  # noqa: E402
 from curate.extract.decode import Decoded  # noqa: E402
-from curate.derive.marks import classify  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
-from marks_cases import HAND_FONTS, available, backgrounds, build_cases  # noqa: E402
 
 _cases = []
 
@@ -45,10 +45,14 @@ def _run(i):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--side", type=int, default=marks_extractor.MAX_SIDE,
-                    help="text detection size, long side (default: the extractor's)")
+    ap.add_argument(
+        "--side",
+        type=int,
+        default=marks_extractor.MAX_SIDE,
+        help="text detection size, long side (default: the extractor's)",
+    )
     args = ap.parse_args()
-    marks_extractor.MAX_SIDE = args.side   # set before the pool forks, so workers see it
+    marks_extractor.MAX_SIDE = args.side  # set before the pool forks, so workers see it
     reason = marks_extractor.available()
     if reason:
         raise SystemExit(reason)
@@ -57,8 +61,10 @@ def main() -> None:
         raise SystemExit("need at least 3 handwriting fonts for signatures: see this script's docstring")
     print(f"handwriting fonts: {', '.join(Path(f).stem for f in fonts)}")
     _cases.extend(build_cases(fonts))
-    print(f"{len(_cases)} cases; engine {marks_extractor.engine_version()}, "
-          f"detection at {marks_extractor.MAX_SIDE} px", flush=True)
+    print(
+        f"{len(_cases)} cases; engine {marks_extractor.engine_version()}, detection at {marks_extractor.MAX_SIDE} px",
+        flush=True,
+    )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as ex:
         results = list(ex.map(_run, range(len(_cases)), chunksize=4))
@@ -87,8 +93,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for (kind, op), r in sorted((k, v) for k, v in table.items() if not k[0].startswith("neg_")):
         n = r["n"]
-        print(f"| {kind} | {op if op is not None else '0.75–1'} | {n} | {r['marked'] / n:.2f} | "
-              f"{r['watermark'] / n:.2f} | {r['signature'] / n:.2f} | {r['text'] / n:.2f} |")
+        print(
+            f"| {kind} | {op if op is not None else '0.75–1'} | {n} | {r['marked'] / n:.2f} | "
+            f"{r['watermark'] / n:.2f} | {r['signature'] / n:.2f} | {r['text'] / n:.2f} |"
+        )
     print("\n| negatives | n | watermark FP | signature FP | text (TXT001) |")
     print("|---|---|---|---|---|")
     for (kind, _), r in sorted((k, v) for k, v in table.items() if k[0].startswith("neg_")):
@@ -106,8 +114,10 @@ def main() -> None:
         t = time.perf_counter()
         marks_extractor.compute(d)
         times.append(time.perf_counter() - t)
-    print(f"\nmarks pass per 1024-px image, one core: median {1000 * np.median(times):.0f} ms, "
-          f"p90 {1000 * np.percentile(times, 90):.0f} ms (16 photos)")
+    print(
+        f"\nmarks pass per 1024-px image, one core: median {1000 * np.median(times):.0f} ms, "
+        f"p90 {1000 * np.percentile(times, 90):.0f} ms (16 photos)"
+    )
 
 
 if __name__ == "__main__":

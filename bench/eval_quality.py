@@ -37,9 +37,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_cases import (add_noise, beauty_filter, blur, clean_photos, denoised_high_iso,  # noqa: E402
-                           face_box, flat_art, jpeg, largest_face, noise_reduced, portraits, shallow_dof,
-                           upscaled)
+from quality_cases import (  # noqa: E402
+    add_noise,
+    beauty_filter,
+    blur,
+    clean_photos,
+    denoised_high_iso,
+    face_box,
+    flat_art,
+    jpeg,
+    largest_face,
+    noise_reduced,
+    portraits,
+    shallow_dof,
+    upscaled,
+)
 
 CATS = ("noise", "blur", "upscaled", "compression")
 CASES = {
@@ -108,8 +120,21 @@ def categories() -> None:
         folder = Path(tmp) / "cases"
         folder.mkdir()
         labels = build(folder)
-        r = CliRunner().invoke(app, ["audit", str(folder), "--json", "-", "-q", "--no-cache", "--base-model", "sd15",
-                                     "--select", ",".join(CATS)])
+        r = CliRunner().invoke(
+            app,
+            [
+                "audit",
+                str(folder),
+                "--json",
+                "-",
+                "-q",
+                "--no-cache",
+                "--base-model",
+                "sd15",
+                "--select",
+                ",".join(CATS),
+            ],
+        )
         report = json.loads(r.stdout)
     flagged: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for img in report["images"]:
@@ -142,7 +167,7 @@ def timing() -> None:
     from curate.extract.decode import Limits, decode_image
 
     times = []
-    for name, im in clean_photos():
+    for _name, im in clean_photos():
         buf = io.BytesIO()
         im.resize((1024, 1024), Image.LANCZOS).save(buf, "JPEG", quality=92)
         d = decode_image(buf.getvalue(), Limits())
@@ -151,8 +176,10 @@ def timing() -> None:
         for _ in range(5):
             quality.compute(d)
         times.append((time.perf_counter() - t0) * 200)
-    print(f"quality extractor on 1024×1024 images, one core: median {statistics.median(times):.1f} ms, "
-          f"max {max(times):.1f} ms per image")
+    print(
+        f"quality extractor on 1024×1024 images, one core: median {statistics.median(times):.1f} ms, "
+        f"max {max(times):.1f} ms per image"
+    )
 
 
 FACE_CASES = {
@@ -187,7 +214,7 @@ def smoothing(extra: Path | None, verbose: bool = False) -> None:
             continue
         sources.append((name, im, box))
         fw = box[2] - box[0]
-        if fw >= 180:               # the same portrait smaller: a face of ~130 px
+        if fw >= 180:  # the same portrait smaller: a face of ~130 px
             k = 130 / fw
             small = im.resize((round(im.width * k), round(im.height * k)), Image.LANCZOS)
             sbox = face_box(small)
@@ -206,8 +233,23 @@ def smoothing(extra: Path | None, verbose: bool = False) -> None:
                     path = folder / f"f{ci:02d}_{name}.png"
                     make(im, box).convert("RGB").save(path)
                 labels[path.name] = (case, name)
-        r = CliRunner().invoke(app, ["audit", str(folder), "--json", "-", "-q", "--no-cache", "--base-model", "sd15",
-                                     "--profile", "person", "--select", "blur,upscaled"])
+        r = CliRunner().invoke(
+            app,
+            [
+                "audit",
+                str(folder),
+                "--json",
+                "-",
+                "-q",
+                "--no-cache",
+                "--base-model",
+                "sd15",
+                "--profile",
+                "person",
+                "--select",
+                "blur,upscaled",
+            ],
+        )
         report = json.loads(r.stdout)
         # the report carries the skin measure only when an image is flagged: read it for every case
         texture = {p: (largest_face((folder / p).read_bytes()) or {}).get("skin_texture") for p in labels}

@@ -30,7 +30,7 @@ from PIL import Image  # noqa: E402
 from curate.extract import metadata  # noqa: E402
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures" / "rights"   # a copy of ../shared/fixtures/rights
+FIXTURES = ROOT / "tests" / "fixtures" / "rights"  # a copy of ../shared/fixtures/rights
 CATS = {"opt-out", "platform-terms", "ai-generated", "rights", "consent", "cloak"}
 
 
@@ -74,19 +74,25 @@ def stock_like_jpeg(i: int) -> bytes:
     exif[0x0131] = "Adobe Photoshop 25.0"
     im.save(buf, "JPEG", quality=85, exif=exif.tobytes())
     data = buf.getvalue()
-    xmp = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-           f'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
-           f'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/" '
-           f'photoshop:Credit="Agency" xmpRights:WebStatement="https://agency.example/licence/{i}" '
-           f'plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-GENAIMLTRAINING">'
-           f'<dc:creator><rdf:Seq><rdf:li>Photographer {i}</rdf:li></rdf:Seq></dc:creator>'
-           f'<dc:subject><rdf:Bag>' + "".join(f"<rdf:li>keyword{k}</rdf:li>" for k in range(40)) + '</rdf:Bag></dc:subject>'
-           f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{"A description. " * 20}</rdf:li></rdf:Alt></dc:description>'
-           f'</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    xmp = (
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/" '
+        f'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/" '
+        f'photoshop:Credit="Agency" xmpRights:WebStatement="https://agency.example/licence/{i}" '
+        f'plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-GENAIMLTRAINING">'
+        f"<dc:creator><rdf:Seq><rdf:li>Photographer {i}</rdf:li></rdf:Seq></dc:creator>"
+        f"<dc:subject><rdf:Bag>"
+        + "".join(f"<rdf:li>keyword{k}</rdf:li>" for k in range(40))
+        + "</rdf:Bag></dc:subject>"
+        f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{"A description. " * 20}</rdf:li></rdf:Alt></dc:description>'
+        f"</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
     app1 = b"http://ns.adobe.com/xap/1.0/\x00" + xmp
-    iim = b"".join(b"\x1c\x02" + bytes([ds]) + struct.pack(">H", len(v)) + v
-                   for ds, v in ((80, b"Photographer"), (116, b"(c) Agency"), (110, b"Agency")) + tuple(
-                       (25, f"kw{k}".encode()) for k in range(30)))
+    iim = b"".join(
+        b"\x1c\x02" + bytes([ds]) + struct.pack(">H", len(v)) + v
+        for ds, v in ((80, b"Photographer"), (116, b"(c) Agency"), (110, b"Agency"))
+        + tuple((25, f"kw{k}".encode()) for k in range(30))
+    )
     res = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim + (b"\x00" if len(iim) % 2 else b"")
     app13 = b"Photoshop 3.0\x00" + res
     seg = lambda m, p: b"\xff" + bytes([m]) + struct.pack(">H", len(p) + 2) + p  # noqa: E731

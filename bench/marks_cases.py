@@ -15,9 +15,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
 from photos import photo_at, real_photos
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from quality_cases import NOT_PHOTOS, flat_art
 
 PRINT_FONTS = [
@@ -39,21 +38,57 @@ HAND_FONTS = [
     "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf",
 ]
 
-NAMES = ["Mika Sato", "J. Rivera", "Anna K.", "Kenta", "L. Moreau", "Sofia", "T. Nakamura", "Ines Vidal",
-         "Haru", "R. Okafor", "Yuki", "M. Berg"]
-MARK_TEXTS = ["© {n}", "© {n} Photography", "@{h}", "www.{h}.com", "{h}.art", "(c) 2024 {n}",
-              "{n} Studio", "instagram.com/{h}", "photo by {n}", "presents by {n}"]
+NAMES = [
+    "Mika Sato",
+    "J. Rivera",
+    "Anna K.",
+    "Kenta",
+    "L. Moreau",
+    "Sofia",
+    "T. Nakamura",
+    "Ines Vidal",
+    "Haru",
+    "R. Okafor",
+    "Yuki",
+    "M. Berg",
+]
+MARK_TEXTS = [
+    "© {n}",
+    "© {n} Photography",
+    "@{h}",
+    "www.{h}.com",
+    "{h}.art",
+    "(c) 2024 {n}",
+    "{n} Studio",
+    "instagram.com/{h}",
+    "photo by {n}",
+    "presents by {n}",
+]
 BIG_TEXTS = ["SAMPLE", "PREVIEW", "WATERMARK", "© {n}", "{h}.com", "PROOF", "shutterstock", "{n}"]
 HANDLES = ["mika_art", "jrivera", "annak.photo", "kenta_draws", "lmoreau", "sofia.ph", "nakamura_t", "ividal"]
-SIGN_WORDS = ["MAIN ST", "EXIT", "OPEN", "CAFE", "STOP", "PHARMACY", "NO PARKING", "BAKERY", "HOTEL",
-              "PLATFORM 3", "SALE 50%", "BUS STOP", "MUSEUM", "ONE WAY"]
+SIGN_WORDS = [
+    "MAIN ST",
+    "EXIT",
+    "OPEN",
+    "CAFE",
+    "STOP",
+    "PHARMACY",
+    "NO PARKING",
+    "BAKERY",
+    "HOTEL",
+    "PLATFORM 3",
+    "SALE 50%",
+    "BUS STOP",
+    "MUSEUM",
+    "ONE WAY",
+]
 OPACITIES = (0.25, 0.3, 0.5, 0.8)
 
 
 @dataclass
 class Case:
     name: str
-    kind: str            # positive mark type, or "neg_<type>"
+    kind: str  # positive mark type, or "neg_<type>"
     image: Image.Image
     opacity: float | None = None
 
@@ -155,8 +190,13 @@ def _logo(rng, px, colour, alpha):
     kind = rng.choice(["star", "tri", "leaf", "bars"])
     c = s / 2
     if kind == "star":
-        pts = [(c + s * (0.36 if i % 2 == 0 else 0.15) * math.cos(math.pi * i / 5 - math.pi / 2),
-                c + s * (0.36 if i % 2 == 0 else 0.15) * math.sin(math.pi * i / 5 - math.pi / 2)) for i in range(10)]
+        pts = [
+            (
+                c + s * (0.36 if i % 2 == 0 else 0.15) * math.cos(math.pi * i / 5 - math.pi / 2),
+                c + s * (0.36 if i % 2 == 0 else 0.15) * math.sin(math.pi * i / 5 - math.pi / 2),
+            )
+            for i in range(10)
+        ]
         d.polygon(pts, fill=fill)
     elif kind == "tri":
         d.polygon([(c, s * 0.2), (s * 0.78, s * 0.72), (s * 0.22, s * 0.72)], fill=fill)
@@ -203,8 +243,9 @@ def signature(im, rng, fonts):
     light = sum(im.crop(corner).convert("L").resize((16, 16)).getdata()) / 256 > 128
     colour = rng.choice([(20, 20, 20), (150, 30, 30), (30, 30, 120)]) if light else (240, 240, 240)
     angle = rng.choice([0, 0, 5, 10])
-    layer = _text_layer(im.size, text, font, px, (x, y), colour, rng.uniform(0.75, 1.0), angle,
-                        ("r" if right else "l") + "d")
+    layer = _text_layer(
+        im.size, text, font, px, (x, y), colour, rng.uniform(0.75, 1.0), angle, ("r" if right else "l") + "d"
+    )
     return _over(im, layer)
 
 
@@ -224,8 +265,9 @@ def scene_sign(im, rng):
     d.rectangle((2, 2, tw - 3, th - 3), outline=ink + (255,), width=3)
     d.text((tw // 2, th // 2), text, font=f, fill=ink + (255,), anchor="mm")
     shade = Image.linear_gradient("L").resize((tw, th)).point(lambda v: 255 - v // 4)
-    plate = Image.merge("RGBA", [Image.composite(c, Image.new("L", (tw, th), 0), shade) for c in plate.split()[:3]]
-                        + [plate.split()[3]])
+    plate = Image.merge(
+        "RGBA", [Image.composite(c, Image.new("L", (tw, th), 0), shade) for c in plate.split()[:3]] + [plate.split()[3]]
+    )
     plate = plate.rotate(rng.uniform(-8, 8), expand=True, resample=Image.BICUBIC)
     plate = plate.filter(ImageFilter.GaussianBlur(0.6))
     x = rng.randrange(0, max(1, w - plate.width))
@@ -239,7 +281,7 @@ def build_cases(hand_fonts: list[str], seed: int = 7) -> list[Case]:
     rng = random.Random(seed)
     bgs = backgrounds()
     cases: list[Case] = []
-    for i, (name, im) in enumerate(bgs):
+    for _i, (name, im) in enumerate(bgs):
         cases.append(Case(f"{name}", "neg_clean", im))
     for k in range(12):
         cases.append(Case(f"flat{k}", "neg_flat_art", flat_art(100 + k)))
@@ -247,7 +289,7 @@ def build_cases(hand_fonts: list[str], seed: int = 7) -> list[Case]:
     for n, im in scene_real.items():
         s = 1024 / max(im.size)
         cases.append(Case(f"{n}_real", "neg_scene_text", photo_at(im, (round(im.width * s), round(im.height * s)))))
-    for i, (name, im) in enumerate(bgs):
+    for _i, (name, im) in enumerate(bgs):
         cases.append(Case(f"{name}_sign", "neg_scene_text", scene_sign(im, rng)))
     # Marks go on each source picture equally often (a photo's quadrants are one source), and on art.
     sources: dict[str, list] = {}
@@ -261,8 +303,13 @@ def build_cases(hand_fonts: list[str], seed: int = 7) -> list[Case]:
         return rng.choice(sources[rng.choice(keys)])
 
     for op in OPACITIES:
-        for maker, kind in ((corner_text, "text_corner"), (centre_text, "text_centre"), (tiled_text, "text_tiled"),
-                            (scattered_logos, "logo_scattered"), (corner_logo, "logo_corner")):
+        for maker, kind in (
+            (corner_text, "text_corner"),
+            (centre_text, "text_centre"),
+            (tiled_text, "text_tiled"),
+            (scattered_logos, "logo_scattered"),
+            (corner_logo, "logo_corner"),
+        ):
             for j in range(10):
                 name, im = pick()
                 cases.append(Case(f"{name}_{kind}_{op}_{j}", kind, maker(im, rng, op), op))

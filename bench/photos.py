@@ -11,9 +11,27 @@ from pathlib import Path
 
 from PIL import Image
 
-SKIMAGE = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg", "camera.png",
-           "motorcycle_left.png", "retina.jpg", "ihc.png", "brick.png", "grass.png", "gravel.png", "coins.png",
-           "moon.png", "page.png", "text.png", "cell.png", "clock_motion.png", "color.png"]
+SKIMAGE = [
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "hubble_deep_field.jpg",
+    "camera.png",
+    "motorcycle_left.png",
+    "retina.jpg",
+    "ihc.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
+    "coins.png",
+    "moon.png",
+    "page.png",
+    "text.png",
+    "cell.png",
+    "clock_motion.png",
+    "color.png",
+]
 
 
 def _sources() -> list[tuple[str, Path]]:
@@ -55,8 +73,9 @@ def real_photos(split_large: bool = True) -> list[tuple[str, Image.Image]]:
         photos.append((name, rgb))
         if split_large and min(rgb.size) >= 480:
             w, h = rgb.size
-            for i, box in enumerate([(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2),
-                                     (0, h // 2, w // 2, h), (w // 2, h // 2, w, h)]):
+            for i, box in enumerate(
+                [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h), (w // 2, h // 2, w, h)]
+            ):
                 photos.append((f"{name}_q{i}", rgb.crop(box)))
     return photos
 

@@ -11,9 +11,19 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))   # the shared degraders
-from degrade import (add_noise, beauty_filter, blur, denoised_high_iso, flat_art, jpeg,  # noqa: E402,F401
-                     noise_reduced, scale_of, shallow_dof, upscaled)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the shared degraders
+from degrade import (  # noqa: E402,F401
+    add_noise,
+    beauty_filter,
+    blur,
+    denoised_high_iso,
+    flat_art,
+    jpeg,
+    noise_reduced,
+    scale_of,
+    shallow_dof,
+    upscaled,
+)
 from photos import real_photos  # noqa: E402
 
 # Scientific / document pictures are not photographs of the kind people train on.
@@ -25,6 +35,7 @@ def clean_photos() -> list[tuple[str, Image.Image]]:
 
 
 # ---- faces: over-smoothing (BLR002) ----------------------------------------------------------------------
+
 
 def portraits(extra: Path | None = None) -> list[tuple[str, Image.Image]]:
     """Real photos with a face large enough to judge skin: the two among the wheels' sample data, plus any

@@ -10,11 +10,11 @@ from typing import Callable
 from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
 from curate.checks.registry import CHECKS, Check, needed_extractors
+from curate.consent import read_manifest
 from curate.decide import split_findings, verdict
 from curate.extract import BY_NAME, ExtractStats, extract_features
 from curate.extract import clip as clip_stage
 from curate.extract.clip import ClipOptions
-from curate.consent import read_manifest
 from curate.extract.decode import Limits
 from curate.extract.sidecars import read_sidecars
 from curate.model import Finding, Group, ImageRecord
@@ -45,15 +45,15 @@ class AuditResult:
     settings: Settings
     base_model: BaseModel
     records: list[ImageRecord]
-    findings: list[Finding]                     # all of them, in check order
+    findings: list[Finding]  # all of them, in check order
     per_image: dict[str, list[Finding]]
-    other_findings: list[Finding]               # about files that are not images
+    other_findings: list[Finding]  # about files that are not images
     groups: list[Group]
     verdicts: dict[str, str]
     stats: ExtractStats
     analyses: dict[str, dict] = field(default_factory=dict)
     context: Context | None = None
-    base_model_given: bool = False              # --base-model was passed (else base_model is curate's default)
+    base_model_given: bool = False  # --base-model was passed (else base_model is curate's default)
 
     def signals_for(self, rec: ImageRecord):
         """The image's rights signals (computed by the checks, or now)."""
@@ -68,10 +68,13 @@ class ClipRequired(RulesError):
     """--require-clip and no CLIP model could be had (exit code 2)."""
 
 
-def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = None,
-              on_progress: Callable[[int], None] | None = None,
-              on_notice: Callable[[str], None] | None = None,
-              on_phase: Callable[[str, int], None] | None = None) -> AuditResult:
+def run_audit(
+    opts: AuditOptions,
+    on_scanned: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
+    on_phase: Callable[[str, int], None] | None = None,
+) -> AuditResult:
     """Run the whole pipeline. Raises RulesError for problems the user must fix (exit code 2)."""
     root = Path(opts.root)
     if not root.exists():
@@ -94,7 +97,7 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         on_scanned(len(scan.images))
 
     wanted = needed_extractors(selection, settings)
-    missing = _missing_analysers(wanted)        # {extractor: why it cannot run here}
+    missing = _missing_analysers(wanted)  # {extractor: why it cannot run here}
     needed = needed_extractors(selection, settings, frozenset(missing))
     analyses: dict[str, dict] = {}
     cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
@@ -102,8 +105,14 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
         on_notice(cache.notice)
     clip_texts = None
     try:
-        stats = extract_features(scan.images, cache, Limits.from_settings(settings.section("decode")),
-                                 jobs=opts.jobs, on_progress=on_progress, names=needed)
+        stats = extract_features(
+            scan.images,
+            cache,
+            Limits.from_settings(settings.section("decode")),
+            jobs=opts.jobs,
+            on_progress=on_progress,
+            names=needed,
+        )
         if "clip" in needed:
             status, clip_texts = _clip(scan.images, cache, opts, settings, on_progress, on_phase)
             if status["status"] == "skipped":
@@ -129,26 +138,49 @@ def run_audit(opts: AuditOptions, on_scanned: Callable[[int], None] | None = Non
             config_rel = Path(scan.config_path).resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             config_rel = scan.config_path
-    ctx = Context(settings, base, selection=selection, dataset={
-        "orphan_captions": scan.orphan_captions, "config_problem": scan.config_problem,
-        "config_path": scan.config_path, "config_rel": config_rel, "consent_manifest": consent_manifest,
-        "clip_texts": clip_texts, "image_paths": [r.path for r in scan.images],
-    })
+    ctx = Context(
+        settings,
+        base,
+        selection=selection,
+        dataset={
+            "orphan_captions": scan.orphan_captions,
+            "config_problem": scan.config_problem,
+            "config_path": scan.config_path,
+            "config_rel": config_rel,
+            "consent_manifest": consent_manifest,
+            "clip_texts": clip_texts,
+            "image_paths": [r.path for r in scan.images],
+        },
+    )
     runnable = [c for c in CHECKS if _on(c, ctx) and not set(missing) & set(c.needs)]
     findings, groups = run_checks(scan.images, ctx, runnable)
     per_image, other = split_findings(scan.images, findings)
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
-    analyses = {**_analyses(ctx, runnable, needed, missing, scan.images), **analyses}   # the CLIP stage's own
-    return AuditResult(scan, settings, base, scan.images, findings, dict(per_image), other, groups, verdicts,
-                       stats, analyses, ctx, base_model_given=bool(opts.base_model))
+    analyses = {**_analyses(ctx, runnable, needed, missing, scan.images), **analyses}  # the CLIP stage's own
+    return AuditResult(
+        scan,
+        settings,
+        base,
+        scan.images,
+        findings,
+        dict(per_image),
+        other,
+        groups,
+        verdicts,
+        stats,
+        analyses,
+        ctx,
+        base_model_given=bool(opts.base_model),
+    )
 
 
 def _on(check: Check, ctx: Context) -> bool:
     return any(ctx.wants(r) for r in check.emits)
 
 
-def _analyses(ctx: Context, runnable: list[Check], needed: tuple[str, ...], missing: dict[str, str],
-              records: list[ImageRecord]) -> dict[str, dict]:
+def _analyses(
+    ctx: Context, runnable: list[Check], needed: tuple[str, ...], missing: dict[str, str], records: list[ImageRecord]
+) -> dict[str, dict]:
     """What ran and what did not, from the check declarations: one entry per check module ('ok', or 'skipped'
     with the reason and its codes) and one per optional analysis (extractor) the checks needed."""
     out: dict[str, dict] = {}
@@ -158,12 +190,20 @@ def _analyses(ctx: Context, runnable: list[Check], needed: tuple[str, ...], miss
         if any(c in runnable for c in mine):
             out[name] = {"status": "ok"}
         elif not any(_on(c, ctx) for c in mine):
-            out[name] = {"status": "skipped", "reason": "not selected, or its rules are off", "checks": codes,
-                         "by_choice": True}
+            out[name] = {
+                "status": "skipped",
+                "reason": "not selected, or its rules are off",
+                "checks": codes,
+                "by_choice": True,
+            }
         else:
             lacking = sorted(set(missing) & {n for c in mine for n in c.needs})
-            out[name] = {"status": "skipped", "reason": f"needs the {lacking[0]} analysis, which is skipped",
-                         "checks": codes, "cause": lacking[0]}
+            out[name] = {
+                "status": "skipped",
+                "reason": f"needs the {lacking[0]} analysis, which is skipped",
+                "checks": codes,
+                "cause": lacking[0],
+            }
     for name in needed:
         if name == "image":
             continue
@@ -173,7 +213,7 @@ def _analyses(ctx: Context, runnable: list[Check], needed: tuple[str, ...], miss
             out[name]["failed"] = failed
     for name, reason in missing.items():
         codes = [r.code for c in CHECKS if name in c.needs and _on(c, ctx) for r in c.emits if ctx.wants(r)]
-        if codes:   # a missing analyser only some checks could use is not worth a line
+        if codes:  # a missing analyser only some checks could use is not worth a line
             out[name] = {"status": "skipped", "reason": reason, "checks": codes}
     return out
 
@@ -195,8 +235,15 @@ def _clip(records, cache, opts: AuditOptions, settings: Settings, on_progress, o
     if on_phase:
         on_phase("embedding (CLIP)", todo)
     loader = clip_stage.Loader(opts.clip)
-    status = clip_stage.embed_images(records, cache, opts.clip, Limits.from_settings(settings.section("decode")),
-                                     float(settings.get("identity", "min_face_score")), on_progress, loader)
+    status = clip_stage.embed_images(
+        records,
+        cache,
+        opts.clip,
+        Limits.from_settings(settings.section("decode")),
+        float(settings.get("identity", "min_face_score")),
+        on_progress,
+        loader,
+    )
     if status["status"] != "ok":
         return status, None
     texts = {}

@@ -38,7 +38,7 @@ class FeatureCache:
     FILE_NAME = "features-v1.sqlite"
 
     def __init__(self, directory: Path | None):
-        self.notice: str | None = None   # one line for the user when the cache could not be used as asked
+        self.notice: str | None = None  # one line for the user when the cache could not be used as asked
         self.path: Path | None = None
         if directory is not None:
             try:
@@ -107,4 +107,3 @@ def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> 
             return None
         out[name] = json.loads(found[name][1])
     return out
-

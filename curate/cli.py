@@ -19,7 +19,9 @@ from curate.rules import RulesError
 
 app = typer.Typer(
     help="Audit an image folder before training a LoRA on it: what to drop, and why, with evidence.",
-    no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -37,13 +39,14 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
-DEBUG = {"on": False}    # --debug / CURATE_DEBUG: show the traceback of an internal error
+DEBUG = {"on": False}  # --debug / CURATE_DEBUG: show the traceback of an internal error
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def guarded(command: F) -> F:
     """An unexpected exception in a command is one line and exit code 3 (a bug in curate, not a finding and
     not a usage error); `curate --debug` shows the traceback instead."""
+
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -59,8 +62,11 @@ def guarded(command: F) -> F:
             at = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
             Console(stderr=True, highlight=False).print(
                 f"[bold red]curate: internal error:[/] {escape(type(e).__name__)}: {escape(str(e))}{at} — a bug in "
-                "curate; rerun with `curate --debug ...` for the traceback and report it", soft_wrap=True)
+                "curate; rerun with `curate --debug ...` for the traceback and report it",
+                soft_wrap=True,
+            )
             raise typer.Exit(3) from None
+
     return run  # type: ignore[return-value]
 
 
@@ -73,8 +79,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
-    debug: bool = typer.Option(False, "--debug", envvar="CURATE_DEBUG",
-                               help="Show the traceback of an internal error (exit code 3) instead of one line."),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="CURATE_DEBUG",
+        help="Show the traceback of an internal error (exit code 3) instead of one line.",
+    ),
 ) -> None:
     """curate — audit a LoRA training folder."""
     DEBUG["on"] = debug
@@ -94,8 +104,9 @@ def _rules_option() -> Any:
 
 
 def _jobs_option() -> Any:
-    return typer.Option(0, "--jobs", "-j", envvar="CURATE_JOBS",
-                        help="Worker processes (default: all cores; CURATE_JOBS also works).")
+    return typer.Option(
+        0, "--jobs", "-j", envvar="CURATE_JOBS", help="Worker processes (default: all cores; CURATE_JOBS also works)."
+    )
 
 
 def _cache_dir_option() -> Any:
@@ -117,10 +128,12 @@ def audit(
     base_model: Optional[str] = _base_model_option(),
     profile: Optional[str] = _profile_option(),
     rules: Optional[Path] = _rules_option(),
-    kohya_config: Optional[Path] = typer.Option(None, "--kohya-config",
-                                                help="kohya dataset_config.toml (default: the one in PATH, if any)."),
-    caption_extension: Optional[str] = typer.Option(None, "--caption-extension",
-                                                    help="Caption extension kohya will read (.txt/.caption)."),
+    kohya_config: Optional[Path] = typer.Option(
+        None, "--kohya-config", help="kohya dataset_config.toml (default: the one in PATH, if any)."
+    ),
+    caption_extension: Optional[str] = typer.Option(
+        None, "--caption-extension", help="Caption extension kohya will read (.txt/.caption)."
+    ),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report to FILE ('-' for stdout)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
@@ -129,14 +142,24 @@ def audit(
     cache_dir: Optional[Path] = _cache_dir_option(),
     no_cache: bool = _no_cache_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
-    clip_model: Optional[str] = typer.Option(None, "--clip-model",
-                                             help="open_clip model[/pretrained tag] (default ViT-B-32/datacomp_xl_s13b_b90k)."),
-    clip_weights: Optional[Path] = typer.Option(None, "--clip-weights", envvar="CURATE_CLIP_WEIGHTS",
-                                                help="A local CLIP checkpoint for --clip-model (no download)."),
-    offline: bool = typer.Option(False, "--offline", envvar="CURATE_OFFLINE",
-                                 help="Never use the network (CLIP weights must be cached or given)."),
-    require_clip: bool = typer.Option(False, "--require-clip",
-                                      help="Exit 2 when the CLIP checks cannot run (instead of skipping them)."),
+    clip_model: Optional[str] = typer.Option(
+        None, "--clip-model", help="open_clip model[/pretrained tag] (default ViT-B-32/datacomp_xl_s13b_b90k)."
+    ),
+    clip_weights: Optional[Path] = typer.Option(
+        None,
+        "--clip-weights",
+        envvar="CURATE_CLIP_WEIGHTS",
+        help="A local CLIP checkpoint for --clip-model (no download).",
+    ),
+    offline: bool = typer.Option(
+        False,
+        "--offline",
+        envvar="CURATE_OFFLINE",
+        help="Never use the network (CLIP weights must be cached or given).",
+    ),
+    require_clip: bool = typer.Option(
+        False, "--require-clip", help="Exit 2 when the CLIP checks cannot run (instead of skipping them)."
+    ),
     device: str = typer.Option("auto", "--device", help="CLIP device: auto, cpu, cuda, mps."),
 ) -> None:
     """Audit PATH and report what to drop, what to review, and why."""
@@ -155,17 +178,35 @@ def audit(
     from curate.extract.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipOptions
 
     model, _, tag = (clip_model or "").partition("/")
-    clip = ClipOptions(model=model or DEFAULT_MODEL,
-                       pretrained=tag or (DEFAULT_PRETRAINED if not clip_model else None) if not clip_weights else None,
-                       weights=clip_weights, offline=offline, device=device)
+    clip = ClipOptions(
+        model=model or DEFAULT_MODEL,
+        pretrained=tag or (DEFAULT_PRETRAINED if not clip_model else None) if not clip_weights else None,
+        weights=clip_weights,
+        offline=offline,
+        device=device,
+    )
     if clip_weights is not None and not clip_weights.is_file():
-        _fail(f"--clip-weights: no such file: {clip_weights} (a checkpoint for --clip-model, e.g. open_clip_model.safetensors)")
+        _fail(
+            f"--clip-weights: no such file: {clip_weights} "
+            "(a checkpoint for --clip-model, e.g. open_clip_model.safetensors)"
+        )
     if clip_model and not tag and not clip_weights:
         _fail("--clip-model needs a pretrained tag (ViT-B-16/datacomp_xl_s13b_b90k) or --clip-weights FILE")
-    opts = AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules,
-                        kohya_config=kohya_config, caption_extension=caption_extension, jobs=jobs,
-                        cache_dir=cache_dir, use_cache=not no_cache, select=_split(select), ignore=_split(ignore),
-                        clip=clip, require_clip=require_clip)
+    opts = AuditOptions(
+        root=path,
+        base_model=base_model,
+        profile=profile,
+        rules_file=rules,
+        kohya_config=kohya_config,
+        caption_extension=caption_extension,
+        jobs=jobs,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+        select=_split(select),
+        ignore=_split(ignore),
+        clip=clip,
+        require_clip=require_clip,
+    )
     result = _run(opts)
     err = _console(stderr=True)
     code = exit_code(result.findings, fail_on)
@@ -217,22 +258,26 @@ def rules_cmd(
     if r is None:
         _fail(f"no check has the code '{code}'; `curate rules` lists them")
         return
-    console.print(f"[bold]{r.code}[/] {r.name} · category {r.category} · default severity {r.severity}"
-                  f" · under profile {settings.profile}: {settings.severity(r.code, r.severity)} · since {r.since}"
-                  + (f" · deprecated: {escape(r.deprecated)}" if r.deprecated else ""))
+    console.print(
+        f"[bold]{r.code}[/] {r.name} · category {r.category} · default severity {r.severity}"
+        f" · under profile {settings.profile}: {settings.severity(r.code, r.severity)} · since {r.since}"
+        + (f" · deprecated: {escape(r.deprecated)}" if r.deprecated else "")
+    )
     console.print()
     console.print(escape(r.render(settings)), soft_wrap=True)
     if r.settings_section:
         console.print()
-        console.print(f"[bold]Thresholds[/] (rules/checks.toml {escape(f'[{r.settings_section}]')}, "
-                      f"profile {settings.profile}):")
+        console.print(
+            f"[bold]Thresholds[/] (rules/checks.toml {escape(f'[{r.settings_section}]')}, profile {settings.profile}):"
+        )
         for key, value in settings.section(r.settings_section).items():
             console.print(f"  {key} = {value!r}")
     console.print(f"\nDefined in {r.module.replace('.', '/')}.py")
 
 
-consent_app = typer.Typer(help="The consent manifest (provenance.csv) at the dataset root.", no_args_is_help=True,
-                          rich_markup_mode=None)
+consent_app = typer.Typer(
+    help="The consent manifest (provenance.csv) at the dataset root.", no_args_is_help=True, rich_markup_mode=None
+)
 report_app = typer.Typer(help="Reports for a model card.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(consent_app, name="consent")
 app.add_typer(report_app, name="report")
@@ -243,27 +288,46 @@ def _run(opts):
     from curate.audit import run_audit
 
     err = _console(stderr=True)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     task = progress.add_task("extracting features", total=None)
     try:
         with progress:
-            return run_audit(opts, on_scanned=lambda n: progress.update(task, total=n),
-                             on_progress=lambda k: progress.advance(task, k),
-                             on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"),
-                             on_phase=lambda name, n: progress.reset(task, total=n, description=name))
+            return run_audit(
+                opts,
+                on_scanned=lambda n: progress.update(task, total=n),
+                on_progress=lambda k: progress.advance(task, k),
+                on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"),
+                on_phase=lambda name, n: progress.reset(task, total=n, description=name),
+            )
     except RulesError as e:
         _fail(str(e))
     except KeyboardInterrupt:
         err.print("curate: interrupted; features extracted so far are cached")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
 
 
 def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache, jobs):
     from curate.audit import AuditOptions
 
-    return _run(AuditOptions(root=path, base_model=base_model, profile=profile, rules_file=rules, jobs=jobs,
-                             cache_dir=cache_dir, use_cache=not no_cache))
+    return _run(
+        AuditOptions(
+            root=path,
+            base_model=base_model,
+            profile=profile,
+            rules_file=rules,
+            jobs=jobs,
+            cache_dir=cache_dir,
+            use_cache=not no_cache,
+        )
+    )
 
 
 @consent_app.command("init")
@@ -295,10 +359,14 @@ def consent_init(
     except OSError as e:
         _fail(f"cannot write {target}: {e.strerror or e}")
     console = _console()
-    console.print(f"wrote {escape(str(target))}: {len(rows)} rows ({added} new, {filled} empty cells filled)"
-                  + (f"; previous version kept as {escape(backup.name)}" if backup else ""))
-    console.print("Next: fill `subject`, `subject_consent` (yes/no) and `consent_ref` for each person pictured, "
-                  "and `licence` for third-party work.")
+    console.print(
+        f"wrote {escape(str(target))}: {len(rows)} rows ({added} new, {filled} empty cells filled)"
+        + (f"; previous version kept as {escape(backup.name)}" if backup else "")
+    )
+    console.print(
+        "Next: fill `subject`, `subject_consent` (yes/no) and `consent_ref` for each person pictured, "
+        "and `licence` for third-party work."
+    )
 
 
 @report_app.command("provenance")
@@ -322,15 +390,18 @@ def report_provenance(
     report = provenance.build(result)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "provenance-report.json").write_text(_json.dumps(report, indent=2, ensure_ascii=False) + "\n",
-                                                    encoding="utf-8")
+        (out / "provenance-report.json").write_text(
+            _json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         (out / "provenance-report.md").write_text(provenance.markdown(report), encoding="utf-8")
     except OSError as e:
         _fail(f"cannot write the report to {out}: {e.strerror or e}")
     s = report["summary"]
-    _console().print(f"wrote {escape(str(out / 'provenance-report.md'))} and .json: {s['images']} images, "
-                     f"{s['opt_outs_found']} opt-outs ({s['opt_outs_excluded']} excluded), "
-                     f"{s['ai_generated']} AI-generated, consent: {s['by_subject_consent']}")
+    _console().print(
+        f"wrote {escape(str(out / 'provenance-report.md'))} and .json: {s['images']} images, "
+        f"{s['opt_outs_found']} opt-outs ({s['opt_outs_excluded']} excluded), "
+        f"{s['ai_generated']} AI-generated, consent: {s['by_subject_consent']}"
+    )
 
 
 def main() -> None:

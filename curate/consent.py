@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.model import ImageRecord
 from curate.derive.rights import RightsSignals
+from curate.model import ImageRecord
 
 COLUMNS = ["path", "sha256", "source_url", "author", "licence", "subject", "subject_consent", "consent_ref", "notes"]
 CONSENT_VALUES = ("yes", "no", "unknown")
@@ -28,7 +28,7 @@ MAX_MANIFEST_BYTES = 64 << 20
 
 @dataclass
 class Manifest:
-    rows: dict[str, dict[str, str]]          # by path
+    rows: dict[str, dict[str, str]]  # by path
     problem: str | None = None
     extra_columns: tuple[str, ...] = ()
 
@@ -64,18 +64,24 @@ def prefill(rec: ImageRecord, sig: RightsSignals) -> dict[str, str]:
     if sig.opt_outs:
         notes.append("opt-out: " + "; ".join(f"{s.kind} {s.value}" for s in sig.opt_outs))
     if sig.generators or sig.ai_sources:
-        notes.append("AI-generated: " + ", ".join([g["generator"] for g in sig.generators]
-                                                   + [s.value.rsplit("/", 1)[-1] for s in sig.ai_sources]))
+        notes.append(
+            "AI-generated: "
+            + ", ".join([g["generator"] for g in sig.generators] + [s.value.rsplit("/", 1)[-1] for s in sig.ai_sources])
+        )
     if sig.platforms:
         notes.append("source platform: " + ", ".join(p.get("name") or p["key"] for p in sig.platforms))
     if sig.agencies:
         notes.append("stock agency: " + ", ".join(sig.agencies))
     licence = "; ".join(sig.usage_terms or sig.web_statement or sig.licensors)
     return {
-        "path": rec.path, "sha256": rec.sha256 or "",
+        "path": rec.path,
+        "sha256": rec.sha256 or "",
         "source_url": (sig.source_urls or [""])[0],
         "author": "; ".join(sig.authors or sig.copyright),
-        "licence": licence, "subject": "", "subject_consent": "unknown", "consent_ref": "",
+        "licence": licence,
+        "subject": "",
+        "subject_consent": "unknown",
+        "consent_ref": "",
         "notes": " | ".join(notes),
     }
 

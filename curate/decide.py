@@ -16,7 +16,9 @@ def verdict(findings: Iterable[Finding]) -> str:
     return "drop" if worst >= SEVERITY_RANK["error"] else "review" if worst >= SEVERITY_RANK["warning"] else "keep"
 
 
-def split_findings(records: list[ImageRecord], findings: list[Finding]) -> tuple[dict[str, list[Finding]], list[Finding]]:
+def split_findings(
+    records: list[ImageRecord], findings: list[Finding]
+) -> tuple[dict[str, list[Finding]], list[Finding]]:
     """Findings per image path (in check order), and those about other files (captions, configs)."""
     paths = {r.path for r in records}
     per_image: dict[str, list[Finding]] = defaultdict(list)

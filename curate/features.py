@@ -21,8 +21,8 @@ class Extractor(Protocol):
 
 
 class ErrorInfo(TypedDict, total=False):
-    kind: str            # empty, not-an-image, truncated, corrupt, pixel-limit, timeout, too-large, unopenable,
-    detail: str          # unavailable (not installed here), failed (the extractor raised: a bug)
+    kind: str  # empty, not-an-image, truncated, corrupt, pixel-limit, timeout, too-large, unopenable,
+    detail: str  # unavailable (not installed here), failed (the extractor raised: a bug)
     content: str
     limit_pixels: int
     limit_seconds: float
@@ -35,17 +35,17 @@ class ImageFeatures(TypedDict, total=False):
     error: ErrorInfo
     format: str
     mode: str
-    width: int                          # after EXIF orientation
+    width: int  # after EXIF orientation
     height: int
     declared_width: int
     declared_height: int
     frames: int
     orientation: int
-    decode_scale: int                   # > 1: a huge JPEG decoded at reduced size (libjpeg DCT scaling)
-    pixel_hash: str | None              # SHA-256 of the pixels; None for reduced decodes
-    phash: str                          # 64-bit hashes as 16 hex digits
+    decode_scale: int  # > 1: a huge JPEG decoded at reduced size (libjpeg DCT scaling)
+    pixel_hash: str | None  # SHA-256 of the pixels; None for reduced decodes
+    phash: str  # 64-bit hashes as 16 hex digits
     dhash: str
-    view_hashes: list[list[str]]        # [[phash, dhash]] of six crop views
+    view_hashes: list[list[str]]  # [[phash, dhash]] of six crop views
 
 
 class QualityFeatures(TypedDict, total=False):
@@ -55,23 +55,23 @@ class QualityFeatures(TypedDict, total=False):
     skipped: str
     analysed_width: int
     analysed_height: int
-    noise_sigma: float | None           # 8-bit units
-    chroma_noise_sigma: float | None    # absent for grayscale
-    flat_fraction: float                # share of single-valued 16-px blocks (flat-colour art)
+    noise_sigma: float | None  # 8-bit units
+    chroma_noise_sigma: float | None  # absent for grayscale
+    flat_fraction: float  # share of single-valued 16-px blocks (flat-colour art)
     edge_sharpness: float | None
     spectrum: list[float]
-    detail_fraction: float | None       # where real detail ends, as a fraction of Nyquist
-    high_band_deficit: float | None     # log10 of the high band's power against the power-law extrapolation
+    detail_fraction: float | None  # where real detail ends, as a fraction of Nyquist
+    high_band_deficit: float | None  # log10 of the high band's power against the power-law extrapolation
     blockiness: float | None
     jpeg_quality: int | None
 
 
 class TextRegion(TypedDict, total=False):
     text: str
-    box: list[float]                    # x0, y0, x1, y1 relative to the picture
+    box: list[float]  # x0, y0, x1, y1 relative to the picture
     score: float
     angle: float
-    height: float                       # letter height relative to the picture's height
+    height: float  # letter height relative to the picture's height
 
 
 class MarksFeatures(TypedDict, total=False):
@@ -90,7 +90,7 @@ class Face(TypedDict, total=False):
     score: float
     size_px: int
     skin_texture: float | None
-    descriptor: list[float]             # dlib's 128-d face descriptor
+    descriptor: list[float]  # dlib's 128-d face descriptor
 
 
 class FacesFeatures(TypedDict, total=False):
@@ -112,9 +112,9 @@ class MetadataFeatures(TypedDict, total=False):
     format: str
     exif: dict[str, str]
     iim: dict[str, list[str]]
-    xmp: dict[str, list[list[str]]]     # property (lower case) → [[namespace, value]]
+    xmp: dict[str, list[list[str]]]  # property (lower case) → [[namespace, value]]
     xmp_problems: list[str]
-    text: dict[str, str]                # PNG text chunks (generator metadata)
+    text: dict[str, str]  # PNG text chunks (generator metadata)
     stealth: str
     c2pa: dict[str, Any]
 
@@ -123,4 +123,4 @@ class ClipFeatures(TypedDict, total=False):
     """`clip` (curate/extract/clip.py; a stage of its own, keyed by the model): base64 float16 embeddings."""
 
     model: str
-    views: dict[str, str]               # full, person, background, head
+    views: dict[str, str]  # full, person, background, head

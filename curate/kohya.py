@@ -26,7 +26,7 @@ def parse_concept_folder(name: str) -> tuple[int, str] | None:
 @dataclass
 class Subset:
     image_dir: Path | None
-    options: dict[str, Any]          # general ← dataset ← subset, as sd-scripts inherits them
+    options: dict[str, Any]  # general ← dataset ← subset, as sd-scripts inherits them
 
 
 @dataclass
@@ -116,8 +116,8 @@ def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, step
 @dataclass(frozen=True)
 class BucketFit:
     bucket: tuple[int, int]
-    scale: float            # >1 means the image is enlarged to cover the bucket
-    crop_fraction: float    # share of the (scaled) image cut away to fit the bucket
+    scale: float  # >1 means the image is enlarged to cover the bucket
+    crop_fraction: float  # share of the (scaled) image cut away to fit the bucket
 
 
 def fit_bucket(width: int, height: int, buckets) -> BucketFit:

@@ -12,9 +12,25 @@ SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 # The fixed category vocabulary of the JSON contract (curate.audit/v1). Later checks fill the rest.
 CATEGORIES = (
-    "unreadable", "resolution", "duplicate", "caption", "noise", "blur", "upscaled", "compression",
-    "watermark", "signature", "text", "cloak", "opt-out", "platform-terms", "ai-generated", "rights",
-    "consent", "composition", "identity",
+    "unreadable",
+    "resolution",
+    "duplicate",
+    "caption",
+    "noise",
+    "blur",
+    "upscaled",
+    "compression",
+    "watermark",
+    "signature",
+    "text",
+    "cloak",
+    "opt-out",
+    "platform-terms",
+    "ai-generated",
+    "rights",
+    "consent",
+    "composition",
+    "identity",
 )
 
 VERDICTS = ("keep", "review", "drop")
@@ -24,10 +40,10 @@ VERDICTS = ("keep", "review", "drop")
 class Concept:
     """A kohya concept folder (`10_hanako woman`) or a subset from dataset_config.toml."""
 
-    folder: str                 # POSIX path relative to the dataset root ('' for the root itself)
-    repeats: int | None         # None where kohya would not read the folder (no `N_` prefix)
-    tokens: str                 # 'hanako woman'
-    caption_extension: str      # '.txt' / '.caption'
+    folder: str  # POSIX path relative to the dataset root ('' for the root itself)
+    repeats: int | None  # None where kohya would not read the folder (no `N_` prefix)
+    tokens: str  # 'hanako woman'
+    caption_extension: str  # '.txt' / '.caption'
     resolution: tuple[int, int]  # (width, height) training target
     enable_bucket: bool
     min_bucket_reso: int
@@ -40,8 +56,8 @@ class Concept:
 class Caption:
     """What the scan found beside one image."""
 
-    path: str | None            # the caption kohya will read, relative; None when missing
-    text: str | None            # None when missing or undecodable
+    path: str | None  # the caption kohya will read, relative; None when missing
+    text: str | None  # None when missing or undecodable
     problem: str | None = None  # 'not-utf8', 'too-large'
     other_extensions: tuple[str, ...] = ()  # captions beside the image in extensions kohya will not read
 
@@ -50,15 +66,15 @@ class Caption:
 class ImageRecord:
     """One scanned image file and, after extraction, its cached features. Checks read only this."""
 
-    path: str                   # POSIX path relative to the dataset root
+    path: str  # POSIX path relative to the dataset root
     abs_path: str
     file_size: int
     concept: Concept
     caption: Caption
     sha256: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
-    sidecars: tuple[str, ...] = ()   # relative paths of .xmp / .json / .html files describing this image
-    trained: bool = True             # False when kohya will not load the file (its extension): never trained on
+    sidecars: tuple[str, ...] = ()  # relative paths of .xmp / .json / .html files describing this image
+    trained: bool = True  # False when kohya will not load the file (its extension): never trained on
 
     @property
     def image(self) -> ImageFeatures:
@@ -85,12 +101,12 @@ class Finding:
     severity: str
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
-    path: str | None = None     # image (or other file) it concerns
+    path: str | None = None  # image (or other file) it concerns
 
 
 @dataclass(frozen=True)
 class Group:
-    kind: str                   # 'exact-duplicate' | 'near-duplicate' | ...
+    kind: str  # 'exact-duplicate' | 'near-duplicate' | ...
     members: tuple[str, ...]
     keep: str
     evidence: dict[str, Any] = field(default_factory=dict)

@@ -12,10 +12,24 @@ from curate.model import Caption, Concept, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings
 
 # What curate decodes. kohya itself reads fewer of these (rules/checks.toml [kohya] image_extensions).
-IMAGE_EXTENSIONS = frozenset({
-    ".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".bmp", ".gif", ".avif", ".heic", ".heif",
-    ".tif", ".tiff", ".jxl",
-})
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".webp",
+        ".bmp",
+        ".gif",
+        ".avif",
+        ".heic",
+        ".heif",
+        ".tif",
+        ".tiff",
+        ".jxl",
+    }
+)
 # Sidecar files that describe an image: `<name or stem><suffix>` (gallery-dl writes `photo.jpg.json`,
 # Lightroom `photo.xmp`, a saved page `photo.html`, saved HTTP headers `photo.headers.json`).
 SIDECAR_SUFFIXES = (".xmp", ".json", ".html", ".htm", ".headers.json")
@@ -36,13 +50,13 @@ class Scan:
     root: Path
     images: list[ImageRecord]
     orphan_captions: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
-    layout: str = "plain"                 # 'kohya' (N_ folders), 'dataset_config', 'plain'
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    layout: str = "plain"  # 'kohya' (N_ folders), 'dataset_config', 'plain'
     config_path: str | None = None
     config_problem: str | None = None
     caption_extension: str = ".caption"
     caption_extension_source: str = "kohya default"
-    caption_extension_why: str = ""        # one clause saying why, where the source alone does not
+    caption_extension_why: str = ""  # one clause saying why, where the source alone does not
     resolution: tuple[int, int] = (1024, 1024)
     resolution_source: str = "base model"
     # What the audit assumes kohya will be told, and where each value comes from: (setting, value, source).
@@ -123,7 +137,9 @@ def _concept_for(folder: str, cfg: KohyaConfig | None, root: Path, defaults: dic
                 repeats, tokens = parsed
                 break
     return Concept(
-        folder=folder, repeats=repeats, tokens=tokens,
+        folder=folder,
+        repeats=repeats,
+        tokens=tokens,
         caption_extension=str(opts["caption_extension"]),
         resolution=parse_resolution(opts["resolution"]),
         enable_bucket=bool(opts["enable_bucket"]),
@@ -175,7 +191,7 @@ def scan_dataset(
 
     listing = list(_walk(root, scan.skipped))
     caption_counts: Counter[str] = Counter()
-    for folder, files in listing:
+    for _folder, files in listing:
         stems = {os.path.splitext(f)[0] for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
         for f in files:
             stem, ext = os.path.splitext(f)
@@ -194,22 +210,35 @@ def scan_dataset(
     elif caption_counts:
         defaults["caption_extension"] = caption_counts.most_common(1)[0][0]
         scan.caption_extension_source = "detected"
-        scan.caption_extension_why = (f"{caption_counts.most_common(1)[0][1]} of {sum(caption_counts.values())} "
-                                      f"captions beside images here use it; sd-scripts' own default is "
-                                      f"{kohya['default_caption_extension']}, so pass --caption_extension to it")
+        scan.caption_extension_why = (
+            f"{caption_counts.most_common(1)[0][1]} of {sum(caption_counts.values())} "
+            f"captions beside images here use it; sd-scripts' own default is "
+            f"{kohya['default_caption_extension']}, so pass --caption_extension to it"
+        )
     if scan.caption_extension_source == "kohya default":
-        scan.caption_extension_why = ("no caption files beside the images; sd-scripts' default (the kohya_ss GUI "
-                                      "passes .txt; give --caption-extension)")
+        scan.caption_extension_why = (
+            "no caption files beside the images; sd-scripts' default (the kohya_ss GUI "
+            "passes .txt; give --caption-extension)"
+        )
     if scan.caption_extension_source != "dataset_config.toml":
         scan.caption_extension = defaults["caption_extension"]
     if cfg is not None and any("resolution" in s.options for s in cfg.subsets):
         scan.resolution_source = "dataset_config.toml"
-        scan.resolution = parse_resolution(next(s.options["resolution"] for s in cfg.subsets if "resolution" in s.options))
+        scan.resolution = parse_resolution(
+            next(s.options["resolution"] for s in cfg.subsets if "resolution" in s.options)
+        )
     else:
         scan.resolution = (base_model.resolution, base_model.resolution)
 
-    scan.layout = "dataset_config" if cfg is not None else (
-        "kohya" if any(parse_concept_folder(p) for folder, _ in listing for p in folder.split("/") if p) else "plain")
+    scan.layout = (
+        "dataset_config"
+        if cfg is not None
+        else (
+            "kohya"
+            if any(parse_concept_folder(p) for folder, _ in listing for p in folder.split("/") if p)
+            else "plain"
+        )
+    )
 
     max_caption = int(settings.get("caption", "max_bytes"))
     loaded_exts = {e.lower() for e in (*kohya["image_extensions"], *kohya["plugin_image_extensions"])}
@@ -250,11 +279,15 @@ def scan_dataset(
                 caption = Caption(cap_rel, text, problem, others)
             else:
                 caption = Caption(None, None, None, others)
-            sidecars = tuple(f"{folder}/{n}" if folder else n for n in sorted(
-                {base + suffix for base in (f, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
-                ) + tuple(f"{folder}/{n}" if folder else n for n in FOLDER_SIDECARS if n in file_set)
-            scan.images.append(ImageRecord(rel, str(abs_path), size, concept, caption, sidecars=sidecars,
-                                           trained=ext.lower() in loaded_exts))
+            sidecars = tuple(
+                f"{folder}/{n}" if folder else n
+                for n in sorted({base + suffix for base in (f, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
+            ) + tuple(f"{folder}/{n}" if folder else n for n in FOLDER_SIDECARS if n in file_set)
+            scan.images.append(
+                ImageRecord(
+                    rel, str(abs_path), size, concept, caption, sidecars=sidecars, trained=ext.lower() in loaded_exts
+                )
+            )
         for stem, caps in by_stem.items():
             if stem not in image_stems:
                 scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps)
@@ -262,10 +295,11 @@ def scan_dataset(
     return scan
 
 
-def _assumptions(scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept],
-                 kohya: dict) -> list[tuple[str, str, str]]:
+def _assumptions(
+    scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept], kohya: dict
+) -> list[tuple[str, str, str]]:
     """Every training setting the audit's advice depends on, its value, and where the value came from."""
-    with_images = {id(r.concept) for r in scan.images}     # one pass over the images, not one per concept
+    with_images = {id(r.concept) for r in scan.images}  # one pass over the images, not one per concept
     used = [concepts[f] for f in sorted(concepts) if id(concepts[f]) in with_images]
     used = used or list(concepts.values())
 
@@ -283,21 +317,38 @@ def _assumptions(scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, con
     def px(r: tuple[int, int]) -> str:
         return f"{r[0]} px" if r[0] == r[1] else f"{r[0]}×{r[1]} px"
 
-    res_source = source("resolution") if scan.resolution_source != "base model" else (
-        f"base model {base_model.name} ({base_model.description}); --base-model or the config's resolution "
-        "changes it")
+    res_source = (
+        source("resolution")
+        if scan.resolution_source != "base model"
+        else (
+            f"base model {base_model.name} ({base_model.description}); --base-model or the config's resolution "
+            "changes it"
+        )
+    )
     onoff = {True: "on", False: "off"}
-    out = [("resolution", value(lambda c: c.resolution, px), res_source),
-           ("enable_bucket", value(lambda c: c.enable_bucket, onoff.get),
-            source("enable_bucket") if cfg is not None else "assumed on: no dataset_config.toml (kohya_ss runs "
-            "with buckets on)"),
-           ("min_bucket_reso", value(lambda c: c.min_bucket_reso, lambda v: f"{v} px"), source("min_bucket_reso")),
-           ("max_bucket_reso", value(lambda c: c.max_bucket_reso, lambda v: f"{v} px"),
-            source("max_bucket_reso") if cfg is not None else f"assumed for base model {base_model.name}: "
-            "no dataset_config.toml"),
-           ("bucket_reso_steps", f"{kohya['bucket_reso_steps']} px", "sd-scripts default"),
-           ("bucket_no_upscale", value(lambda c: c.bucket_no_upscale, onoff.get), source("bucket_no_upscale")),
-           ("caption_extension", value(lambda c: c.caption_extension),
-            scan.caption_extension_source + (f": {scan.caption_extension_why}" if scan.caption_extension_why
-                                             else ""))]
+    out = [
+        ("resolution", value(lambda c: c.resolution, px), res_source),
+        (
+            "enable_bucket",
+            value(lambda c: c.enable_bucket, onoff.get),
+            source("enable_bucket")
+            if cfg is not None
+            else "assumed on: no dataset_config.toml (kohya_ss runs with buckets on)",
+        ),
+        ("min_bucket_reso", value(lambda c: c.min_bucket_reso, lambda v: f"{v} px"), source("min_bucket_reso")),
+        (
+            "max_bucket_reso",
+            value(lambda c: c.max_bucket_reso, lambda v: f"{v} px"),
+            source("max_bucket_reso")
+            if cfg is not None
+            else f"assumed for base model {base_model.name}: no dataset_config.toml",
+        ),
+        ("bucket_reso_steps", f"{kohya['bucket_reso_steps']} px", "sd-scripts default"),
+        ("bucket_no_upscale", value(lambda c: c.bucket_no_upscale, onoff.get), source("bucket_no_upscale")),
+        (
+            "caption_extension",
+            value(lambda c: c.caption_extension),
+            scan.caption_extension_source + (f": {scan.caption_extension_why}" if scan.caption_extension_why else ""),
+        ),
+    ]
     return out

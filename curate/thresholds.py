@@ -160,7 +160,8 @@ DATA_TABLES = ("severity", "platforms", "mark_words", "prompts")
 
 def _type_name(t: Any) -> str:
     return {int: "a whole number", float: "a number", bool: "true or false", str: "a quoted string"}.get(
-        t, "a list of quoted strings")
+        t, "a list of quoted strings"
+    )
 
 
 def _fits(value: Any, t: Any) -> bool:
@@ -172,7 +173,7 @@ def _fits(value: Any, t: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if t is str:
         return isinstance(value, str)
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)   # list[str]
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)  # list[str]
 
 
 def problems(layer: dict[str, Any]) -> list[str]:
@@ -197,22 +198,22 @@ def problems(layer: dict[str, Any]) -> list[str]:
                 out.append(f"[{section}] {key} must be {_type_name(hints[key])}, not {value!r}")
     sev = layer.get("severity", {})
     if not isinstance(sev, dict):
-        out.append("[severity] must be a table of CODE = \"error\" | \"warning\" | \"info\" | \"off\"")
+        out.append('[severity] must be a table of CODE = "error" | "warning" | "info" | "off"')
     else:
         for code, value in sev.items():
             if value not in ("error", "warning", "info", "off"):
-                out.append(f"[severity] {code} must be \"error\", \"warning\", \"info\" or \"off\", not {value!r}")
+                out.append(f'[severity] {code} must be "error", "warning", "info" or "off", not {value!r}')
     return out
 
 
 def build(data: dict[str, Any]) -> Thresholds:
     """The typed thresholds of merged, validated settings data (every section and key present)."""
-    missing = [f"[{s}] {k}" for s, cls in SECTIONS.items() for k in get_type_hints(cls)
-               if k not in data.get(s, {})]
+    missing = [f"[{s}] {k}" for s, cls in SECTIONS.items() for k in get_type_hints(cls) if k not in data.get(s, {})]
     if missing:
         raise ValueError(f"rules/checks.toml lacks {', '.join(missing)}")
-    return Thresholds(**{s: cls(**{k: _coerce(data[s][k], t) for k, t in get_type_hints(cls).items()})
-                         for s, cls in SECTIONS.items()})
+    return Thresholds(
+        **{s: cls(**{k: _coerce(data[s][k], t) for k, t in get_type_hints(cls).items()}) for s, cls in SECTIONS.items()}
+    )
 
 
 def _coerce(value: Any, t: Any) -> Any:

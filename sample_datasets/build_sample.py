@@ -49,13 +49,14 @@ def build(out: Path) -> None:
     photos.mkdir(parents=True)
     textures.mkdir()
     (out / "dataset_config.toml").write_text(
-        '# kohya sd-scripts dataset config for the sample (an SD 1.5 LoRA at 512 px)\n'
+        "# kohya sd-scripts dataset config for the sample (an SD 1.5 LoRA at 512 px)\n"
         '[general]\ncaption_extension = ".txt"\nshuffle_caption = true\nkeep_tokens = 1\n\n'
-        '[[datasets]]\nresolution = 512\nbatch_size = 2\nenable_bucket = true\n'
-        'min_bucket_reso = 256\nmax_bucket_reso = 1024\n\n'
+        "[[datasets]]\nresolution = 512\nbatch_size = 2\nenable_bucket = true\n"
+        "min_bucket_reso = 256\nmax_bucket_reso = 1024\n\n"
         '  [[datasets.subsets]]\n  image_dir = "10_pdphoto photo"\n  num_repeats = 10\n  class_tokens = "pdphoto photo"\n\n'
         '  [[datasets.subsets]]\n  image_dir = "5_pdtexture texture"\n  num_repeats = 5\n  class_tokens = "pdtexture texture"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
     # Clean photos, captioned.
     clean = {
@@ -107,14 +108,18 @@ def build(out: Path) -> None:
     # UNR002: an HTML error page saved with an image extension.
     (photos / "saved_from_browser.png").write_text(
         "<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body>Forbidden</body></html>\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     caption(photos / "saved_from_browser.png", "pdphoto photo")
     # CAP004: a caption whose image was deleted.
     (photos / "deleted_shot.txt").write_text("pdphoto photo, a photo that was removed\n", encoding="utf-8")
 
     # Textures.
-    for stem, text in (("brick", ""), ("grass", "pdtexture texture, green grass, close-up"),
-                       ("gravel", "pdtexture texture, grey gravel, close-up")):
+    for stem, text in (
+        ("brick", ""),
+        ("grass", "pdtexture texture, green grass, close-up"),
+        ("gravel", "pdtexture texture, grey gravel, close-up"),
+    ):
         save_jpeg(photo(f"{stem}.png"), textures / f"{stem}.jpg")
         # CAP002: brick's caption is empty. CAP003: gravel's caption uses .caption, but the config reads .txt.
         caption(textures / f"{stem}.jpg", text, ".caption" if stem == "gravel" else ".txt")
@@ -136,8 +141,13 @@ def planted_watermark(photos: Path) -> None:
 
     im = photo("flower.jpg").convert("RGBA")
     layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
-    ImageDraw.Draw(layer).text((im.width - 16, im.height - 16), "© Sample Stock Photos",
-                               font=ImageFont.load_default(size=26), fill=(255, 255, 255, 153), anchor="rd")
+    ImageDraw.Draw(layer).text(
+        (im.width - 16, im.height - 16),
+        "© Sample Stock Photos",
+        font=ImageFont.load_default(size=26),
+        fill=(255, 255, 255, 153),
+        anchor="rd",
+    )
     save_jpeg(Image.alpha_composite(im, layer).convert("RGB"), photos / "flower_preview.jpg")
     caption(photos / "flower_preview.jpg", "pdphoto photo, a pink flower")
 
@@ -155,11 +165,15 @@ LICENCES = {
     "retina": ("Mikael Häggström", "CC0-1.0", ""),
     "網膜": ("Mikael Häggström", "CC0-1.0", ""),
     "ihc": ("scikit-image", "no known copyright restrictions", ""),
-    "brick": ("CC0Textures", "CC0-1.0", ""), "grass": ("CC0Textures", "CC0-1.0", ""),
+    "brick": ("CC0Textures", "CC0-1.0", ""),
+    "grass": ("CC0Textures", "CC0-1.0", ""),
     "gravel": ("CC0Textures", "CC0-1.0", ""),
     "grace_hopper": ("US Navy", "public domain (US government work)", ""),
-    "flower": ("vultilion (Flickr), via scikit-learn; watermark added by build_sample.py", "CC-BY-2.0",
-               "https://www.flickr.com/photos/vultilion/6056698931/"),
+    "flower": (
+        "vultilion (Flickr), via scikit-learn; watermark added by build_sample.py",
+        "CC-BY-2.0",
+        "https://www.flickr.com/photos/vultilion/6056698931/",
+    ),
 }
 
 
@@ -177,9 +191,19 @@ def write_provenance(out: Path) -> None:
         if key is None:
             continue
         author, licence, url = LICENCES[key]
-        rows.append({"path": p.relative_to(out).as_posix(), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-                     "source_url": url, "author": author, "licence": licence, "subject": "",
-                     "subject_consent": "unknown", "consent_ref": "", "notes": "scikit-image / matplotlib sample data"})
+        rows.append(
+            {
+                "path": p.relative_to(out).as_posix(),
+                "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                "source_url": url,
+                "author": author,
+                "licence": licence,
+                "subject": "",
+                "subject_consent": "unknown",
+                "consent_ref": "",
+                "notes": "scikit-image / matplotlib sample data",
+            }
+        )
     with open(out / "provenance.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()

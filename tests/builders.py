@@ -17,26 +17,64 @@ from curate.model import Caption, Concept, ImageRecord
 from curate.rules import load_settings, resolve_base_model
 
 
-def concept(res: int = 1024, bucket: bool = True, no_upscale: bool = False, ext: str = ".txt",
-            tokens: str = "hanako woman", max_reso: int = 2048) -> Concept:
+def concept(
+    res: int = 1024,
+    bucket: bool = True,
+    no_upscale: bool = False,
+    ext: str = ".txt",
+    tokens: str = "hanako woman",
+    max_reso: int = 2048,
+) -> Concept:
     return Concept("10_hanako woman", 10, tokens, ext, (res, res), bucket, 256, max_reso, no_upscale)
 
 
-def record(path: str = "10_hanako woman/a.png", w: int = 1024, h: int = 1024, fmt: str = "PNG", size: int = 500_000,
-           sha: str | None = None, pixel: str | None = None, phash: str | None = None, dhash: str | None = None,
-           cap: Caption | None = None, conc: Concept | None = None, error: dict | None = None, frames: int = 1,
-           views: list | None = None, trained: bool = True, **features: Any) -> ImageRecord:
+def record(
+    path: str = "10_hanako woman/a.png",
+    w: int = 1024,
+    h: int = 1024,
+    fmt: str = "PNG",
+    size: int = 500_000,
+    sha: str | None = None,
+    pixel: str | None = None,
+    phash: str | None = None,
+    dhash: str | None = None,
+    cap: Caption | None = None,
+    conc: Concept | None = None,
+    error: dict | None = None,
+    frames: int = 1,
+    views: list | None = None,
+    trained: bool = True,
+    **features: Any,
+) -> ImageRecord:
     """One image record; keyword arguments add features by extractor name (quality={...}, marks={...}).
     Perceptual hashes default to ones derived from the path: records are not near-duplicates unless asked."""
     digest = hashlib.sha256(path.encode()).hexdigest()
     phash = phash or digest[:16]
     dhash = dhash or digest[16:32]
-    image = {"error": error} if error else {
-        "format": fmt, "width": w, "height": h, "frames": frames, "pixel_hash": pixel,
-        "phash": phash, "dhash": dhash, "view_hashes": views or [["f" * 16, "f" * 16]] * 6}
-    return ImageRecord(path, "/x/" + path, size, conc or concept(),
-                       cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
-                       sha or (path.encode().hex() + "0" * 64)[:64], {"image": image, **features}, trained=trained)
+    image = (
+        {"error": error}
+        if error
+        else {
+            "format": fmt,
+            "width": w,
+            "height": h,
+            "frames": frames,
+            "pixel_hash": pixel,
+            "phash": phash,
+            "dhash": dhash,
+            "view_hashes": views or [["f" * 16, "f" * 16]] * 6,
+        }
+    )
+    return ImageRecord(
+        path,
+        "/x/" + path,
+        size,
+        conc or concept(),
+        cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
+        sha or (path.encode().hex() + "0" * 64)[:64],
+        {"image": image, **features},
+        trained=trained,
+    )
 
 
 def ctx(profile: str | None = None, base_model: str = "sdxl", **dataset: Any) -> Context:
@@ -60,14 +98,19 @@ def clip_features(**views: np.ndarray) -> dict[str, Any]:
     return {"views": {name: encode_vector(v) for name, v in views.items()}}
 
 
-def face(descriptor: np.ndarray | None = None, box: tuple[float, ...] = (0.3, 0.2, 0.6, 0.6), score: float = 1.2,
-         skin_texture: float | None = 3.0) -> dict[str, Any]:
+def face(
+    descriptor: np.ndarray | None = None,
+    box: tuple[float, ...] = (0.3, 0.2, 0.6, 0.6),
+    score: float = 1.2,
+    skin_texture: float | None = 3.0,
+) -> dict[str, Any]:
     f: dict[str, Any] = {"box": list(box), "score": score, "skin_texture": skin_texture}
     if descriptor is not None:
         f["descriptor"] = [float(x) for x in descriptor]
     return f
 
 
-def text_region(text: str, box: tuple[float, ...], score: float = 0.95, angle: float = 0.0,
-                height: float = 0.03) -> dict[str, Any]:
+def text_region(
+    text: str, box: tuple[float, ...], score: float = 0.95, angle: float = 0.0, height: float = 0.03
+) -> dict[str, Any]:
     return {"text": text, "box": list(box), "score": score, "angle": angle, "height": height}

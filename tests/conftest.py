@@ -42,8 +42,11 @@ def photo_at(size: tuple[int, int], name: str = "hubble.jpg") -> Image.Image:
         im = im.resize((max(tw, round(im.width * scale)), max(th, round(im.height * scale))), Image.LANCZOS)
         left, top = (im.width - tw) // 2, (im.height - th) // 2
         return im.crop((left, top, left + tw, top + th))
-    order = MOSAIC_SOURCES[MOSAIC_SOURCES.index(name):] + MOSAIC_SOURCES[:MOSAIC_SOURCES.index(name)] \
-        if name in MOSAIC_SOURCES else [name] + MOSAIC_SOURCES
+    order = (
+        MOSAIC_SOURCES[MOSAIC_SOURCES.index(name) :] + MOSAIC_SOURCES[: MOSAIC_SOURCES.index(name)]
+        if name in MOSAIC_SOURCES
+        else [name] + MOSAIC_SOURCES
+    )
     sources = [real_photo(n) for n in order]
     canvas = Image.new("RGB", (tw, th))
     k = 0
@@ -57,8 +60,9 @@ def photo_at(size: tuple[int, int], name: str = "hubble.jpg") -> Image.Image:
     return canvas
 
 
-def write_image(path: Path, size=(1024, 1024), name="hubble.jpg", fmt=None, caption: str | None = "a photo",
-                **save) -> Path:
+def write_image(
+    path: Path, size=(1024, 1024), name="hubble.jpg", fmt=None, caption: str | None = "a photo", **save
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     photo_at(size, name).save(path, fmt, **save)
     if caption is not None:
@@ -71,9 +75,26 @@ def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
 
 
+@pytest.fixture(scope="session")
+def warm_cache_dir(tmp_path_factory) -> Path:
+    """One feature cache for the whole session: tests that audit the same folder (the sample) without looking
+    at the cache statistics share it, so the sample is decoded once per session, not once per test."""
+    return tmp_path_factory.mktemp("warm-cache")
+
+
+@pytest.fixture
+def warm_run(warm_cache_dir):
+    """`run` with the session's warm cache (for tests that do not assert what was decoded)."""
+    return _runner(warm_cache_dir)
+
+
 @pytest.fixture
 def run(cache_dir):
-    """Run the real CLI in-process; returns (exit code, stdout, stderr)."""
+    """Run the real CLI in-process with a fresh cache; returns (exit code, stdout, stderr)."""
+    return _runner(cache_dir)
+
+
+def _runner(cache_dir: Path):
     runner = CliRunner()
 
     def _run(*args: str):

@@ -78,8 +78,9 @@ def flat_art(seed: int, size: int = 1024) -> Image.Image:
     return big.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def beauty_filter(im: Image.Image, box: tuple[float, float, float, float], sigma_colour: float,
-                  reach: float = 0.03) -> Image.Image:
+def beauty_filter(
+    im: Image.Image, box: tuple[float, float, float, float], sigma_colour: float, reach: float = 0.03
+) -> Image.Image:
     """A beauty app's skin smoothing: an edge-preserving (bilateral, Photoshop "surface blur") filter with
     colour σ `sigma_colour` and a reach of `reach` × the face width, over a feathered oval around the face
     (`box` in pixels)."""

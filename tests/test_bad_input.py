@@ -9,9 +9,8 @@ import time
 import zlib
 
 import pytest
-from PIL import Image
-
 from conftest import by_path, codes, photo_at, write_image
+from PIL import Image
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -21,8 +20,12 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_claiming(width: int, height: int) -> bytes:
     """A 100-byte PNG whose header claims width×height pixels (a decompression bomb's shape)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 HOSTILE_XMP = b"""<?xml version="1.0"?>
@@ -73,7 +76,7 @@ def hostile(tmp_path):
         else:
             (d / name).write_bytes(data)
         (d / name).with_suffix(".txt").write_text("test thing", encoding="utf-8")
-    os.symlink(d, d / "loop")                        # a folder symlink pointing at its own parent
+    os.symlink(d, d / "loop")  # a folder symlink pointing at its own parent
     os.symlink(d / "missing.png", d / "dangling.png")  # a broken link
     return root
 
@@ -166,8 +169,13 @@ def test_formats_bmp_gif_webp_avif_heic(tmp_path, audit_json):
     pillow_heif.from_pillow(im).save(d / "e.heic", quality=60)
     _, report = audit_json(d)
     imgs = by_path(report)
-    assert {p: imgs[p]["format"] for p in imgs} == {"a.bmp": "BMP", "b.gif": "GIF", "c.webp": "WEBP",
-                                                   "d.avif": "AVIF", "e.heic": "HEIF"}
+    assert {p: imgs[p]["format"] for p in imgs} == {
+        "a.bmp": "BMP",
+        "b.gif": "GIF",
+        "c.webp": "WEBP",
+        "d.avif": "AVIF",
+        "e.heic": "HEIF",
+    }
     assert all(imgs[p]["width"] == 1024 for p in imgs)
     # kohya skips .gif and .heic: one finding says so, and no other check runs on a file that is not trained.
     assert codes(report, "e.heic") == ["UNR007"] and codes(report, "b.gif") == ["UNR007"]

@@ -7,13 +7,18 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import ROOT, by_path, write_image
+
 from curate.cache import FeatureCache
 
 
 def snapshot(root):
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink() and p.exists()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() or p.is_symlink() and p.exists()
+    }
 
 
 def test_audit_never_writes_into_the_dataset(sample_copy, run, tmp_path):
@@ -61,12 +66,13 @@ def test_no_cache_writes_no_cache(tmp_path, run):
     assert not cache.exists()
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_extraction_agree(sample_copy, audit_json, tmp_path):
     _, serial = audit_json(sample_copy, "--no-cache")
     code, parallel = audit_json(sample_copy, "--no-cache", "--jobs", "2")
     for r in (serial, parallel):
         r["summary"]["extraction"].pop("seconds")
-    assert serial == parallel   # the statistics too: identical files are decoded once at any job count
+    assert serial == parallel  # the statistics too: identical files are decoded once at any job count
 
 
 def test_a_killed_run_leaves_a_usable_cache(tmp_path):
@@ -139,7 +145,7 @@ def test_only_the_extractors_the_selected_checks_need_run(tmp_path, audit_json):
     d = tmp_path / "d"
     write_image(d / "a.png", (1024, 1024))
     _, fast = audit_json(d, "--select", "DUP001,DUP002")
-    _, full = audit_json(d)       # the same cache: the image features are reused, the others computed now
+    _, full = audit_json(d)  # the same cache: the image features are reused, the others computed now
     assert fast["summary"]["extraction"]["decoded"] == 1 and full["summary"]["extraction"]["decoded"] == 1
     _, again = audit_json(d)
     assert again["summary"]["extraction"]["decoded"] == 0

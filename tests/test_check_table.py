@@ -6,12 +6,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from builders import clip_features, concept, ctx, face, hx, record, text_region, unit
-from curate.checks import load_all
+
 from curate.checks import (
-    ai_generated, blur, caption, cloak, composition, compression, consent, duplicate, identity, noise, opt_out,
-    platform_terms, resolution, rights, semantic_duplicate, signature, smoothing, text, unreadable, upscaled,
+    ai_generated,
+    blur,
+    caption,
+    cloak,
+    composition,
+    compression,
+    consent,
+    duplicate,
+    identity,
+    load_all,
+    noise,
+    opt_out,
+    platform_terms,
+    resolution,
+    rights,
+    semantic_duplicate,
+    signature,
+    smoothing,
+    text,
+    unreadable,
+    upscaled,
     watermark,
 )
 from curate.checks.registry import run_one
@@ -19,8 +37,16 @@ from curate.consent import Manifest
 from curate.model import Caption, Finding
 
 RULES = load_all()
-SHARP = {"high_band_deficit": -0.3, "edge_sharpness": 0.9, "detail_fraction": 0.95, "noise_sigma": 1.0,
-         "chroma_noise_sigma": 0.2, "jpeg_quality": None, "blockiness": 1.0, "flat_fraction": 0.0}
+SHARP = {
+    "high_band_deficit": -0.3,
+    "edge_sharpness": 0.9,
+    "detail_fraction": 0.95,
+    "noise_sigma": 1.0,
+    "chroma_noise_sigma": 0.2,
+    "jpeg_quality": None,
+    "blockiness": 1.0,
+    "flat_fraction": 0.0,
+}
 
 
 def q(**over):
@@ -40,8 +66,9 @@ def people(n_same: int, outlier: bool = False, dim: int = 128):
     """Records whose largest face is one person (descriptor near d0), plus optionally someone else."""
     rng = np.random.default_rng(3)
     d0 = rng.normal(size=dim) * 0.05
-    recs = [record(f"10_x/p{i}.png", faces={"analysed_width": 1024, "faces": [face(d0 + 0.001 * i)]})
-            for i in range(n_same)]
+    recs = [
+        record(f"10_x/p{i}.png", faces={"analysed_width": 1024, "faces": [face(d0 + 0.001 * i)]}) for i in range(n_same)
+    ]
     if outlier:
         recs.append(record("10_x/other.png", faces={"analysed_width": 1024, "faces": [face(d0 + 0.2)]}))
     return recs
@@ -52,18 +79,24 @@ def composition_set(n_same: int, n_other: int, aspect: str = "background"):
     view = {"background": "background", "outfit": "person", "pose": "person", "hairstyle": "head"}[aspect]
     recs = []
     for i in range(n_same + n_other):
-        v = unit(0) if i < n_same else unit(4 + i % 12)   # outside the label space: no cluster
-        recs.append(record(f"10_x/c{i:02d}.png", quality=q(),
-                           clip=clip_features(full=unit(4 + i % 12), **{view: v, "person": v if view == "person"
-                                                                       else unit(5)})))
+        v = unit(0) if i < n_same else unit(4 + i % 12)  # outside the label space: no cluster
+        recs.append(
+            record(
+                f"10_x/c{i:02d}.png",
+                quality=q(),
+                clip=clip_features(full=unit(4 + i % 12), **{view: v, "person": v if view == "person" else unit(5)}),
+            )
+        )
     labels = ["a", "b", "c", "d"]
     texts = {aspect: (labels, np.stack([unit(k) for k in range(4)]), view)}
     return recs, texts
 
 
 def pose_set(label_index: int, n: int = 6):
-    recs = [record(f"10_x/s{i}.png", quality=q(), clip=clip_features(full=unit(4 + i), person=unit(label_index)))
-            for i in range(n)]
+    recs = [
+        record(f"10_x/s{i}.png", quality=q(), clip=clip_features(full=unit(4 + i), person=unit(label_index)))
+        for i in range(n)
+    ]
     labels = ["standing", "arms raised", "sitting", "lying down"]
     return recs, {"pose": (labels, np.stack([unit(k) for k in range(4)]), "person")}
 
@@ -77,216 +110,620 @@ CASES = [
     ("RES002 doc FAIL 832x832", resolution.check, lambda: record(w=832, h=832), ctx, ["RES002"]),
     ("RES002 doc PASS 1000x1000", resolution.check, lambda: record(w=1000, h=1000), ctx, []),
     ("RES003 doc FAIL 1600x200 strip", resolution.check, lambda: record(w=1600, h=200), ctx, ["RES002", "RES003"]),
-    ("RES004 doc FAIL 8:1 panorama at 1024", resolution.check,
-     lambda: record(w=4096, h=512, conc=concept(max_reso=1024)), ctx, ["RES004"]),
+    (
+        "RES004 doc FAIL 8:1 panorama at 1024",
+        resolution.check,
+        lambda: record(w=4096, h=512, conc=concept(max_reso=1024)),
+        ctx,
+        ["RES004"],
+    ),
     ("RES004 doc PASS 3:2 with buckets", resolution.check, lambda: record(w=1536, h=1024), ctx, []),
-    ("RES004 without buckets a 3:2 photo loses a third", resolution.check,
-     lambda: record(w=1536, h=1024, conc=concept(bucket=False)), ctx, ["RES004"]),
-    ("RES style profile: 800 px is an error", resolution.check, lambda: record(w=800, h=800),
-     lambda: ctx("style"), ["RES001"]),
+    (
+        "RES004 without buckets a 3:2 photo loses a third",
+        resolution.check,
+        lambda: record(w=1536, h=1024, conc=concept(bucket=False)),
+        ctx,
+        ["RES004"],
+    ),
+    (
+        "RES style profile: 800 px is an error",
+        resolution.check,
+        lambda: record(w=800, h=800),
+        lambda: ctx("style"),
+        ["RES001"],
+    ),
     # Upscaled.
-    ("UPS001 doc FAIL 512 enlarged to 1024", upscaled.check, lambda: record(quality=q(detail_fraction=0.5)), ctx,
-     ["UPS001"]),
-    ("UPS002 doc FAIL 2048 holding 1000", upscaled.check,
-     lambda: record(w=2048, h=2048, quality=q(detail_fraction=0.5)), ctx, ["UPS002"]),
+    (
+        "UPS001 doc FAIL 512 enlarged to 1024",
+        upscaled.check,
+        lambda: record(quality=q(detail_fraction=0.5)),
+        ctx,
+        ["UPS001"],
+    ),
+    (
+        "UPS002 doc FAIL 2048 holding 1000",
+        upscaled.check,
+        lambda: record(w=2048, h=2048, quality=q(detail_fraction=0.5)),
+        ctx,
+        ["UPS002"],
+    ),
     ("UPS002 doc PASS native photo", upscaled.check, lambda: record(quality=q()), ctx, []),
-    ("UPS flat-colour art is not measured", upscaled.check,
-     lambda: record(quality=q(detail_fraction=0.4, flat_fraction=0.8)), ctx, []),
+    (
+        "UPS flat-colour art is not measured",
+        upscaled.check,
+        lambda: record(quality=q(detail_fraction=0.4, flat_fraction=0.8)),
+        ctx,
+        [],
+    ),
     # Blur.
-    ("BLR001 doc FAIL 2-px blur", blur.check,
-     lambda: record(quality=q(high_band_deficit=-1.3, edge_sharpness=0.5)), ctx, ["BLR001"]),
-    ("BLR001 doc PASS sharp subject on defocused background", blur.check,
-     lambda: record(quality=q(high_band_deficit=-0.7, edge_sharpness=0.6)), ctx, []),
-    ("BLR001 doc PASS flat-colour art", blur.check,
-     lambda: record(quality=q(high_band_deficit=-1.3, edge_sharpness=0.5, flat_fraction=0.9)), ctx, []),
+    (
+        "BLR001 doc FAIL 2-px blur",
+        blur.check,
+        lambda: record(quality=q(high_band_deficit=-1.3, edge_sharpness=0.5)),
+        ctx,
+        ["BLR001"],
+    ),
+    (
+        "BLR001 doc PASS sharp subject on defocused background",
+        blur.check,
+        lambda: record(quality=q(high_band_deficit=-0.7, edge_sharpness=0.6)),
+        ctx,
+        [],
+    ),
+    (
+        "BLR001 doc PASS flat-colour art",
+        blur.check,
+        lambda: record(quality=q(high_band_deficit=-1.3, edge_sharpness=0.5, flat_fraction=0.9)),
+        ctx,
+        [],
+    ),
     # Smoothing (person profile).
-    ("BLR002 doc FAIL beauty filter", smoothing.check,
-     lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": [face(skin_texture=0.8)]}),
-     lambda: ctx("person"), ["BLR002"]),
-    ("BLR002 doc PASS untouched portrait", smoothing.check,
-     lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": [face(skin_texture=3.1)]}),
-     lambda: ctx("person"), []),
-    ("BLR002 doc PASS landscape (no face)", smoothing.check,
-     lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": []}), lambda: ctx("person"), []),
-    ("BLR002 left to BLR001 when the picture is soft", smoothing.check,
-     lambda: record(quality=q(high_band_deficit=-1.3, edge_sharpness=0.5),
-                    faces={"analysed_width": 1024, "faces": [face(skin_texture=0.8)]}), lambda: ctx("person"), []),
-    ("BLR002 a small face is not judged", smoothing.check,
-     lambda: record(quality=q(), faces={"analysed_width": 200, "faces": [face(skin_texture=0.8)]}),
-     lambda: ctx("person"), []),
+    (
+        "BLR002 doc FAIL beauty filter",
+        smoothing.check,
+        lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": [face(skin_texture=0.8)]}),
+        lambda: ctx("person"),
+        ["BLR002"],
+    ),
+    (
+        "BLR002 doc PASS untouched portrait",
+        smoothing.check,
+        lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": [face(skin_texture=3.1)]}),
+        lambda: ctx("person"),
+        [],
+    ),
+    (
+        "BLR002 doc PASS landscape (no face)",
+        smoothing.check,
+        lambda: record(quality=q(), faces={"analysed_width": 1024, "faces": []}),
+        lambda: ctx("person"),
+        [],
+    ),
+    (
+        "BLR002 left to BLR001 when the picture is soft",
+        smoothing.check,
+        lambda: record(
+            quality=q(high_band_deficit=-1.3, edge_sharpness=0.5),
+            faces={"analysed_width": 1024, "faces": [face(skin_texture=0.8)]},
+        ),
+        lambda: ctx("person"),
+        [],
+    ),
+    (
+        "BLR002 a small face is not judged",
+        smoothing.check,
+        lambda: record(quality=q(), faces={"analysed_width": 200, "faces": [face(skin_texture=0.8)]}),
+        lambda: ctx("person"),
+        [],
+    ),
     # Noise.
-    ("NOI001 doc FAIL high-ISO night shot", noise.check,
-     lambda: record(quality=q(noise_sigma=12.0, chroma_noise_sigma=3.0)), ctx, ["NOI001"]),
-    ("NOI002 colour noise", noise.check, lambda: record(quality=q(noise_sigma=6.0, chroma_noise_sigma=2.0)), ctx,
-     ["NOI002"]),
-    ("NOI002 luminance-only grain", noise.check,
-     lambda: record(quality=q(noise_sigma=9.5, chroma_noise_sigma=0.1)), ctx, ["NOI002"]),
-    ("NOI002 doc PASS grass texture (no colour noise)", noise.check,
-     lambda: record(quality=q(noise_sigma=6.0, chroma_noise_sigma=0.3)), ctx, []),
+    (
+        "NOI001 doc FAIL high-ISO night shot",
+        noise.check,
+        lambda: record(quality=q(noise_sigma=12.0, chroma_noise_sigma=3.0)),
+        ctx,
+        ["NOI001"],
+    ),
+    (
+        "NOI002 colour noise",
+        noise.check,
+        lambda: record(quality=q(noise_sigma=6.0, chroma_noise_sigma=2.0)),
+        ctx,
+        ["NOI002"],
+    ),
+    (
+        "NOI002 luminance-only grain",
+        noise.check,
+        lambda: record(quality=q(noise_sigma=9.5, chroma_noise_sigma=0.1)),
+        ctx,
+        ["NOI002"],
+    ),
+    (
+        "NOI002 doc PASS grass texture (no colour noise)",
+        noise.check,
+        lambda: record(quality=q(noise_sigma=6.0, chroma_noise_sigma=0.3)),
+        ctx,
+        [],
+    ),
     ("NOI001 doc PASS daylight photo", noise.check, lambda: record(quality=q()), ctx, []),
     # Compression.
     ("CMP001 JPEG q20", compression.check, lambda: record(fmt="JPEG", quality=q(jpeg_quality=20)), ctx, ["CMP001"]),
     ("CMP002 JPEG q45", compression.check, lambda: record(fmt="JPEG", quality=q(jpeg_quality=45)), ctx, ["CMP002"]),
     ("CMP003 blocks in a PNG", compression.check, lambda: record(quality=q(blockiness=1.7)), ctx, ["CMP003"]),
-    ("CMP PASS JPEG q90", compression.check,
-     lambda: record(fmt="JPEG", quality=q(jpeg_quality=90, blockiness=1.05)), ctx, []),
+    (
+        "CMP PASS JPEG q90",
+        compression.check,
+        lambda: record(fmt="JPEG", quality=q(jpeg_quality=90, blockiness=1.05)),
+        ctx,
+        [],
+    ),
     # Unreadable.
     ("UNR001 doc FAIL empty file", unreadable.check, lambda: record(error={"kind": "empty"}), ctx, ["UNR001"]),
-    ("UNR002 doc FAIL HTML page as .jpg", unreadable.check,
-     lambda: record(error={"kind": "not-an-image", "content": "HTML"}), ctx, ["UNR002"]),
+    (
+        "UNR002 doc FAIL HTML page as .jpg",
+        unreadable.check,
+        lambda: record(error={"kind": "not-an-image", "content": "HTML"}),
+        ctx,
+        ["UNR002"],
+    ),
     ("UNR003 truncated", unreadable.check, lambda: record(error={"kind": "truncated"}), ctx, ["UNR003"]),
     ("UNR004 corrupt", unreadable.check, lambda: record(error={"kind": "corrupt", "detail": "bad"}), ctx, ["UNR004"]),
-    ("UNR005 decompression bomb", unreadable.check,
-     lambda: record(error={"kind": "pixel-limit", "limit_pixels": 120_000_000}), ctx, ["UNR005"]),
-    ("UNR006 timeout", unreadable.check, lambda: record(error={"kind": "timeout", "limit_seconds": 30}), ctx,
-     ["UNR006"]),
-    ("UNR007 doc FAIL anim.gif (not trained)", unreadable.check,
-     lambda: record(path="10_x/anim.gif", fmt="GIF", trained=False), ctx, ["UNR007"]),
-    ("UNR007 .avif needs a plugin", unreadable.check, lambda: record(path="10_x/a.avif", fmt="AVIF"), ctx,
-     ["UNR007"]),
-    ("UNR008 animated webp", unreadable.check, lambda: record(path="10_x/a.webp", fmt="WEBP", frames=4), ctx,
-     ["UNR008"]),
-    ("UNR010 the quality analysis failed", unreadable.check,
-     lambda: record(quality={"error": {"kind": "failed", "detail": "ValueError: boom"}}), ctx, ["UNR010"]),
+    (
+        "UNR005 decompression bomb",
+        unreadable.check,
+        lambda: record(error={"kind": "pixel-limit", "limit_pixels": 120_000_000}),
+        ctx,
+        ["UNR005"],
+    ),
+    (
+        "UNR006 timeout",
+        unreadable.check,
+        lambda: record(error={"kind": "timeout", "limit_seconds": 30}),
+        ctx,
+        ["UNR006"],
+    ),
+    (
+        "UNR007 doc FAIL anim.gif (not trained)",
+        unreadable.check,
+        lambda: record(path="10_x/anim.gif", fmt="GIF", trained=False),
+        ctx,
+        ["UNR007"],
+    ),
+    ("UNR007 .avif needs a plugin", unreadable.check, lambda: record(path="10_x/a.avif", fmt="AVIF"), ctx, ["UNR007"]),
+    (
+        "UNR008 animated webp",
+        unreadable.check,
+        lambda: record(path="10_x/a.webp", fmt="WEBP", frames=4),
+        ctx,
+        ["UNR008"],
+    ),
+    (
+        "UNR010 the quality analysis failed",
+        unreadable.check,
+        lambda: record(quality={"error": {"kind": "failed", "detail": "ValueError: boom"}}),
+        ctx,
+        ["UNR010"],
+    ),
     ("UNR PASS a PNG", unreadable.check, lambda: record(), ctx, []),
-    ("UNR009 dataset config unreadable", unreadable.check_config, lambda: [],
-     lambda: ctx(config_problem="dataset_config.toml: bad TOML", config_rel="dataset_config.toml"), ["UNR009"]),
+    (
+        "UNR009 dataset config unreadable",
+        unreadable.check_config,
+        lambda: [],
+        lambda: ctx(config_problem="dataset_config.toml: bad TOML", config_rel="dataset_config.toml"),
+        ["UNR009"],
+    ),
     # Captions.
     ("CAP001 doc FAIL no caption", caption.check, lambda: record(cap=Caption(None, None)), ctx, ["CAP001"]),
     ("CAP002 empty caption", caption.check, lambda: record(cap=Caption("a.txt", "  \n")), ctx, ["CAP002"]),
-    ("CAP003 doc FAIL .txt while kohya reads .caption", caption.check,
-     lambda: record(cap=Caption(None, None, None, (".txt",)), conc=concept(ext=".caption")), ctx, ["CAP003"]),
+    (
+        "CAP003 doc FAIL .txt while kohya reads .caption",
+        caption.check,
+        lambda: record(cap=Caption(None, None, None, (".txt",)), conc=concept(ext=".caption")),
+        ctx,
+        ["CAP003"],
+    ),
     ("CAP005 not UTF-8", caption.check, lambda: record(cap=Caption("a.txt", None, "not-utf8")), ctx, ["CAP005"]),
     ("CAP001 doc PASS 01.png beside 01.txt", caption.check, lambda: record(), ctx, []),
-    ("CAP004 orphan caption", caption.check_orphans, lambda: [], lambda: ctx(orphan_captions=["x/gone.txt"]),
-     ["CAP004"]),
+    (
+        "CAP004 orphan caption",
+        caption.check_orphans,
+        lambda: [],
+        lambda: ctx(orphan_captions=["x/gone.txt"]),
+        ["CAP004"],
+    ),
     # Duplicates.
-    ("DUP001 doc FAIL same bytes", duplicate.check,
-     lambda: [record("10_x/a.png", sha="a" * 64, pixel="p"), record("10_x/copy of a.png", sha="a" * 64, pixel="p")],
-     ctx, ["DUP001"]),
-    ("DUP001 doc FAIL a.jpg and a.png saved from it", duplicate.check,
-     lambda: [record("10_x/a.jpg", fmt="JPEG", pixel="p"), record("10_x/a.png", pixel="p")], ctx, ["DUP001"]),
-    ("DUP002 doc FAIL resized copy", duplicate.check,
-     lambda: [record("10_x/a.png", phash=hx(0), dhash=hx(0)),
-              record("10_x/a_small.jpg", w=512, h=512, fmt="JPEG", phash=hx(0b111), dhash=hx(0b1))], ctx, ["DUP002"]),
-    ("DUP002 doc PASS two different shots", duplicate.check,
-     lambda: [record("10_x/a.png", phash=hx(0), dhash=hx(0)),
-              record("10_x/b.png", phash=hx((1 << 40) - 1), dhash=hx((1 << 40) - 1))], ctx, []),
-    ("DUP003 doc FAIL an edited copy", semantic_duplicate.check,
-     lambda: [record("10_x/a.png", phash=hx(0), quality=q(), clip=clip_features(full=unit(0))),
-              record("10_x/b.png", phash=hx((1 << 40) - 1), dhash=hx((1 << 40) - 1), quality=q(),
-                     clip=clip_features(full=unit(0) * 0.999 + unit(1) * 0.03))], ctx, ["DUP003"]),
-    ("DUP003 doc PASS different shots", semantic_duplicate.check,
-     lambda: [record("10_x/a.png", clip=clip_features(full=unit(0))),
-              record("10_x/b.png", phash=hx((1 << 40) - 1), dhash=hx((1 << 40) - 1), clip=clip_features(full=unit(1)))],
-     ctx, []),
+    (
+        "DUP001 doc FAIL same bytes",
+        duplicate.check,
+        lambda: [record("10_x/a.png", sha="a" * 64, pixel="p"), record("10_x/copy of a.png", sha="a" * 64, pixel="p")],
+        ctx,
+        ["DUP001"],
+    ),
+    (
+        "DUP001 doc FAIL a.jpg and a.png saved from it",
+        duplicate.check,
+        lambda: [record("10_x/a.jpg", fmt="JPEG", pixel="p"), record("10_x/a.png", pixel="p")],
+        ctx,
+        ["DUP001"],
+    ),
+    (
+        "DUP002 doc FAIL resized copy",
+        duplicate.check,
+        lambda: [
+            record("10_x/a.png", phash=hx(0), dhash=hx(0)),
+            record("10_x/a_small.jpg", w=512, h=512, fmt="JPEG", phash=hx(0b111), dhash=hx(0b1)),
+        ],
+        ctx,
+        ["DUP002"],
+    ),
+    (
+        "DUP002 doc PASS two different shots",
+        duplicate.check,
+        lambda: [
+            record("10_x/a.png", phash=hx(0), dhash=hx(0)),
+            record("10_x/b.png", phash=hx((1 << 40) - 1), dhash=hx((1 << 40) - 1)),
+        ],
+        ctx,
+        [],
+    ),
+    (
+        "DUP003 doc FAIL an edited copy",
+        semantic_duplicate.check,
+        lambda: [
+            record("10_x/a.png", phash=hx(0), quality=q(), clip=clip_features(full=unit(0))),
+            record(
+                "10_x/b.png",
+                phash=hx((1 << 40) - 1),
+                dhash=hx((1 << 40) - 1),
+                quality=q(),
+                clip=clip_features(full=unit(0) * 0.999 + unit(1) * 0.03),
+            ),
+        ],
+        ctx,
+        ["DUP003"],
+    ),
+    (
+        "DUP003 doc PASS different shots",
+        semantic_duplicate.check,
+        lambda: [
+            record("10_x/a.png", clip=clip_features(full=unit(0))),
+            record("10_x/b.png", phash=hx((1 << 40) - 1), dhash=hx((1 << 40) - 1), clip=clip_features(full=unit(1))),
+        ],
+        ctx,
+        [],
+    ),
     # Text marks.
-    ("WMK001 doc FAIL © in a corner", watermark.check,
-     lambda: record(marks={"texts": [text_region("© Mika Sato", (0.7, 0.9, 0.97, 0.97))]}), ctx, ["WMK001"]),
-    ("WMK001 doc FAIL SAMPLE diagonally", watermark.check,
-     lambda: record(marks={"texts": [text_region("SAMPLE", (0.3, 0.4, 0.7, 0.6), angle=35)]}), ctx, ["WMK001"]),
-    ("WMK001 doc PASS a street sign", watermark.check,
-     lambda: record(marks={"texts": [text_region("MAIN STREET", (0.3, 0.4, 0.6, 0.5))]}), ctx, []),
-    ("SIG001 doc FAIL Mika S. bottom-right", signature.check,
-     lambda: record(marks={"texts": [text_region("Mika S.", (0.8, 0.9, 0.97, 0.97))]}), ctx, ["SIG001"]),
-    ("SIG001 doc PASS EXIT sign in a corner", signature.check,
-     lambda: record(marks={"texts": [text_region("EXIT", (0.85, 0.9, 0.97, 0.97))]}), ctx, []),
-    ("TXT001 doc FAIL a shop front", text.check,
-     lambda: record(marks={"texts": [text_region("BAKERY OPEN DAILY", (0.3, 0.4, 0.7, 0.5))]}), ctx, ["TXT001"]),
+    (
+        "WMK001 doc FAIL © in a corner",
+        watermark.check,
+        lambda: record(marks={"texts": [text_region("© Mika Sato", (0.7, 0.9, 0.97, 0.97))]}),
+        ctx,
+        ["WMK001"],
+    ),
+    (
+        "WMK001 doc FAIL SAMPLE diagonally",
+        watermark.check,
+        lambda: record(marks={"texts": [text_region("SAMPLE", (0.3, 0.4, 0.7, 0.6), angle=35)]}),
+        ctx,
+        ["WMK001"],
+    ),
+    (
+        "WMK001 doc PASS a street sign",
+        watermark.check,
+        lambda: record(marks={"texts": [text_region("MAIN STREET", (0.3, 0.4, 0.6, 0.5))]}),
+        ctx,
+        [],
+    ),
+    (
+        "SIG001 doc FAIL Mika S. bottom-right",
+        signature.check,
+        lambda: record(marks={"texts": [text_region("Mika S.", (0.8, 0.9, 0.97, 0.97))]}),
+        ctx,
+        ["SIG001"],
+    ),
+    (
+        "SIG001 doc PASS EXIT sign in a corner",
+        signature.check,
+        lambda: record(marks={"texts": [text_region("EXIT", (0.85, 0.9, 0.97, 0.97))]}),
+        ctx,
+        [],
+    ),
+    (
+        "TXT001 doc FAIL a shop front",
+        text.check,
+        lambda: record(marks={"texts": [text_region("BAKERY OPEN DAILY", (0.3, 0.4, 0.7, 0.5))]}),
+        ctx,
+        ["TXT001"],
+    ),
     ("TXT001 doc PASS no text", text.check, lambda: record(marks={"texts": []}), ctx, []),
     # Cloaks.
-    ("CLK001 doc FAIL Glaze", cloak.check, lambda: record("10_x/sketch-glazed-intensity2-render1-V1.png"), ctx,
-     ["CLK001"]),
-    ("CLK001 doc FAIL Nightshade", cloak.check, lambda: record("10_x/art-nightshade-intensity-DEFAULT-V1.jpg"), ctx,
-     ["CLK001"]),
+    (
+        "CLK001 doc FAIL Glaze",
+        cloak.check,
+        lambda: record("10_x/sketch-glazed-intensity2-render1-V1.png"),
+        ctx,
+        ["CLK001"],
+    ),
+    (
+        "CLK001 doc FAIL Nightshade",
+        cloak.check,
+        lambda: record("10_x/art-nightshade-intensity-DEFAULT-V1.jpg"),
+        ctx,
+        ["CLK001"],
+    ),
     ("CLK001 PASS an ordinary name", cloak.check, lambda: record("10_x/glazed donut.png"), ctx, []),
     # Opt-out.
-    ("OPT001 doc FAIL DMI-PROHIBITED-GENAIMLTRAINING", opt_out.check,
-     lambda: record(**xmp(datamining=["http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-GENAIMLTRAINING"])), ctx,
-     ["OPT001"]),
+    (
+        "OPT001 doc FAIL DMI-PROHIBITED-GENAIMLTRAINING",
+        opt_out.check,
+        lambda: record(**xmp(datamining=["http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED-GENAIMLTRAINING"])),
+        ctx,
+        ["OPT001"],
+    ),
     ("OPT001 doc PASS DMI-UNSPECIFIED", opt_out.check, lambda: record(**xmp(datamining=["DMI-UNSPECIFIED"])), ctx, []),
-    ("OPT002 C2PA notAllowed", opt_out.check,
-     lambda: record(metadata={"c2pa": {"status": "ok", "validation": "Valid", "training_mining": {
-         "cawg.ai_generative_training": {"use": "notAllowed", "assertion": "cawg.training-mining"}}}}), ctx,
-     ["OPT002"]),
-    ("OPT002 doc PASS only ai_inference restricted", opt_out.check,
-     lambda: record(metadata={"c2pa": {"status": "ok", "training_mining": {
-         "cawg.ai_inference": {"use": "notAllowed"}}}}), ctx, []),
-    ("OPT003 TDM reserved in XMP", opt_out.check,
-     lambda: record(metadata={"xmp": {"reservation": [["http://www.w3.org/ns/tdmrep/", "1"]]}}), ctx, ["OPT003"]),
-    ("OPT004 noai page sidecar", opt_out.check,
-     lambda: record(sidecars={"10_x/a.html": {"kind": "page", "robots": "noai, noimageai"}}), ctx, ["OPT004"]),
+    (
+        "OPT002 C2PA notAllowed",
+        opt_out.check,
+        lambda: record(
+            metadata={
+                "c2pa": {
+                    "status": "ok",
+                    "validation": "Valid",
+                    "training_mining": {
+                        "cawg.ai_generative_training": {"use": "notAllowed", "assertion": "cawg.training-mining"}
+                    },
+                }
+            }
+        ),
+        ctx,
+        ["OPT002"],
+    ),
+    (
+        "OPT002 doc PASS only ai_inference restricted",
+        opt_out.check,
+        lambda: record(
+            metadata={"c2pa": {"status": "ok", "training_mining": {"cawg.ai_inference": {"use": "notAllowed"}}}}
+        ),
+        ctx,
+        [],
+    ),
+    (
+        "OPT003 TDM reserved in XMP",
+        opt_out.check,
+        lambda: record(metadata={"xmp": {"reservation": [["http://www.w3.org/ns/tdmrep/", "1"]]}}),
+        ctx,
+        ["OPT003"],
+    ),
+    (
+        "OPT004 noai page sidecar",
+        opt_out.check,
+        lambda: record(sidecars={"10_x/a.html": {"kind": "page", "robots": "noai, noimageai"}}),
+        ctx,
+        ["OPT004"],
+    ),
     ("OPT005 noai keyword", opt_out.check, lambda: record(**xmp(subject=["NoAI", "portrait"])), ctx, ["OPT005"]),
     ("OPT006 DMI-ALLOWED", opt_out.check, lambda: record(**xmp(datamining=["DMI-ALLOWED"])), ctx, ["OPT006"]),
     # Platform terms.
-    ("PLT001 gallery-dl pixiv sidecar", platform_terms.check,
-     lambda: record(sidecars={"10_x/a.png.json": {"kind": "gallery-dl", "category": "pixiv"}}), ctx, ["PLT001"]),
-    ("PLT002 doc FAIL pixiv file name only", platform_terms.check, lambda: record("10_x/12345678_p0.png"), ctx,
-     ["PLT002"]),
+    (
+        "PLT001 gallery-dl pixiv sidecar",
+        platform_terms.check,
+        lambda: record(sidecars={"10_x/a.png.json": {"kind": "gallery-dl", "category": "pixiv"}}),
+        ctx,
+        ["PLT001"],
+    ),
+    (
+        "PLT002 doc FAIL pixiv file name only",
+        platform_terms.check,
+        lambda: record("10_x/12345678_p0.png"),
+        ctx,
+        ["PLT002"],
+    ),
     ("PLT PASS no sign of a platform", platform_terms.check, lambda: record("10_x/holiday.png"), ctx, []),
     # AI-generated.
-    ("AIG001 doc FAIL A1111 parameters", ai_generated.check,
-     lambda: record(metadata={"text": {"parameters": "a cat\nSteps: 20, Sampler: Euler a, Model: sdxl_base"}}), ctx,
-     ["AIG001"]),
-    ("AIG002 C2PA trainedAlgorithmicMedia", ai_generated.check,
-     lambda: record(metadata={"c2pa": {"status": "ok", "digital_source_types": [
-         "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"]}}), ctx, ["AIG002"]),
-    ("AIG002 doc PASS algorithmicMedia", ai_generated.check,
-     lambda: record(metadata={"c2pa": {"status": "ok", "digital_source_types": [
-         "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"]}}), ctx, []),
+    (
+        "AIG001 doc FAIL A1111 parameters",
+        ai_generated.check,
+        lambda: record(metadata={"text": {"parameters": "a cat\nSteps: 20, Sampler: Euler a, Model: sdxl_base"}}),
+        ctx,
+        ["AIG001"],
+    ),
+    (
+        "AIG002 C2PA trainedAlgorithmicMedia",
+        ai_generated.check,
+        lambda: record(
+            metadata={
+                "c2pa": {
+                    "status": "ok",
+                    "digital_source_types": ["http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"],
+                }
+            }
+        ),
+        ctx,
+        ["AIG002"],
+    ),
+    (
+        "AIG002 doc PASS algorithmicMedia",
+        ai_generated.check,
+        lambda: record(
+            metadata={
+                "c2pa": {
+                    "status": "ok",
+                    "digital_source_types": ["http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"],
+                }
+            }
+        ),
+        ctx,
+        [],
+    ),
     # Rights.
-    ("RGT001 doc FAIL EXIF Copyright", rights.check, lambda: record(metadata={"exif": {"copyright": "© Jane Doe"}}),
-     ctx, ["RGT001"]),
-    ("RGT001 doc PASS licence recorded", rights.check, lambda: record(metadata={"exif": {"copyright": "© Jane Doe"}}),
-     lambda: ctx(consent_manifest=manifest({"10_hanako woman/a.png": {"licence": "CC BY 4.0"}})), ["RGT003"]),
-    ("RGT002 stock agency", rights.check,
-     lambda: record(metadata={"iim": {"copyright": ["Shutterstock. No use without permission."]}}), ctx, ["RGT002"]),
-    ("RGT003 C2PA manifest present", rights.check,
-     lambda: record(metadata={"c2pa": {"status": "ok", "validation": "Valid"}}), ctx, ["RGT003"]),
-    ("RGT004 XMP refused", rights.check, lambda: record(metadata={"xmp_problems": ["a DTD was refused"]}), ctx,
-     ["RGT004"]),
+    (
+        "RGT001 doc FAIL EXIF Copyright",
+        rights.check,
+        lambda: record(metadata={"exif": {"copyright": "© Jane Doe"}}),
+        ctx,
+        ["RGT001"],
+    ),
+    (
+        "RGT001 doc PASS licence recorded",
+        rights.check,
+        lambda: record(metadata={"exif": {"copyright": "© Jane Doe"}}),
+        lambda: ctx(consent_manifest=manifest({"10_hanako woman/a.png": {"licence": "CC BY 4.0"}})),
+        ["RGT003"],
+    ),
+    (
+        "RGT002 stock agency",
+        rights.check,
+        lambda: record(metadata={"iim": {"copyright": ["Shutterstock. No use without permission."]}}),
+        ctx,
+        ["RGT002"],
+    ),
+    (
+        "RGT003 C2PA manifest present",
+        rights.check,
+        lambda: record(metadata={"c2pa": {"status": "ok", "validation": "Valid"}}),
+        ctx,
+        ["RGT003"],
+    ),
+    (
+        "RGT004 XMP refused",
+        rights.check,
+        lambda: record(metadata={"xmp_problems": ["a DTD was refused"]}),
+        ctx,
+        ["RGT004"],
+    ),
     ("RGT001 doc PASS no rights metadata", rights.check, lambda: record(metadata={}), ctx, []),
     # Consent (person profile requires it).
-    ("CNS001 no row for the image", consent.check, lambda: record(),
-     lambda: ctx("person", consent_manifest=manifest({"10_x/other.png": {"subject_consent": "yes"}})), ["CNS001"]),
-    ("CNS001 PASS consent recorded", consent.check, lambda: record(),
-     lambda: ctx("person", consent_manifest=manifest({"10_hanako woman/a.png": {"subject_consent": "yes"}})), []),
-    ("CNS002 the file changed after consent", consent.check, lambda: record(sha="b" * 64),
-     lambda: ctx(consent_manifest=manifest({"10_hanako woman/a.png": {"sha256": "a" * 64}})), ["CNS002"]),
-    ("CNS003 rows for missing files", consent.check_manifest, lambda: [record()],
-     lambda: ctx(consent_manifest=manifest({"gone.png": {}}), image_paths=["10_hanako woman/a.png"]), ["CNS003"]),
-    ("CNS004 doc FAIL person profile without provenance.csv", consent.check_manifest, lambda: [record()],
-     lambda: ctx("person", consent_manifest=None), ["CNS004"]),
+    (
+        "CNS001 no row for the image",
+        consent.check,
+        lambda: record(),
+        lambda: ctx("person", consent_manifest=manifest({"10_x/other.png": {"subject_consent": "yes"}})),
+        ["CNS001"],
+    ),
+    (
+        "CNS001 PASS consent recorded",
+        consent.check,
+        lambda: record(),
+        lambda: ctx("person", consent_manifest=manifest({"10_hanako woman/a.png": {"subject_consent": "yes"}})),
+        [],
+    ),
+    (
+        "CNS002 the file changed after consent",
+        consent.check,
+        lambda: record(sha="b" * 64),
+        lambda: ctx(consent_manifest=manifest({"10_hanako woman/a.png": {"sha256": "a" * 64}})),
+        ["CNS002"],
+    ),
+    (
+        "CNS003 rows for missing files",
+        consent.check_manifest,
+        lambda: [record()],
+        lambda: ctx(consent_manifest=manifest({"gone.png": {}}), image_paths=["10_hanako woman/a.png"]),
+        ["CNS003"],
+    ),
+    (
+        "CNS004 doc FAIL person profile without provenance.csv",
+        consent.check_manifest,
+        lambda: [record()],
+        lambda: ctx("person", consent_manifest=None),
+        ["CNS004"],
+    ),
     ("CNS004 PASS general profile", consent.check_manifest, lambda: [record()], ctx, []),
     # Identity (person profile).
-    ("IDN001 doc FAIL a landscape", identity.check,
-     lambda: people(3) + [record("10_x/land.png", faces={"analysed_width": 1024, "faces": []})],
-     lambda: ctx("person"), ["IDN001"]),
-    ("IDN002 doc FAIL a group photo", identity.check,
-     lambda: people(3) + [record("10_x/group.png", faces={"analysed_width": 1024, "faces": [
-         face(np.full(128, 0.05)), face(np.full(128, -0.05))]})], lambda: ctx("person"), ["IDN002", "IDN003"]),
-    ("IDN003 doc FAIL a friend's photo", identity.check, lambda: people(4, outlier=True), lambda: ctx("person"),
-     ["IDN003"]),
+    (
+        "IDN001 doc FAIL a landscape",
+        identity.check,
+        lambda: people(3) + [record("10_x/land.png", faces={"analysed_width": 1024, "faces": []})],
+        lambda: ctx("person"),
+        ["IDN001"],
+    ),
+    (
+        "IDN002 doc FAIL a group photo",
+        identity.check,
+        lambda: (
+            people(3)
+            + [
+                record(
+                    "10_x/group.png",
+                    faces={"analysed_width": 1024, "faces": [face(np.full(128, 0.05)), face(np.full(128, -0.05))]},
+                )
+            ]
+        ),
+        lambda: ctx("person"),
+        ["IDN002", "IDN003"],
+    ),
+    (
+        "IDN003 doc FAIL a friend's photo",
+        identity.check,
+        lambda: people(4, outlier=True),
+        lambda: ctx("person"),
+        ["IDN003"],
+    ),
     ("IDN003 doc PASS the person throughout", identity.check, lambda: people(5), lambda: ctx("person"), []),
     # Composition.
-    ("CPS001 doc FAIL 6 of 10 share a background", composition.check, lambda: composition_set(6, 4)[0],
-     lambda: ctx(clip_texts=composition_set(6, 4)[1]), ["CPS001"] * 3),
-    ("CPS001 doc PASS all different", composition.check, lambda: composition_set(1, 9)[0],
-     lambda: ctx(clip_texts=composition_set(1, 9)[1]), []),
-    ("CPS001 person profile allows 2", composition.check, lambda: composition_set(3, 9)[0],
-     lambda: ctx("person", clip_texts=composition_set(3, 9)[1]), ["CPS001"]),
-    ("CPS002 doc FAIL same outfit", composition.check, lambda: composition_set(5, 7, "outfit")[0],
-     lambda: ctx(clip_texts=composition_set(5, 7, "outfit")[1]), ["CPS002"] * 2),
-    ("CPS003 doc FAIL same hairstyle", composition.check, lambda: composition_set(6, 6, "hairstyle")[0],
-     lambda: ctx(clip_texts=composition_set(6, 6, "hairstyle")[1]), ["CPS003"] * 3),
-    ("CPS002 off under the character profile", composition.check, lambda: composition_set(5, 7, "outfit")[0],
-     lambda: ctx("character", clip_texts=composition_set(5, 7, "outfit")[1]), []),
-    ("CPS004 doc FAIL arms raised throughout", composition.check, lambda: pose_set(1)[0],
-     lambda: ctx(clip_texts=pose_set(1)[1]), ["CPS004"]),
-    ("CPS004 doc PASS standing throughout", composition.check, lambda: pose_set(0)[0],
-     lambda: ctx(clip_texts=pose_set(0)[1]), []),
-    ("CPS005 doc FAIL all sitting", composition.check, lambda: pose_set(2)[0],
-     lambda: ctx("person", clip_texts=pose_set(2)[1]), ["CPS004", "CPS005"]),
+    (
+        "CPS001 doc FAIL 6 of 10 share a background",
+        composition.check,
+        lambda: composition_set(6, 4)[0],
+        lambda: ctx(clip_texts=composition_set(6, 4)[1]),
+        ["CPS001"] * 3,
+    ),
+    (
+        "CPS001 doc PASS all different",
+        composition.check,
+        lambda: composition_set(1, 9)[0],
+        lambda: ctx(clip_texts=composition_set(1, 9)[1]),
+        [],
+    ),
+    (
+        "CPS001 person profile allows 2",
+        composition.check,
+        lambda: composition_set(3, 9)[0],
+        lambda: ctx("person", clip_texts=composition_set(3, 9)[1]),
+        ["CPS001"],
+    ),
+    (
+        "CPS002 doc FAIL same outfit",
+        composition.check,
+        lambda: composition_set(5, 7, "outfit")[0],
+        lambda: ctx(clip_texts=composition_set(5, 7, "outfit")[1]),
+        ["CPS002"] * 2,
+    ),
+    (
+        "CPS003 doc FAIL same hairstyle",
+        composition.check,
+        lambda: composition_set(6, 6, "hairstyle")[0],
+        lambda: ctx(clip_texts=composition_set(6, 6, "hairstyle")[1]),
+        ["CPS003"] * 3,
+    ),
+    (
+        "CPS002 off under the character profile",
+        composition.check,
+        lambda: composition_set(5, 7, "outfit")[0],
+        lambda: ctx("character", clip_texts=composition_set(5, 7, "outfit")[1]),
+        [],
+    ),
+    (
+        "CPS004 doc FAIL arms raised throughout",
+        composition.check,
+        lambda: pose_set(1)[0],
+        lambda: ctx(clip_texts=pose_set(1)[1]),
+        ["CPS004"],
+    ),
+    (
+        "CPS004 doc PASS standing throughout",
+        composition.check,
+        lambda: pose_set(0)[0],
+        lambda: ctx(clip_texts=pose_set(0)[1]),
+        [],
+    ),
+    (
+        "CPS005 doc FAIL all sitting",
+        composition.check,
+        lambda: pose_set(2)[0],
+        lambda: ctx("person", clip_texts=pose_set(2)[1]),
+        ["CPS004", "CPS005"],
+    ),
 ]
 
 
@@ -302,6 +739,9 @@ def test_every_code_has_a_failing_case_and_every_check_a_passing_one():
     passing = {c[1] for c in CASES if not c[4]}
     from curate.checks.registry import CHECKS
 
-    no_pass = [f"{c.module}.{c.func.__name__}" for c in CHECKS
-               if c.func not in passing and c.func.__name__ != "check_config" and c.func.__name__ != "check_orphans"]
+    no_pass = [
+        f"{c.module}.{c.func.__name__}"
+        for c in CHECKS
+        if c.func not in passing and c.func.__name__ != "check_config" and c.func.__name__ != "check_orphans"
+    ]
     assert no_pass == []

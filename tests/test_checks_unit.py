@@ -3,46 +3,35 @@
 from __future__ import annotations
 
 import pytest
+from builders import concept, ctx, hx, record
 
-from curate.checks import Context, Selection, load_all, run_checks
-from curate.checks.registry import run_one
+from curate.checks import Context, Selection, duplicate, load_all, resolution, run_checks, unreadable
 from curate.checks import caption as caption_check
-from curate.checks import duplicate, resolution, unreadable
+from curate.checks.registry import run_one
 from curate.decide import exit_code, verdict
-from curate.model import Caption, Concept, Finding, ImageRecord
+from curate.model import Caption, Finding
 from curate.rules import load_settings, resolve_base_model
 
 load_all()
-
-
-def concept(res=1024, bucket=True, no_upscale=False, ext=".txt", tokens="hanako woman", max_reso=2048):
-    return Concept("10_hanako woman", 10, tokens, ext, (res, res), bucket, 256, max_reso, no_upscale)
-
-
-def record(path="10_hanako woman/a.png", w=1024, h=1024, fmt="PNG", size=500_000, sha=None, pixel=None,
-           phash="0" * 16, dhash="0" * 16, cap: Caption | None = None, conc=None, error=None, frames=1,
-           views=None):
-    image = {"error": error} if error else {
-        "format": fmt, "width": w, "height": h, "frames": frames, "pixel_hash": pixel,
-        "phash": phash, "dhash": dhash, "view_hashes": views or [["f" * 16, "f" * 16]] * 6}
-    return ImageRecord(path, "/x/" + path, size, conc or concept(),
-                       cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
-                       sha or (path.encode().hex() + "0" * 64)[:64], {"image": image})
-
-
-def ctx(profile=None, **dataset):
-    return Context(load_settings(profile), resolve_base_model("sdxl"), dataset=dataset)
 
 
 def found(gen) -> list[Finding]:
     return [f for f in gen if isinstance(f, Finding)]
 
 
-@pytest.mark.parametrize("w, h, expected", [
-    (1024, 1024, []), (1216, 832, []), (4000, 3000, []), (1000, 1000, []),
-    (832, 832, ["RES002"]), (900, 800, ["RES002"]),
-    (512, 512, ["RES001"]), (640, 480, ["RES001"]),
-])
+@pytest.mark.parametrize(
+    "w, h, expected",
+    [
+        (1024, 1024, []),
+        (1216, 832, []),
+        (4000, 3000, []),
+        (1000, 1000, []),
+        (832, 832, ["RES002"]),
+        (900, 800, ["RES002"]),
+        (512, 512, ["RES001"]),
+        (640, 480, ["RES001"]),
+    ],
+)
 def test_resolution_thresholds(w, h, expected):
     assert [f.code for f in found(run_one(resolution.check, record(w=w, h=h), ctx()))] == expected
 
@@ -79,12 +68,22 @@ def test_without_buckets_every_image_is_cropped_square():
 
 
 def test_unreadable_messages():
-    for kind, code, words in [("empty", "UNR001", "empty"), ("not-an-image", "UNR002", "not an image"),
-                              ("truncated", "UNR003", "truncated"), ("corrupt", "UNR004", "corrupt"),
-                              ("pixel-limit", "UNR005", "decompression-bomb"), ("timeout", "UNR006", "longer than"),
-                              ("too-large", "UNR006", "limit")]:
-        (f,) = found(run_one(unreadable.check, record(error={"kind": kind, "limit_pixels": 1, "limit_seconds": 30,
-                                                    "limit_bytes": 10}), ctx()))
+    for kind, code, words in [
+        ("empty", "UNR001", "empty"),
+        ("not-an-image", "UNR002", "not an image"),
+        ("truncated", "UNR003", "truncated"),
+        ("corrupt", "UNR004", "corrupt"),
+        ("pixel-limit", "UNR005", "decompression-bomb"),
+        ("timeout", "UNR006", "longer than"),
+        ("too-large", "UNR006", "limit"),
+    ]:
+        (f,) = found(
+            run_one(
+                unreadable.check,
+                record(error={"kind": kind, "limit_pixels": 1, "limit_seconds": 30, "limit_bytes": 10}),
+                ctx(),
+            )
+        )
         assert f.code == code and words in f.message and f.severity == "error"
 
 
@@ -111,10 +110,6 @@ def test_captions():
     assert [(f.code, f.path) for f in orphans] == [("CAP004", "x/gone.txt")]
 
 
-def hx(bits: int) -> str:
-    return f"{bits:016x}"
-
-
 def test_exact_duplicates_same_bytes_and_same_pixels():
     a = record("10_x/a.png", sha="a" * 64, pixel="p1")
     b = record("10_x/b.png", sha="a" * 64, pixel="p1", cap=Caption(None, None))
@@ -124,35 +119,44 @@ def test_exact_duplicates_same_bytes_and_same_pixels():
     groups = [o for o in out if not isinstance(o, Finding)]
     assert len(groups) == 1 and groups[0].kind == "exact-duplicate" and groups[0].keep == "10_x/a.png"
     assert sorted((f.path, f.code, f.evidence["same"]) for f in fs) == [
-        ("10_x/b.png", "DUP001", "bytes"), ("10_x/c.jpg", "DUP001", "pixels")]
+        ("10_x/b.png", "DUP001", "bytes"),
+        ("10_x/c.jpg", "DUP001", "pixels"),
+    ]
 
 
 def test_near_duplicates_keep_the_largest_and_respect_both_thresholds():
     big = record("10_x/big.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
     small = record("10_x/small.jpg", w=512, h=512, fmt="JPEG", phash=hx(0b111), dhash=hx(0b11))
-    far = record("10_x/other.png", phash=hx((1 << 40) - 1), dhash=hx(0))         # pHash 40 bits away
-    half = record("10_x/half.png", phash=hx(0b1), dhash=hx((1 << 30) - 1))        # dHash 30 bits away
+    far = record("10_x/other.png", phash=hx((1 << 40) - 1), dhash=hx(0))  # pHash 40 bits away
+    half = record("10_x/half.png", phash=hx(0b1), dhash=hx((1 << 30) - 1))  # dHash 30 bits away
     out = list(run_one(duplicate.check, [small, far, big, half], ctx()))
     fs = [o for o in out if isinstance(o, Finding)]
     groups = [o for o in out if not isinstance(o, Finding)]
     assert [(g.kind, g.keep, sorted(g.members)) for g in groups] == [
-        ("near-duplicate", "10_x/big.png", ["10_x/big.png", "10_x/small.jpg"])]
+        ("near-duplicate", "10_x/big.png", ["10_x/big.png", "10_x/small.jpg"])
+    ]
     (f,) = fs
     assert f.path == "10_x/small.jpg" and f.code == "DUP002" and f.severity == "warning"
     assert f.evidence == {"keep": "10_x/big.png", "phash_distance": 3, "dhash_distance": 2, "view": "whole picture"}
 
 
 def test_a_crop_matches_through_a_crop_view():
-    orig = record("10_x/orig.png", w=2048, h=2048, phash=hx(0), dhash=hx(0),
-                  views=[[hx(1 << 60), hx(1 << 61)]] + [["f" * 16, "f" * 16]] * 5)
+    orig = record(
+        "10_x/orig.png",
+        w=2048,
+        h=2048,
+        phash=hx(0),
+        dhash=hx(0),
+        views=[[hx(1 << 60), hx(1 << 61)]] + [["f" * 16, "f" * 16]] * 5,
+    )
     cropped = record("10_x/crop.png", w=1800, h=1800, phash=hx((1 << 60) | 0b11), dhash=hx(1 << 61))
     fs = [o for o in run_one(duplicate.check, [orig, cropped], ctx()) if isinstance(o, Finding)]
     assert [(f.path, f.evidence["view"]) for f in fs] == [("10_x/crop.png", "centre 90 %")]
 
 
 def test_person_profile_makes_near_duplicates_errors():
-    a = record("10_x/a.png", w=2048, h=2048)
-    b = record("10_x/b.png")
+    a = record("10_x/a.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
+    b = record("10_x/b.png", phash=hx(0), dhash=hx(0))
     fs = [o for o in run_one(duplicate.check, [a, b], ctx("person")) if isinstance(o, Finding)]
     assert [f.severity for f in fs] == ["error"]
 
@@ -165,7 +169,7 @@ def test_near_pairs_matches_brute_force(numpy_popcount, monkeypatch):
 
     from curate.derive import duplicates as derive_duplicates
 
-    if not numpy_popcount:   # NumPy < 2 has no bitwise_count: the byte-table fallback must agree
+    if not numpy_popcount:  # NumPy < 2 has no bitwise_count: the byte-table fallback must agree
         monkeypatch.delattr(np, "bitwise_count", raising=False)
 
     rng = random.Random(7)
@@ -174,12 +178,14 @@ def test_near_pairs_matches_brute_force(numpy_popcount, monkeypatch):
     fd = [x ^ (1 << rng.randrange(64)) for x in fp]
     vp = [[rng.getrandbits(64) for _ in range(v)] for _ in range(n)]
     vd = [[rng.getrandbits(64) for _ in range(v)] for _ in range(n)]
-    fp[5], fd[5] = fp[9] ^ 0b1011, fd[9]                           # whole pictures match
-    vp[20][2], vd[20][2] = fp[30] ^ 0b1, fd[30] ^ 0b11             # a crop view of 20 matches 30
-    vp[40][0], vd[40][0] = fp[41], fd[41] ^ ((1 << 20) - 1)         # pHash matches, dHash too far
+    fp[5], fd[5] = fp[9] ^ 0b1011, fd[9]  # whole pictures match
+    vp[20][2], vd[20][2] = fp[30] ^ 0b1, fd[30] ^ 0b11  # a crop view of 20 matches 30
+    vp[40][0], vd[40][0] = fp[41], fd[41] ^ ((1 << 20) - 1)  # pHash matches, dHash too far
     arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
-    got = {(i, j): (view, a, b) for i, j, view, a, b in
-           derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)}
+    got = {
+        (i, j): (view, a, b)
+        for i, j, view, a, b in derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)
+    }
     pop = lambda x: bin(x).count("1")  # noqa: E731
     want = set()
     for i in range(n):
@@ -211,7 +217,9 @@ def test_verdicts_and_gate():
     e = Finding("RES001", "resolution", "error", "x")
     w = Finding("CAP001", "caption", "warning", "x")
     i = Finding("UNR008", "unreadable", "info", "x")
-    assert verdict([]) == "keep" and verdict([i]) == "keep" and verdict([w, i]) == "review" and verdict([w, e]) == "drop"
+    assert (
+        verdict([]) == "keep" and verdict([i]) == "keep" and verdict([w, i]) == "review" and verdict([w, e]) == "drop"
+    )
     assert exit_code([w], "error") == 0 and exit_code([w], "warning") == 1 and exit_code([e], "never") == 0
     assert exit_code([e], "error") == 1 and exit_code([i], "warning") == 0
 
@@ -226,14 +234,14 @@ def test_every_rule_is_documented_with_a_stable_code():
         # A summary is one or more whole sentences, and every {section.key} in the doc is filled in.
         assert len(r.summary.split()) >= 5 and r.summary.rstrip().endswith((".", ")")), code
         assert "{" not in r.render() and "}" not in r.render(), code
-    assert len({r.name for r in rules.values()}) == len(rules)   # names are unique too (--select takes them)
+    assert len({r.name for r in rules.values()}) == len(rules)  # names are unique too (--select takes them)
 
 
 def test_near_duplicate_groups_do_not_chain():
     """A~B and B~C but A is far from C: C must not be dropped in favour of A, which it does not resemble."""
     a = record("10_x/a.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
-    b = record("10_x/b.png", w=1024, h=1024, phash=hx((1 << 8) - 1), dhash=hx(0))       # 8 bits from a
-    c = record("10_x/c.png", w=1024, h=1000, phash=hx((1 << 16) - 1), dhash=hx(0))      # 8 from b, 16 from a
+    b = record("10_x/b.png", w=1024, h=1024, phash=hx((1 << 8) - 1), dhash=hx(0))  # 8 bits from a
+    c = record("10_x/c.png", w=1024, h=1000, phash=hx((1 << 16) - 1), dhash=hx(0))  # 8 from b, 16 from a
     out = list(run_one(duplicate.check, [a, b, c], ctx()))
     groups = [(g.keep, g.members) for g in out if not isinstance(g, Finding)]
     assert groups == [("10_x/a.png", ("10_x/a.png", "10_x/b.png"))]

@@ -9,21 +9,35 @@ import sys
 
 import jsonschema
 import pytest
-
 from conftest import ROOT, SAMPLE, by_path, codes, write_image
+
 from curate.report.json_report import SCHEMA_FILE
 
 # The planted problems, as documented in sample_datasets/README.md.
 P = "10_pdphoto photo/"
 T = "5_pdtexture texture/"
 EXPECTED = {
-    P + "astronaut.jpg": [], P + "coffee.jpg": [], P + "rocket.jpg": [], P + "motorcycle.jpg": [],
-    P + "hubble.jpg": [], P + "flower_preview.jpg": ["WMK001"], T + "grass.jpg": [], T + "ihc_stain.jpg": [], T + "網膜の写真.jpg": [],
-    P + "astronaut (copy).jpg": ["DUP001"], P + "rocket_export.png": ["DUP001"],
-    P + "coffee_small.jpg": ["RES002", "DUP002"], P + "motorcycle_warm.jpg": ["DUP002"],
-    P + "grace_hopper.jpg": ["CAP001", "TXT001"], P + "chelsea_cat.jpg": ["RES002"], P + "camera_thumb.png": ["RES001"],
-    P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"], P + "download_interrupted.jpg": ["UNR003"],
-    P + "saved_from_browser.png": ["UNR002"], T + "brick.jpg": ["UPS001", "CAP002", "BLR001"], T + "gravel.jpg": ["CAP003"],  # brick: the CC0 texture is soft
+    P + "astronaut.jpg": [],
+    P + "coffee.jpg": [],
+    P + "rocket.jpg": [],
+    P + "motorcycle.jpg": [],
+    P + "hubble.jpg": [],
+    P + "flower_preview.jpg": ["WMK001"],
+    T + "grass.jpg": [],
+    T + "ihc_stain.jpg": [],
+    T + "網膜の写真.jpg": [],
+    P + "astronaut (copy).jpg": ["DUP001"],
+    P + "rocket_export.png": ["DUP001"],
+    P + "coffee_small.jpg": ["RES002", "DUP002"],
+    P + "motorcycle_warm.jpg": ["DUP002"],
+    P + "grace_hopper.jpg": ["CAP001", "TXT001"],
+    P + "chelsea_cat.jpg": ["RES002"],
+    P + "camera_thumb.png": ["RES001"],
+    P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"],
+    P + "download_interrupted.jpg": ["UNR003"],
+    P + "saved_from_browser.png": ["UNR002"],
+    T + "brick.jpg": ["UPS001", "CAP002", "BLR001"],
+    T + "gravel.jpg": ["CAP003"],  # brick: the CC0 texture is soft
     T + "grass_loop.gif": ["UNR007"],  # kohya skips GIFs: one finding, nothing that assumes it is trained
 }
 
@@ -50,7 +64,9 @@ def test_sample_dataset_findings_are_exactly_the_planted_ones(sample_report):
     assert [(f["path"], f["code"]) for f in report["findings"]] == [(P + "deleted_shot.txt", "CAP004")]
     assert report["dataset"]["resolution"] == [512, 512] and report["dataset"]["caption_extension"] == ".txt"
     assert {(c["folder"], c["repeats"]) for c in report["dataset"]["concepts"]} == {
-        ("10_pdphoto photo", 10), ("5_pdtexture texture", 5)}
+        ("10_pdphoto photo", 10),
+        ("5_pdtexture texture", 5),
+    }
 
 
 def test_json_report_matches_the_published_schema(sample_report):
@@ -78,19 +94,28 @@ def test_console_report_goes_to_stderr_when_json_is_on_stdout(sample_report):
     assert "upscaled 2.00×" in err and "gate: exit 1" in err
 
 
-def test_console_report_reads_like_a_colleague(run):
-    code, out, _ = run("audit", SAMPLE)
+def test_console_report_reads_like_a_colleague(warm_run):
+    code, out, _ = warm_run("audit", SAMPLE)
     assert code == 1
-    for text in ("DROP 9 images", "camera_thumb.png", "256×256 will be upscaled 2.00× to the 512×512 bucket",
-                 "identical file: duplicate of 10_pdphoto photo/astronaut.jpg", "DUPLICATE GROUPS",
-                 "10_pdphoto photo: 16 images × 10 repeats", "Summary", "keep 8", "review 5", "drop 9",
-                 "near-duplicate: keep 10_pdphoto photo/coffee.jpg · review 10_pdphoto photo/coffee_small.jpg"):
+    for text in (
+        "DROP 9 images",
+        "camera_thumb.png",
+        "256×256 will be upscaled 2.00× to the 512×512 bucket",
+        "identical file: duplicate of 10_pdphoto photo/astronaut.jpg",
+        "DUPLICATE GROUPS",
+        "10_pdphoto photo: 16 images × 10 repeats",
+        "Summary",
+        "keep 8",
+        "review 5",
+        "drop 9",
+        "near-duplicate: keep 10_pdphoto photo/coffee.jpg · review 10_pdphoto photo/coffee_small.jpg",
+    ):
         assert text in out.replace("\n", " ") or text in out, text
 
 
 @pytest.mark.parametrize("fail_on, expected", [("error", 1), ("warning", 1), ("never", 0)])
-def test_gate_exit_codes_on_the_sample(run, fail_on, expected):
-    assert run("audit", SAMPLE, "--fail-on", fail_on, "-q")[0] == expected
+def test_gate_exit_codes_on_the_sample(warm_run, fail_on, expected):
+    assert warm_run("audit", SAMPLE, "--fail-on", fail_on, "-q")[0] == expected
 
 
 def test_gate_on_a_clean_and_a_warning_only_folder(run, tmp_path):
@@ -104,17 +129,20 @@ def test_gate_on_a_clean_and_a_warning_only_folder(run, tmp_path):
     assert run("audit", clean, "-q", "--fail-on", "warning")[0] == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["audit", "/no/such/folder"], "no such folder"),
-    (["audit", str(SAMPLE), "--fail-on", "sometimes"], "--fail-on must be one of"),
-    (["audit", str(SAMPLE), "--base-model", "sd9"], "unknown base model"),
-    (["audit", str(SAMPLE), "--profile", "portrait"], "unknown profile"),
-    (["audit", str(SAMPLE), "--rules", "/no/rules.toml"], "rules file not found"),
-    (["audit", str(SAMPLE), "--select", "XYZ999"], "no check matches XYZ999"),
-    (["audit", str(SAMPLE), "--kohya-config", "/no/config.toml"], "--kohya-config: no such file"),
-    (["audit", str(SAMPLE / "dataset_config.toml")], "not a folder"),
-    (["rules", "ZZZ001"], "no check has the code"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["audit", "/no/such/folder"], "no such folder"),
+        (["audit", str(SAMPLE), "--fail-on", "sometimes"], "--fail-on must be one of"),
+        (["audit", str(SAMPLE), "--base-model", "sd9"], "unknown base model"),
+        (["audit", str(SAMPLE), "--profile", "portrait"], "unknown profile"),
+        (["audit", str(SAMPLE), "--rules", "/no/rules.toml"], "rules file not found"),
+        (["audit", str(SAMPLE), "--select", "XYZ999"], "no check matches XYZ999"),
+        (["audit", str(SAMPLE), "--kohya-config", "/no/config.toml"], "--kohya-config: no such file"),
+        (["audit", str(SAMPLE / "dataset_config.toml")], "not a folder"),
+        (["rules", "ZZZ001"], "no check has the code"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(run, args, message):
     code, out, err = run(*args)
     assert code == 2
@@ -125,6 +153,7 @@ def test_unknown_option_is_a_usage_error(run):
     assert run("audit", SAMPLE, "--frobnicate")[0] == 2
 
 
+@pytest.mark.slow
 def test_select_and_ignore(audit_json):
     _, report = audit_json(SAMPLE, "--select", "duplicate")
     assert {f["category"] for i in report["images"] for f in i["findings"]} == {"duplicate"}
@@ -161,11 +190,11 @@ def test_version_and_module_entry_point():
         assert out.returncode == 0 and out.stdout.strip() == f"curate {__version__}"
 
 
-def test_json_to_a_file_and_stdout_are_the_same(run, tmp_path):
+def test_json_to_a_file_and_stdout_are_the_same(warm_run, tmp_path):
     out = tmp_path / "r.json"
-    code, stdout, _ = run("audit", SAMPLE, "--json", out, "-q")
+    code, stdout, _ = warm_run("audit", SAMPLE, "--json", out, "-q")
     assert code == 1 and stdout == ""
-    code2, stdout2, _ = run("audit", SAMPLE, "--json", "-", "-q")
+    code2, stdout2, _ = warm_run("audit", SAMPLE, "--json", "-", "-q")
     a, b = json.loads(out.read_text()), json.loads(stdout2)
     for r in (a, b):
         r["summary"].pop("extraction")
@@ -174,6 +203,7 @@ def test_json_to_a_file_and_stdout_are_the_same(run, tmp_path):
 
 def test_every_scanned_file_appears_once(sample_report):
     _, report, _ = sample_report
-    on_disk = sorted(p.relative_to(SAMPLE).as_posix() for p in SAMPLE.rglob("*")
-                     if p.suffix.lower() in {".jpg", ".png", ".gif"})
+    on_disk = sorted(
+        p.relative_to(SAMPLE).as_posix() for p in SAMPLE.rglob("*") if p.suffix.lower() in {".jpg", ".png", ".gif"}
+    )
     assert sorted(by_path(report)) == on_disk

@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import PHOTOS, by_path, write_image
 from PIL import Image
 
-from conftest import PHOTOS, by_path, write_image
 from curate.cache import FeatureCache
 from curate.checks import Context, load_all, run_checks
 from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage
@@ -33,6 +33,7 @@ def codes(report, name):
 
 
 # ---- the open_clip path, with random weights -------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def random_model():
@@ -54,28 +55,37 @@ def test_random_clip_model_embeds_views_in_batches_and_caches_them(tmp_path, ran
     recs = [_record(p, f"{i:064x}", face if i == 0 else None) for i, p in enumerate(paths)]
     cache = FeatureCache(tmp_path / "cache")
     loader = clip.Loader(clip.ClipOptions(pretrained=None), random_model)
-    status = clip.embed_images(recs, cache, clip.ClipOptions(pretrained=None, batch_size=2), Limits(), 0.3,
-                               loader=loader)
+    status = clip.embed_images(
+        recs, cache, clip.ClipOptions(pretrained=None, batch_size=2), Limits(), 0.3, loader=loader
+    )
     assert status["status"] == "ok" and status["embedded"] == 5 and status["model"] == "ViT-B-32@random-init"
     assert set(recs[0].features["clip"]["views"]) == {"full", "background", "person", "head"}
-    assert set(recs[1].features["clip"]["views"]) == {"full"}           # no face: the whole picture only
+    assert set(recs[1].features["clip"]["views"]) == {"full"}  # no face: the whole picture only
     full = clip.decode_vector(recs[1].features["clip"]["views"]["full"])
     assert full.shape == (512,) and abs(float(np.linalg.norm(full)) - 1) < 1e-2
     # Batch size does not change the result (float16 storage aside).
     again = [_record(p, f"{i + 10:064x}") for i, p in enumerate(paths[1:3])]
-    clip.embed_images(again, FeatureCache(None), clip.ClipOptions(pretrained=None, batch_size=16), Limits(), 0.3,
-                      loader=loader)
+    clip.embed_images(
+        again, FeatureCache(None), clip.ClipOptions(pretrained=None, batch_size=16), Limits(), 0.3, loader=loader
+    )
     assert np.allclose(clip.decode_vector(again[0].features["clip"]["views"]["full"]), full, atol=2e-3)
     # A second pass comes from the cache: nothing decoded, no model needed.
     for rec in recs:
         rec.features.pop("clip")
     monkeypatch.setattr(clip, "decode_image", lambda *a: pytest.fail("decoded an image on a warm cache"))
-    status = clip.embed_images(recs, cache, clip.ClipOptions(pretrained=None), Limits(), 0.3,
-                               loader=clip.Loader(clip.ClipOptions(pretrained=None)))
+    status = clip.embed_images(
+        recs,
+        cache,
+        clip.ClipOptions(pretrained=None),
+        Limits(),
+        0.3,
+        loader=clip.Loader(clip.ClipOptions(pretrained=None)),
+    )
     assert status["from_cache"] == 5 and status["embedded"] == 0
     assert recs[0].features["clip"]["views"]["head"]
-    texts = clip.embed_texts(["a photo of a classroom", "a photo of a beach"], cache, clip.ClipOptions(pretrained=None),
-                             loader)
+    texts = clip.embed_texts(
+        ["a photo of a classroom", "a photo of a beach"], cache, clip.ClipOptions(pretrained=None), loader
+    )
     assert texts.shape == (2, 512)
 
 
@@ -86,7 +96,7 @@ def test_views_grey_out_the_person_and_crop_outfit_and_hair():
     assert views["person"].size[1] > views["head"].size[1] and views["person"].size[0] > views["head"].size[0]
     bg = np.asarray(views["background"])
     x, y = int(0.53 * im.width), int(0.5 * im.height)
-    assert tuple(bg[y, x]) == (124, 116, 104)                  # the face region is grey in the background view
+    assert tuple(bg[y, x]) == (124, 116, 104)  # the face region is grey in the background view
     assert clip.views_of(im, None).keys() == {"full"}
 
 
@@ -96,7 +106,7 @@ def test_without_weights_the_clip_checks_are_skipped_with_one_line(tmp_path, run
     write_image(d / "b.png", (768, 768), name="coffee.jpg")
     t0 = time.monotonic()
     code, report = audit_json(d, "--offline")
-    assert time.monotonic() - t0 < 60     # no network retries: --offline answers from the cache at once
+    assert time.monotonic() - t0 < 60  # no network retries: --offline answers from the cache at once
     a = report["analyses"]["clip"]
     assert a["status"] == "skipped" and "--offline" in a["reason"] and "CPS001" in a["checks"]
     _, out, _ = run("audit", str(d), "--offline")
@@ -113,8 +123,8 @@ def test_unreachable_hub_is_found_by_one_quick_probe():
     assert why and "unreachable" in why and time.monotonic() - t0 < clip.PROBE_TIMEOUT + 1
 
 
-def test_clip_weights_file_runs_the_composition_checks_and_caches_embeddings(tmp_path, random_model, run,
-                                                                              audit_json):
+@pytest.mark.slow
+def test_clip_weights_file_runs_the_composition_checks_and_caches_embeddings(tmp_path, random_model, run, audit_json):
     weights = tmp_path / "vit-b-32-random.pt"
     torch.save(random_model.model.state_dict(), weights)
     d = tmp_path / "d"
@@ -149,7 +159,7 @@ def _image(rng, texts, label, margin=0.3):
 
 def test_complete_linkage_does_not_chain_and_is_deterministic():
     a, b, c = _unit(np.array([1.0, 0, 0])), _unit(np.array([1.0, 1.0, 0])), _unit(np.array([0.0, 1.0, 0]))
-    v = np.stack([a, b, c])   # a~b and b~c at cos 0.71, a and c orthogonal
+    v = np.stack([a, b, c])  # a~b and b~c at cos 0.71, a and c orthogonal
     assert complete_linkage(v, 0.7) == [[0, 1], [2]]
     assert complete_linkage(v, 0.7, order=[1, 0, 2]) == [[1, 0], [2]]
     assert allowed(15, 2, 0.0) == 2 and allowed(100, 3, 0.2) == 20
@@ -167,12 +177,19 @@ def _synthetic_set(tmp_path, backgrounds, outfits, qualities, labels_bg, labels_
     concept = Concept("", None, "", ".txt", (1024, 1024), True, 256, 2048, False)
     recs = []
     for i, (bg, out, q) in enumerate(zip(backgrounds, outfits, qualities)):
-        views = {"full": _unit(rng.normal(size=D)), "background": _image(rng, t_bg, bg),
-                 "person": _image(rng, t_out, out), "head": _unit(rng.normal(size=D))}
+        views = {
+            "full": _unit(rng.normal(size=D)),
+            "background": _image(rng, t_bg, bg),
+            "person": _image(rng, t_out, out),
+            "head": _unit(rng.normal(size=D)),
+        }
         rec = ImageRecord(f"c{i:02d}.jpg", str(tmp_path / f"c{i:02d}.jpg"), 1000, concept, Caption(None, None))
         rec.sha256 = f"{i:064x}"
-        rec.features = {"image": {"width": q, "height": q}, "faces": {"faces": []},
-                        "clip": {"model": "synthetic", "views": {k: clip.encode_vector(v) for k, v in views.items()}}}
+        rec.features = {
+            "image": {"width": q, "height": q},
+            "faces": {"faces": []},
+            "clip": {"model": "synthetic", "views": {k: clip.encode_vector(v) for k, v in views.items()}},
+        }
         recs.append(rec)
     texts = {"background": (labels_bg, t_bg, "background"), "outfit": (labels_out, t_out, "person")}
     return recs, texts
@@ -182,8 +199,12 @@ def _run(recs, texts, profile="person", select=None):
     from curate.checks import Selection
 
     load_all()
-    ctx = Context(load_settings(profile), resolve_base_model("sdxl"), dataset={"clip_texts": texts},
-                  selection=Selection(select or ("CPS",)))
+    ctx = Context(
+        load_settings(profile),
+        resolve_base_model("sdxl"),
+        dataset={"clip_texts": texts},
+        selection=Selection(select or ("CPS",)),
+    )
     return run_checks(recs, ctx)
 
 
@@ -194,22 +215,23 @@ def test_four_shots_in_one_classroom_keep_the_best_two_under_the_person_profile(
     outfits = [0, 1, 2, 3, 0, 1, 2, 3, 1]
     qualities = [600, 1024, 900, 700, 1024, 1024, 1024, 1024, 1024]
     recs, texts = _synthetic_set(tmp_path, backgrounds, outfits, qualities, labels_bg, labels_out)
-    for rec in recs[1:4]:   # four similar shots: diversity ties, so quality decides what is kept
+    for rec in recs[1:4]:  # four similar shots: diversity ties, so quality decides what is kept
         rec.features["clip"]["views"]["full"] = recs[0].features["clip"]["views"]["full"]
     findings, groups = _run(recs, texts)
     bg = [f for f in findings if f.code == "CPS001"]
-    assert sorted(f.path for f in bg) == ["c00.jpg", "c03.jpg"]         # the two smallest of the four go
+    assert sorted(f.path for f in bg) == ["c00.jpg", "c03.jpg"]  # the two smallest of the four go
     assert all("'classroom'" in f.message and "allows 2" in f.message for f in bg)
     assert set(bg[0].evidence["keep"]) == {"c01.jpg", "c02.jpg"}
-    outfit = [f for f in findings if f.code == "CPS002"]               # suit ×3 (c01, c05, c08): one goes
+    outfit = [f for f in findings if f.code == "CPS002"]  # suit ×3 (c01, c05, c08): one goes
     assert len(outfit) == 1 and outfit[0].evidence["label"] == "suit"
     assert any(g.kind == "background-cluster" for g in groups)
     # The general profile allows max(3, 20 %) = 3: four in one classroom is one too many.
     general, _ = _run(recs, texts, profile="general")
     assert len([f for f in general if f.code == "CPS001"]) == 1
     # Varied backgrounds: nothing to say.
-    recs2, texts2 = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 0, 1], [1024] * 6, labels_bg,
-                                   labels_out, seed=1)
+    recs2, texts2 = _synthetic_set(
+        tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 0, 1], [1024] * 6, labels_bg, labels_out, seed=1
+    )
     assert [f for f in _run(recs2, texts2)[0] if f.code == "CPS001"] == []
 
 
@@ -269,7 +291,7 @@ def test_main_identity_is_the_best_supported_face():
     # Profiles are the label similarities, centred and L2-normalised: one-hot views give (2, -1, -1)/√6.
     profiles = aspect_profiles(np.eye(3), np.eye(3))
     assert np.allclose(profiles, (3 * np.eye(3) - 1) / np.sqrt(6))
-    assert np.allclose(profiles @ profiles.T, 1.5 * np.eye(3) - 0.5)   # alike: 1; different labels: -0.5
+    assert np.allclose(profiles @ profiles.T, 1.5 * np.eye(3) - 0.5)  # alike: 1; different labels: -0.5
 
 
 def test_the_skip_path_does_not_import_torch(tmp_path):
@@ -279,24 +301,28 @@ def test_the_skip_path_does_not_import_torch(tmp_path):
 
     d = tmp_path / "d"
     write_image(d / "a.png", (512, 512))
-    code = ("import sys; from typer.testing import CliRunner; from curate.cli import app; "
-            f"r = CliRunner().invoke(app, ['audit', {str(d)!r}, '--offline', '--no-cache', '-q', '--fail-on', 'never']); "
-            "print('torch' in sys.modules, r.exit_code)")
+    code = (
+        "import sys; from typer.testing import CliRunner; from curate.cli import app; "
+        f"r = CliRunner().invoke(app, ['audit', {str(d)!r}, '--offline', '--no-cache', '-q', '--fail-on', 'never']); "
+        "print('torch' in sys.modules, r.exit_code)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "0"], out.stderr[-2000:]
 
 
 def test_a_dominant_dramatic_pose_and_no_plain_shot_are_reported(tmp_path):
     poses = ["standing", "arms raised", "sitting", "jumping"]
-    recs, texts = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [1, 1, 1, 1, 2, 3], [1024] * 6,
-                                 ["a", "b", "c", "d", "e", "f"], poses)
+    recs, texts = _synthetic_set(
+        tmp_path, [0, 1, 2, 3, 4, 5], [1, 1, 1, 1, 2, 3], [1024] * 6, ["a", "b", "c", "d", "e", "f"], poses
+    )
     pose_only = {"pose": texts["outfit"]}
     findings, _ = _run(recs, pose_only, select=("CPS004", "CPS005"))
     by_code = {f.code: f for f in findings}
     assert by_code["CPS004"].evidence["label"] == "arms raised" and by_code["CPS004"].evidence["of"] == 6
     assert "CPS005" in by_code and by_code["CPS005"].path is None
     # One plain standing shot among them: CPS005 is satisfied; the general profile does not ask for it at all.
-    recs2, texts2 = _synthetic_set(tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 1, 1, 2, 3], [1024] * 6,
-                                   ["a", "b", "c", "d", "e", "f"], poses)
+    recs2, texts2 = _synthetic_set(
+        tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 1, 1, 2, 3], [1024] * 6, ["a", "b", "c", "d", "e", "f"], poses
+    )
     assert "CPS005" not in {f.code for f in _run(recs2, {"pose": texts2["outfit"]}, select=("CPS005",))[0]}
     assert "CPS005" not in {f.code for f in _run(recs, pose_only, profile="general", select=("CPS005",))[0]}

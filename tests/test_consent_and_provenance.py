@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from conftest import by_path, photo_at, write_image
+from conftest import photo_at, write_image
 from test_bad_input import jpeg_with_xmp
 
 
@@ -18,14 +18,20 @@ def person_set(root):
     write_image(root / "10_hanako woman" / "01.png", (1024, 1024))
     write_image(root / "10_hanako woman" / "02.png", (1024, 1024), name="coffee.jpg")
     credited = root / "10_hanako woman" / "03.jpg"
-    credited.write_bytes(jpeg_with_xmp(
-        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/">'
-        b'<dc:creator><rdf:Seq><rdf:li>Studio Sakura</rdf:li></rdf:Seq></dc:creator>'
-        b'<xmpRights:UsageTerms><rdf:Alt><rdf:li xml:lang="x-default">Editorial use only</rdf:li></rdf:Alt></xmpRights:UsageTerms>'
-        b'</rdf:Description></rdf:RDF></x:xmpmeta>', (1024, 1024)))
+    credited.write_bytes(
+        jpeg_with_xmp(
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/">'
+            b"<dc:creator><rdf:Seq><rdf:li>Studio Sakura</rdf:li></rdf:Seq></dc:creator>"
+            b'<xmpRights:UsageTerms><rdf:Alt><rdf:li xml:lang="x-default">Editorial use only</rdf:li></rdf:Alt></xmpRights:UsageTerms>'
+            b"</rdf:Description></rdf:RDF></x:xmpmeta>",
+            (1024, 1024),
+        )
+    )
     credited.with_suffix(".txt").write_text("hanako woman")
-    (root / "10_hanako woman" / "03.jpg.json").write_text(json.dumps({"category": "x", "url": "https://x.com/s/status/1"}))
+    (root / "10_hanako woman" / "03.jpg.json").write_text(
+        json.dumps({"category": "x", "url": "https://x.com/s/status/1"})
+    )
 
 
 def test_consent_init_prefills_and_merges_without_overwriting(tmp_path, run):
@@ -54,7 +60,7 @@ def test_consent_init_prefills_and_merges_without_overwriting(tmp_path, run):
     again = rows_of(root / "provenance.csv")
     assert again["10_hanako woman/01.png"]["subject_consent"] == "yes"
     assert again["10_hanako woman/01.png"]["consent_ref"] == "contract 2026-014"
-    assert again["10_hanako woman/01.png"]["agency"] == "Agency K"          # a column the person added is kept
+    assert again["10_hanako woman/01.png"]["agency"] == "Agency K"  # a column the person added is kept
     assert again["10_hanako woman/03.jpg"]["author"] == "Sakura Studio Ltd."
     assert "10_hanako woman/04.png" in again
 
@@ -78,7 +84,7 @@ def test_person_profile_requires_recorded_consent(tmp_path, run, audit_json):
     rows = rows_of(root / "provenance.csv")
     rows["10_hanako woman/01.png"]["subject_consent"] = "yes"
     rows["10_hanako woman/03.jpg"]["subject_consent"] = "yes"
-    rows["10_hanako woman/03.jpg"]["sha256"] = "0" * 64         # recorded for an older version of the file
+    rows["10_hanako woman/03.jpg"]["sha256"] = "0" * 64  # recorded for an older version of the file
     with open(root / "provenance.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(next(iter(rows.values()))))
         w.writeheader()
@@ -119,4 +125,4 @@ def test_provenance_report(tmp_path, run):
     md = (out / "provenance-report.md").read_text()
     assert "# Training data provenance" in md and "| X (Twitter) | 1 | 25% |" in md
     assert "&lt;b&gt;bold&lt;b&gt;-glazed-intensity1.png" in md and "<b>" not in md
-    assert list(root.rglob("provenance-report*")) == []        # nothing written into the dataset
+    assert list(root.rglob("provenance-report*")) == []  # nothing written into the dataset

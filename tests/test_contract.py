@@ -10,14 +10,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from builders import ctx, face, hx, record
 from PIL import Image
 from typer.testing import CliRunner
 
-from builders import ctx, face, hx, record
 from curate import thresholds
 from curate.checks import load_all
 from curate.checks.registry import (
-    CHECKS, PLACEHOLDER, Check, Derivation, UndeclaredRule, derivation_order, image_check, rule, run_one,
+    CHECKS,
+    PLACEHOLDER,
+    Check,
+    Derivation,
+    UndeclaredRule,
+    derivation_order,
+    image_check,
+    rule,
+    run_one,
 )
 from curate.cli import app
 from curate.model import Finding
@@ -91,19 +99,19 @@ def test_messages_do_not_hard_code_a_threshold():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in (0, 1):
                     values |= {f"{value:g}", f"{value:.2f}", f"{value:.1f}"}
         for text in _message_constants(check.func):
-            numbers = set(re.findall(r"(?<![\w./])\d+(?:\.\d+)?(?![\w.])", text))   # not "/64"
+            numbers = set(re.findall(r"(?<![\w./])\d+(?:\.\d+)?(?![\w.])", text))  # not "/64"
             assert not numbers & values, f"{check.module}: '{text}' restates {numbers & values}"
 
 
 def test_a_check_cannot_report_what_it_did_not_declare():
     c = ctx()
     with pytest.raises(TypeError):
-        c.finding("RES001", "a string code")     # type: ignore[arg-type]
+        c.finding("RES001", "a string code")  # type: ignore[arg-type]
     c.running = Check(lambda rec, ctx: (), "image", (RULES["CAP001"],))
     with pytest.raises(UndeclaredRule):
         c.finding(RULES["RES001"], "not declared")
     with pytest.raises(TypeError):
-        image_check(emits=("RES001",))           # type: ignore[arg-type]
+        image_check(emits=("RES001",))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a setting"):
         rule("ZZZ999", "x", "blur", "info", "Uses {blur.no_such_key}.")
 
@@ -128,14 +136,14 @@ def test_turning_a_duplicate_rule_off_changes_no_other_check():
 
     rng = np.random.default_rng(1)
     d0 = rng.normal(size=128) * 0.05
-    recs = [record(f"10_x/p{i}.png", faces={"analysed_width": 1024, "faces": [face(d0 + 0.001 * i)]})
-            for i in range(3)]
+    recs = [record(f"10_x/p{i}.png", faces={"analysed_width": 1024, "faces": [face(d0 + 0.001 * i)]}) for i in range(3)]
     # Two near copies of someone else: counted once, they would not outvote the person; counted twice, with
     # DUP002 off, they used to.
     other = d0 + 0.2
     for name in ("o1.png", "o2.png"):
-        recs.append(record(f"10_x/{name}", phash=hx(7), dhash=hx(7), faces={"analysed_width": 1024,
-                                                                             "faces": [face(other)]}))
+        recs.append(
+            record(f"10_x/{name}", phash=hx(7), dhash=hx(7), faces={"analysed_width": 1024, "faces": [face(other)]})
+        )
     results = []
     for severity in ("warning", "off"):
         c = ctx("person")
@@ -154,7 +162,7 @@ def test_selected_out_checks_are_skipped_in_analyses_not_ok(audit_json, tmp_path
     assert report["analyses"]["resolution"] == {"status": "ok"}
     blur = report["analyses"]["blur"]
     assert blur["status"] == "skipped" and blur["by_choice"] and blur["checks"] == ["BLR001"]
-    assert "quality" not in report["analyses"]          # not needed, not run
+    assert "quality" not in report["analyses"]  # not needed, not run
 
 
 def test_an_extractor_failure_is_a_finding_and_is_not_cached(tmp_path, monkeypatch):
@@ -177,7 +185,7 @@ def test_an_extractor_failure_is_a_finding_and_is_not_cached(tmp_path, monkeypat
     assert first.verdicts["10_x/a.png"] == "review" and first.analyses["quality"]["failed"] == 1
     monkeypatch.undo()
     second = run_audit(opts)
-    assert second.stats.decoded == 1 and second.stats.from_cache == 0   # the failure was not cached
+    assert second.stats.decoded == 1 and second.stats.from_cache == 0  # the failure was not cached
     assert second.per_image.get("10_x/a.png", []) == []
 
 
@@ -200,9 +208,10 @@ def test_an_internal_error_is_one_line_and_exit_3(tmp_path, monkeypatch):
 
 def test_architecture_navigation_table_is_generated_and_current():
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-    block = text[text.index(NAV_START):text.index(NAV_END) + len(NAV_END)]
-    assert block == navigation(RULES.values()), ("docs/architecture.md is stale: run "
-                                                 "`python -m curate.report.checks_reference`")
+    block = text[text.index(NAV_START) : text.index(NAV_END) + len(NAV_END)]
+    assert block == navigation(RULES.values()), (
+        "docs/architecture.md is stale: run `python -m curate.report.checks_reference`"
+    )
     for code in RULES:
         assert f"| {code} |" in block
 

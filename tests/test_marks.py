@@ -8,16 +8,18 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, by_path, codes, real_photo
 from PIL import Image, ImageDraw, ImageFont
 
-from conftest import ROOT, by_path, codes, real_photo
+from curate.derive.marks import classify, content_reasons, name_like, placement
 from curate.extract import marks as marks_extractor
 from curate.extract.decode import Decoded
-from curate.derive.marks import classify, content_reasons, name_like, placement
 from curate.rules import load_settings
 
-pytestmark = [pytest.mark.ocr,
-              pytest.mark.skipif(marks_extractor.available() is not None, reason="text detector not installed")]
+pytestmark = [
+    pytest.mark.ocr,
+    pytest.mark.skipif(marks_extractor.available() is not None, reason="text detector not installed"),
+]
 
 SETTINGS = load_settings()
 WORDS = SETTINGS.data["mark_words"]
@@ -27,7 +29,7 @@ conf = SETTINGS.cfg.marks
 
 
 def font(px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=px)   # Pillow's bundled scalable font (Aileron)
+    return ImageFont.load_default(size=px)  # Pillow's bundled scalable font (Aileron)
 
 
 def photo(name: str = "coffee.jpg", width: int = 1024) -> Image.Image:
@@ -35,8 +37,9 @@ def photo(name: str = "coffee.jpg", width: int = 1024) -> Image.Image:
     return im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
 
 
-def overlay(im: Image.Image, text: str, xy, px: int, opacity: float, colour=(255, 255, 255), anchor="la",
-            angle: float = 0) -> Image.Image:
+def overlay(
+    im: Image.Image, text: str, xy, px: int, opacity: float, colour=(255, 255, 255), anchor="la", angle: float = 0
+) -> Image.Image:
     layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
     ImageDraw.Draw(layer).text(xy, text, font=font(px), fill=colour + (round(255 * opacity),), anchor=anchor)
     if angle:
@@ -74,16 +77,18 @@ def kinds(found) -> set[str]:
 
 # --- the real detector on drawn marks --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("opacity", [0.5, 0.8])
 def test_corner_copyright_mark_is_a_watermark_with_evidence(opacity):
     im = photo("coffee.jpg")
-    feats, found = read(overlay(im, "© Mika Sato Photography", (im.width - 24, im.height - 24), 30, opacity,
-                                anchor="rd"))
+    feats, found = read(
+        overlay(im, "© Mika Sato Photography", (im.width - 24, im.height - 24), 30, opacity, anchor="rd")
+    )
     marks = [m for m in found if m.kind == "watermark"]
     assert marks, feats
     m = marks[0]
     assert "Mika" in m.text or "Photography" in m.text
-    assert m.placement == "corner" and m.box[0] > 0.4 and m.box[3] > 0.85   # bottom-right, relative coordinates
+    assert m.placement == "corner" and m.box[0] > 0.4 and m.box[3] > 0.85  # bottom-right, relative coordinates
     assert 0 < m.score <= 1
     assert "credit line" in m.reasons or "copyright sign" in m.reasons
 
@@ -111,8 +116,9 @@ def test_sample_word_across_the_middle_is_a_watermark():
 
 def test_name_near_a_corner_is_a_signature():
     im = photo("coffee.jpg")
-    _, found = read(overlay(im, "Mika S.", (im.width - 30, im.height - 30), 40, 1.0, colour=(250, 250, 250),
-                            anchor="rd"))
+    _, found = read(
+        overlay(im, "Mika S.", (im.width - 30, im.height - 30), 40, 1.0, colour=(250, 250, 250), anchor="rd")
+    )
     assert kinds(found) == {"signature"}, found
 
 
@@ -158,18 +164,19 @@ def test_the_engine_reads_a_reduced_copy_and_records_the_pass():
 
 # --- the classifier on readings with known answers ------------------------------------------------------
 
+
 def region(text, box, score=0.95, angle=0.0, height=0.03):
     return {"text": text, "score": score, "box": box, "angle": angle, "height": height, "pass": "full"}
 
 
 def test_content_reasons():
     assert "copyright sign" in content_reasons("© 2024 Anna", WORDS)
-    assert "copyright sign" in content_reasons("(cY2024 T.Nakamura", WORDS)   # "(c) " run into the year
+    assert "copyright sign" in content_reasons("(cY2024 T.Nakamura", WORDS)  # "(c) " run into the year
     assert "copyright sign" not in content_reasons("(city) map", WORDS)
     assert "@handle" in content_reasons("follow @anna_k", WORDS)
     assert "web address" in content_reasons("anna-k.art", WORDS)
     assert "stock agency" in content_reasons("shutterstock", WORDS)
-    assert "preview word" in content_reasons("WATERN", WORDS)          # a split "WATERMARK", misread
+    assert "preview word" in content_reasons("WATERN", WORDS)  # a split "WATERMARK", misread
     assert "preview word" in content_reasons("無断転載禁止", WORDS)
     assert content_reasons("BAKERY", WORDS) == []
 
@@ -190,25 +197,28 @@ def test_classifier_rules():
     found = classify({"texts": [region("Mika", [0.85, 0.9, 0.97, 0.97])]}, conf, WORDS)
     assert [m.kind for m in found] == ["signature"]
     found = classify({"texts": [region("Mika", [0.4, 0.4, 0.6, 0.5], angle=30)]}, conf, WORDS)
-    assert [m.kind for m in found] == ["watermark"]                   # diagonal across the middle
+    assert [m.kind for m in found] == ["watermark"]  # diagonal across the middle
     found = classify({"texts": [region("Mika Sato", [0.3, 0.4, 0.7, 0.5], height=0.08)]}, conf, WORDS)
-    assert [m.kind for m in found] == ["watermark"]                   # a big name over the picture
+    assert [m.kind for m in found] == ["watermark"]  # a big name over the picture
     found = classify({"texts": [region("OPEN", [0.4, 0.4, 0.5, 0.45])]}, conf, WORDS)
     assert [m.kind for m in found] == ["text"]
     tiles = [region("annak", [x, y, x + 0.1, y + 0.03]) for x in (0.1, 0.5) for y in (0.3, 0.6)]
     assert {m.kind for m in classify({"texts": tiles}, conf, WORDS)} == {"watermark"}
     weak = classify({"texts": [region("© Anna", [0.8, 0.9, 0.97, 0.97], score=0.5)]}, conf, WORDS)
-    assert weak == []                                                  # below min_confidence
+    assert weak == []  # below min_confidence
     assert classify({"error": {"kind": "unavailable"}}, conf, WORDS) == []
 
 
 # --- through the CLI -----------------------------------------------------------------------------------
 
+
 def test_audit_reports_marks_with_evidence_in_json(tmp_path, audit_json):
     folder = tmp_path / "data"
     folder.mkdir()
     im = photo("hubble.jpg")
-    overlay(im, "© Mika Sato Photography", (im.width - 24, im.height - 24), 30, 0.6, anchor="rd").save(folder / "wm.png")
+    overlay(im, "© Mika Sato Photography", (im.width - 24, im.height - 24), 30, 0.6, anchor="rd").save(
+        folder / "wm.png"
+    )
     sign(im, "MAIN ST", (im.width // 3, im.height // 3)).save(folder / "sign.png")
     im.save(folder / "clean.png")
     _, report = audit_json(folder, "--select", "WMK,SIG,TXT")
@@ -230,7 +240,7 @@ def test_missing_text_detector_skips_the_marks_checks_with_one_line(tmp_path, ru
     assert report["analyses"]["marks"]["status"] == "skipped"
     assert "not installed" in report["analyses"]["marks"]["reason"]
     _, out, _ = run("audit", str(folder), "--select", "WMK", "--jobs", "1")
-    assert "marks checks (WMK001) skipped" in " ".join(out.split())   # the enabled checks only
+    assert "marks checks (WMK001) skipped" in " ".join(out.split())  # the enabled checks only
 
 
 @pytest.mark.netns
@@ -243,9 +253,29 @@ def test_the_text_detector_runs_without_network(tmp_path):
     im = photo("rocket.jpg")
     overlay(im, "www.rivera-photo.com", (im.width // 2, 16), 26, 0.6, anchor="ma").save(folder / "wm.png")
     out = tmp_path / "r.json"
-    proc = subprocess.run(["unshare", "-rn", sys.executable, "-m", "curate", "audit", str(folder), "--select", "WMK",
-                           "--json", str(out), "-q", "--no-cache", "--jobs", "1"], capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            sys.executable,
+            "-m",
+            "curate",
+            "audit",
+            str(folder),
+            "--select",
+            "WMK",
+            "--json",
+            str(out),
+            "-q",
+            "--no-cache",
+            "--jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 1, proc.stderr
     report = json.loads(out.read_text())
     assert [f["code"] for f in report["images"][0]["findings"]] == ["WMK001"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
-
 from conftest import PHOTOS, by_path
 from degrade import add_noise, blur, flat_art, shallow_dof, upscaled
+from PIL import Image
+
 from curate.extract import quality
 from curate.extract.decode import Limits, decode_image
 
@@ -31,7 +31,6 @@ def measure(im: Image.Image, fmt="PNG", **save) -> dict:
 
 def noisy(im, sigma):
     return add_noise(im, sigma, seed=1)
-
 
 
 @pytest.mark.parametrize("name", PHOTO_NAMES[:2])
@@ -106,8 +105,10 @@ def test_quality_evidence_in_the_json(quality_folder, audit_json):
     imgs = by_path(report)
     f = {x["code"]: x for x in imgs["upscaled_motorcycle.png"]["findings"]}
     ups = f.get("UPS001") or f["UPS002"]
-    assert {"detail_fraction", "effective_width", "effective_height", "upscaled_by", "resolution"} <= set(ups["evidence"])
-    assert "real detail ≈" in ups["message"] and ups["severity"] == "error"   # 741 px file, ~300 px of detail, SDXL
+    assert {"detail_fraction", "effective_width", "effective_height", "upscaled_by", "resolution"} <= set(
+        ups["evidence"]
+    )
+    assert "real detail ≈" in ups["message"] and ups["severity"] == "error"  # 741 px file, ~300 px of detail, SDXL
     noise = next(x for x in imgs["noisy_motorcycle.png"]["findings"] if x["category"] == "noise")
     assert noise["code"] in ("NOI001", "NOI002") and noise["evidence"]["noise_sigma"] >= 8  # added σ = 12
     jpg = next(x for x in imgs["jpeg20_motorcycle.jpg"]["findings"] if x["category"] == "compression")

@@ -6,20 +6,24 @@ from __future__ import annotations
 import json
 import re
 
+from conftest import ROOT, SAMPLE, by_path, write_image
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from conftest import ROOT, SAMPLE, by_path, write_image
 from curate.cli import app
 
 
 def test_header_states_every_assumption_and_where_it_came_from(run, audit_json, tmp_path):
     _, out, _ = run("audit", SAMPLE)
-    for line in ("resolution 512 px — dataset_config.toml", "enable_bucket on — dataset_config.toml",
-                 "min_bucket_reso 256 px — dataset_config.toml", "max_bucket_reso 1024 px — dataset_config.toml",
-                 "bucket_reso_steps 64 px — sd-scripts default",
-                 "bucket_no_upscale off — sd-scripts default (the config does not set it)",
-                 "caption_extension .txt — dataset_config.toml"):
+    for line in (
+        "resolution 512 px — dataset_config.toml",
+        "enable_bucket on — dataset_config.toml",
+        "min_bucket_reso 256 px — dataset_config.toml",
+        "max_bucket_reso 1024 px — dataset_config.toml",
+        "bucket_reso_steps 64 px — sd-scripts default",
+        "bucket_no_upscale off — sd-scripts default (the config does not set it)",
+        "caption_extension .txt — dataset_config.toml",
+    ):
         assert line in out, line
     plain = tmp_path / "plain"
     write_image(plain / "10_me person" / "a.png", (1024, 1024))
@@ -36,10 +40,10 @@ def test_an_image_kohya_does_not_load_gets_one_finding_and_is_not_trained(run, a
     d = tmp_path / "d"
     write_image(d / "5_thing" / "a.png", (1024, 1024))
     write_image(d / "5_thing" / "small.gif", (300, 200), name="coffee.jpg", caption=None)  # no caption, tiny
-    write_image(d / "5_thing" / "small_copy.png", (300, 200), name="coffee.jpg")            # its twin
+    write_image(d / "5_thing" / "small_copy.png", (300, 200), name="coffee.jpg")  # its twin
     _, report = audit_json(d)
     gif = by_path(report)["5_thing/small.gif"]
-    assert [f["code"] for f in gif["findings"]] == ["UNR007"]       # not RES001, CAP001, DUP…
+    assert [f["code"] for f in gif["findings"]] == ["UNR007"]  # not RES001, CAP001, DUP…
     assert "will skip this image" in gif["findings"][0]["message"]
     assert not any(f["code"].startswith("DUP") for i in report["images"] for f in i["findings"])
     [concept] = report["dataset"]["concepts"]
@@ -69,7 +73,7 @@ def test_rules_listing_is_readable_in_80_columns():
     lines = result.stdout.splitlines()
     assert all(cell_len(line) <= 80 for line in lines), [line for line in lines if cell_len(line) > 80]
     text = " ".join(" ".join(line.split()) for line in lines)
-    for r in load_all().values():   # every description whole, not cut to the column's width
+    for r in load_all().values():  # every description whole, not cut to the column's width
         assert " ".join(first_sentence(r).split()) in text, r.code
 
 
@@ -83,12 +87,12 @@ def test_check_reference_in_docs_is_generated_and_current():
 def _readme_block(marker: str) -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     start = text.index(f"<!-- {marker} -->")
-    body = text[start:text.index(f"<!-- /{marker} -->")]
+    body = text[start : text.index(f"<!-- /{marker} -->")]
     return body.split("```", 2)[1].split("\n")[1:-1]
 
 
 def test_readme_examples_are_what_command_1_prints(run, tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)          # README command 1 runs from the repository root, with a fresh cache
+    monkeypatch.chdir(ROOT)  # README command 1 runs from the repository root, with a fresh cache
     code, out, _ = run("audit", "sample_datasets/lora_data", "--json", tmp_path / "r.json")
     assert code == 1
 

@@ -11,9 +11,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image, PngImagePlugin
-
 from conftest import ROOT, by_path, photo_at
+from PIL import Image, PngImagePlugin
 from test_bad_input import HOSTILE_XMP, jpeg_with_xmp
 
 # A copy of ../shared/fixtures/rights (redistributable test files; see tests/fixtures/rights/README.md), so the
@@ -22,7 +21,9 @@ FIXTURES = ROOT / "tests" / "fixtures" / "rights"
 RIGHTS_CATEGORIES = {"opt-out", "platform-terms", "ai-generated", "rights", "consent", "cloak"}
 
 # What each real file must yield (rights categories only), from ../shared/fixtures/rights/README.md.
-EXPECTED = json.loads((ROOT / "tests" / "data" / "rights_fixtures_expected.json").read_text(encoding="utf-8"))["expected"]
+EXPECTED = json.loads((ROOT / "tests" / "data" / "rights_fixtures_expected.json").read_text(encoding="utf-8"))[
+    "expected"
+]
 
 
 def rights_findings(report, path):
@@ -93,9 +94,11 @@ VOCAB = "http://ns.useplus.org/ldf/vocab/"
 
 
 def xmp(body: str, attrs: str = "", ns: str = "") -> bytes:
-    return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            f'<rdf:Description rdf:about="" xmlns:plus="{PLUS}" xmlns:dc="http://purl.org/dc/elements/1.1/" {ns} {attrs}>'
-            f'{body}</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    return (
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:plus="{PLUS}" xmlns:dc="http://purl.org/dc/elements/1.1/" {ns} {attrs}>'
+        f"{body}</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
 
 
 DATAMINING_SYNTAXES = {
@@ -103,7 +106,9 @@ DATAMINING_SYNTAXES = {
     "attribute": xmp("", f'plus:DataMining="{VOCAB}DMI-PROHIBITED-GENAIMLTRAINING"'),
     "resource": xmp(f'<plus:DataMining rdf:resource="{VOCAB}DMI-PROHIBITED"/>'),
     "bare token": xmp("<plus:DataMining>DMI-PROHIBITED-AIMLTRAINING</plus:DataMining>"),
-    "lower case + spaces": xmp(f"<plus:DataMining>\n  {VOCAB.lower()}dmi-prohibited-genaimltraining  \n</plus:DataMining>"),
+    "lower case + spaces": xmp(
+        f"<plus:DataMining>\n  {VOCAB.lower()}dmi-prohibited-genaimltraining  \n</plus:DataMining>"
+    ),
 }
 
 
@@ -123,26 +128,57 @@ def save_with_xmp(path, packet: bytes, fmt: str):
 def variants(tmp_path):
     d = tmp_path / "variants"
     d.mkdir()
-    for i, (name, packet) in enumerate(DATAMINING_SYNTAXES.items()):
+    for i, (_name, packet) in enumerate(DATAMINING_SYNTAXES.items()):
         for fmt, ext in (("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp")):
             save_with_xmp(d / f"dm{i}_{ext}.{ext}", packet, fmt)
     save_with_xmp(d / "allowed.jpg", xmp(f"<plus:DataMining>{VOCAB}DMI-ALLOWED</plus:DataMining>"), "JPEG")
     save_with_xmp(d / "unspecified.jpg", xmp(f"<plus:DataMining>{VOCAB}DMI-UNSPECIFIED</plus:DataMining>"), "JPEG")
-    save_with_xmp(d / "constraint.png", xmp(
-        f"<plus:DataMining>{VOCAB}DMI-PROHIBITED-SEECONSTRAINT</plus:DataMining><plus:OtherConstraints><rdf:Alt>"
-        f"<rdf:li xml:lang='x-default'>Only with written permission of the studio</rdf:li></rdf:Alt></plus:OtherConstraints>"), "PNG")
-    for j, tdm_ns in enumerate(("http://www.w3.org/ns/tdmrep/", "http://www.w3.org/ns/tdmrep#", "http://www.w3.org/ns/tdm/")):
-        save_with_xmp(d / f"tdm{j}.jpg", xmp("<tdm:reservation>1</tdm:reservation><tdm:policy>https://example.com/p.json</tdm:policy>",
-                                            ns=f'xmlns:tdm="{tdm_ns}"'), "JPEG")
-    save_with_xmp(d / "tdm_zero.jpg", xmp("<tdm:reservation>0</tdm:reservation>", ns='xmlns:tdm="http://www.w3.org/ns/tdmrep/"'), "JPEG")
-    save_with_xmp(d / "keyword.jpg", xmp("<dc:subject><rdf:Bag><rdf:li>landscape</rdf:li><rdf:li>NoAI</rdf:li></rdf:Bag></dc:subject>"), "JPEG")
-    save_with_xmp(d / "keyword_ja.jpg", xmp("<dc:subject><rdf:Bag><rdf:li>無断AI学習禁止</rdf:li></rdf:Bag></dc:subject>"), "JPEG")
-    save_with_xmp(d / "iptc_ai.png", xmp("", ns='xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"',
-                                         attrs='Iptc4xmpExt:DigitalSourceType=" http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"'), "PNG")
+    save_with_xmp(
+        d / "constraint.png",
+        xmp(
+            f"<plus:DataMining>{VOCAB}DMI-PROHIBITED-SEECONSTRAINT</plus:DataMining><plus:OtherConstraints><rdf:Alt>"
+            f"<rdf:li xml:lang='x-default'>Only with written permission of the studio</rdf:li></rdf:Alt></plus:OtherConstraints>"
+        ),
+        "PNG",
+    )
+    for j, tdm_ns in enumerate(
+        ("http://www.w3.org/ns/tdmrep/", "http://www.w3.org/ns/tdmrep#", "http://www.w3.org/ns/tdm/")
+    ):
+        save_with_xmp(
+            d / f"tdm{j}.jpg",
+            xmp(
+                "<tdm:reservation>1</tdm:reservation><tdm:policy>https://example.com/p.json</tdm:policy>",
+                ns=f'xmlns:tdm="{tdm_ns}"',
+            ),
+            "JPEG",
+        )
+    save_with_xmp(
+        d / "tdm_zero.jpg",
+        xmp("<tdm:reservation>0</tdm:reservation>", ns='xmlns:tdm="http://www.w3.org/ns/tdmrep/"'),
+        "JPEG",
+    )
+    save_with_xmp(
+        d / "keyword.jpg",
+        xmp("<dc:subject><rdf:Bag><rdf:li>landscape</rdf:li><rdf:li>NoAI</rdf:li></rdf:Bag></dc:subject>"),
+        "JPEG",
+    )
+    save_with_xmp(
+        d / "keyword_ja.jpg", xmp("<dc:subject><rdf:Bag><rdf:li>無断AI学習禁止</rdf:li></rdf:Bag></dc:subject>"), "JPEG"
+    )
+    save_with_xmp(
+        d / "iptc_ai.png",
+        xmp(
+            "",
+            ns='xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"',
+            attrs='Iptc4xmpExt:DigitalSourceType=" http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"',
+        ),
+        "PNG",
+    )
     save_with_xmp(d / "hostile.jpg", HOSTILE_XMP, "JPEG")
     return d
 
 
+@pytest.mark.slow
 def test_generated_variants(variants, audit_json):
     _, report = audit_json(variants)
     for i in range(len(DATAMINING_SYNTAXES)):
@@ -184,30 +220,46 @@ def test_generator_chunks_written_by_the_test(tmp_path, audit_json):
     d.mkdir()
     im = photo_at((1024, 1024))
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a red fox in snow\nNegative prompt: blurry\nSteps: 28, Sampler: DPM++ 2M, CFG scale: 6, "
-                                "Seed: 1, Size: 1024x1024, Model: ponyDiffusionV6XL")
+    info.add_text(
+        "parameters",
+        "a red fox in snow\nNegative prompt: blurry\nSteps: 28, Sampler: DPM++ 2M, CFG scale: 6, "
+        "Seed: 1, Size: 1024x1024, Model: ponyDiffusionV6XL",
+    )
     im.save(d / "a1111.png", pnginfo=info)
     info = PngImagePlugin.PngInfo()
-    info.add_text("prompt", json.dumps({"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
-                                        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a lighthouse"}}}))
+    info.add_text(
+        "prompt",
+        json.dumps(
+            {
+                "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
+                "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a lighthouse"}},
+            }
+        ),
+    )
     info.add_text("workflow", "{}")
     im.save(d / "comfy.png", pnginfo=info)
     # AUTOMATIC1111 stealth metadata: signature, 32-bit bit length, payload, in alpha LSBs, column-major.
     payload = b"a cat\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 5, Model: stealthModel"
     bits = np.unpackbits(np.frombuffer(b"stealth_pnginfo", np.uint8)).tolist()
-    bits += [int(b) for b in format(len(payload) * 8, "032b")] + np.unpackbits(np.frombuffer(payload, np.uint8)).tolist()
+    bits += [int(b) for b in format(len(payload) * 8, "032b")] + np.unpackbits(
+        np.frombuffer(payload, np.uint8)
+    ).tolist()
     rgba = np.array(photo_at((256, 256)).convert("RGBA"))
     alpha = np.full((256, 256), 254, np.uint8)
     col_major = alpha.T.reshape(-1)
-    col_major[:len(bits)] |= np.array(bits, np.uint8)
+    col_major[: len(bits)] |= np.array(bits, np.uint8)
     rgba[..., 3] = col_major.reshape(256, 256).T
     Image.fromarray(rgba, "RGBA").save(d / "stealth.png")
     im.save(d / "plain.png")
     _, report = audit_json(d)
     ev = {p: [f["evidence"] for f in rights_findings(report, p)] for p in ("a1111.png", "comfy.png", "stealth.png")}
     assert ev["a1111.png"][0]["model"] == "ponyDiffusionV6XL" and ev["a1111.png"][0]["prompt"] == "a red fox in snow"
-    assert ev["comfy.png"][0] == {"generator": "ComfyUI", "model": "sdxl.safetensors", "prompt": "a lighthouse",
-                                  "where": "PNG text 'prompt'/'workflow'"}
+    assert ev["comfy.png"][0] == {
+        "generator": "ComfyUI",
+        "model": "sdxl.safetensors",
+        "prompt": "a lighthouse",
+        "where": "PNG text 'prompt'/'workflow'",
+    }
     assert ev["stealth.png"][0]["model"] == "stealthModel"
     assert rights_findings(report, "plain.png") == []
 
@@ -218,17 +270,39 @@ def test_generator_chunks_written_by_the_test(tmp_path, audit_json):
 def test_sidecars_platforms_and_cloaks(tmp_path, audit_json):
     d = tmp_path / "side"
     d.mkdir()
-    names = ["page.jpg", "headers.jpg", "tdmhdr.jpg", "gdl.png", "98765432_p0.png", "1790000000000000000_1.jpg",
-             "aiflag.png", "tagged.png", "sketch-glazed-intensity2-render1-V1.png", "INCOMPLETE-x-glazed-intensity3.png",
-             "art-nightshade-intensity-DEFAULT-V1.jpg", "glazed_donut.png", "dev.jpg"]
+    names = [
+        "page.jpg",
+        "headers.jpg",
+        "tdmhdr.jpg",
+        "gdl.png",
+        "98765432_p0.png",
+        "1790000000000000000_1.jpg",
+        "aiflag.png",
+        "tagged.png",
+        "sketch-glazed-intensity2-render1-V1.png",
+        "INCOMPLETE-x-glazed-intensity3.png",
+        "art-nightshade-intensity-DEFAULT-V1.jpg",
+        "glazed_donut.png",
+        "dev.jpg",
+    ]
     for n in names:
         photo_at((1024, 1024)).save(d / n)
-    (d / "page.html").write_text('<html><head><meta name="robots" content="noai, noimageai">'
-                                 '<link rel="canonical" href="https://www.deviantart.com/someone/art/x-1"></head></html>')
+    (d / "page.html").write_text(
+        '<html><head><meta name="robots" content="noai, noimageai">'
+        '<link rel="canonical" href="https://www.deviantart.com/someone/art/x-1"></head></html>'
+    )
     (d / "headers.jpg.headers.json").write_text(json.dumps({"X-Robots-Tag": "noai", "Content-Type": "image/jpeg"}))
     (d / "tdmhdr.headers.json").write_text(json.dumps({"tdm-reservation": "1", "tdm-policy": "https://e.com/p"}))
-    (d / "gdl.png.json").write_text(json.dumps({"category": "pixiv", "user": {"name": "絵師さん"}, "tags": ["オリジナル"],
-                                                "url": "https://i.pximg.net/img-original/x.png"}))
+    (d / "gdl.png.json").write_text(
+        json.dumps(
+            {
+                "category": "pixiv",
+                "user": {"name": "絵師さん"},
+                "tags": ["オリジナル"],
+                "url": "https://i.pximg.net/img-original/x.png",
+            }
+        )
+    )
     (d / "aiflag.png.json").write_text(json.dumps({"category": "pixiv", "illust_ai_type": 2}))
     (d / "tagged.png.json").write_text(json.dumps({"category": "danbooru", "tags": ["1girl", "no_ai"]}))
     (d / "dev.json").write_text(json.dumps({"page_url": "https://www.deviantart.com/a/art/b"}))
@@ -237,7 +311,7 @@ def test_sidecars_platforms_and_cloaks(tmp_path, audit_json):
     assert codes["page.jpg"] == ["OPT004", "PLT001"]
     assert codes["headers.jpg"] == ["OPT004"]
     assert codes["tdmhdr.jpg"] == ["OPT003"]
-    assert codes["gdl.png"] == ["PLT001", "RGT001"]          # the pixiv user is a rights holder
+    assert codes["gdl.png"] == ["PLT001", "RGT001"]  # the pixiv user is a rights holder
     assert codes["98765432_p0.png"] == ["PLT002"]
     assert codes["1790000000000000000_1.jpg"] == ["PLT002"]
     assert codes["aiflag.png"] == ["AIG002", "PLT001"]
@@ -274,9 +348,25 @@ def test_audit_in_a_namespace_without_network_reads_remote_references(tmp_path):
     if probe.returncode != 0:
         pytest.skip("unshare -rn (a network namespace) is not available on this machine")
     out = tmp_path / "r.json"
-    proc = subprocess.run(["unshare", "-rn", sys.executable, "-m", "curate", "audit", str(FIXTURES / "c2pa"), "--json",
-                           str(out), "-q", "--no-cache"], capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            sys.executable,
+            "-m",
+            "curate",
+            "audit",
+            str(FIXTURES / "c2pa"),
+            "--json",
+            str(out),
+            "-q",
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(out.read_text())
     msgs = [f["message"] for f in rights_findings(report, "cloud_remote_manifest.jpg")]

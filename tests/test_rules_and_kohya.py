@@ -8,10 +8,19 @@ from curate.kohya import fit_bucket, fit_no_upscale, load_config, make_buckets, 
 from curate.rules import RulesError, load_settings, resolve_base_model
 
 
-@pytest.mark.parametrize("name, key, res", [
-    ("sd15", "sd15", 512), ("SD1.5", "sd15", 512), ("sd2", "sd2", 768), ("sdxl", "sdxl", 1024),
-    ("pony", "sdxl", 1024), ("Illustrious", "sdxl", 1024), ("flux", "flux", 1024), (None, "sdxl", 1024),
-])
+@pytest.mark.parametrize(
+    "name, key, res",
+    [
+        ("sd15", "sd15", 512),
+        ("SD1.5", "sd15", 512),
+        ("sd2", "sd2", 768),
+        ("sdxl", "sdxl", 1024),
+        ("pony", "sdxl", 1024),
+        ("Illustrious", "sdxl", 1024),
+        ("flux", "flux", 1024),
+        (None, "sdxl", 1024),
+    ],
+)
 def test_base_models_and_aliases(name, key, res):
     m = resolve_base_model(name)
     assert (m.name, m.resolution) == (key, res)
@@ -34,24 +43,28 @@ def test_profiles_override_defaults():
 
 def test_user_rules_file_wins_over_profile(tmp_path):
     f = tmp_path / "mine.toml"
-    f.write_text('[resolution]\nerror_upscale = 3.0\n[severity]\nCAP001 = "off"\n'
-                 '[profiles.person.severity]\nDUP002 = "info"\n')
+    f.write_text(
+        '[resolution]\nerror_upscale = 3.0\n[severity]\nCAP001 = "off"\n[profiles.person.severity]\nDUP002 = "info"\n'
+    )
     s = load_settings("style", f)
     assert s.get("resolution", "error_upscale") == 3.0
     assert s.severity("CAP001", "warning") == "off"
     assert load_settings("person", f).severity("DUP002", "warning") == "info"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[resolution]\neror_upscale = 2\n", r"unknown key \[resolution\] eror_upscale"),
-    ("[severity]\nRES001 = 'loud'\n", r"\[severity\] RES001 must be"),
-    ("[resolution]\nerror_upscale = \"big\"\n", r"\[resolution\] error_upscale must be a number, not 'big'"),
-    ("[noise]\nwarn_sigma = true\n", r"\[noise\] warn_sigma must be a number, not True"),
-    ("[kohya]\nimage_extensions = \".png\"\n", r"\[kohya\] image_extensions must be a list of quoted strings"),
-    ("[bluur]\nmax_edge_sharpness = 0.5\n", r"unknown section \[bluur\]"),
-    ("[profiles.mine.composition]\nmax_same = 2.5\n", r"profile 'mine': \[composition\] max_same must be a whole"),
-    ("not toml at all [", "cannot read rules file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[resolution]\neror_upscale = 2\n", r"unknown key \[resolution\] eror_upscale"),
+        ("[severity]\nRES001 = 'loud'\n", r"\[severity\] RES001 must be"),
+        ('[resolution]\nerror_upscale = "big"\n', r"\[resolution\] error_upscale must be a number, not 'big'"),
+        ("[noise]\nwarn_sigma = true\n", r"\[noise\] warn_sigma must be a number, not True"),
+        ('[kohya]\nimage_extensions = ".png"\n', r"\[kohya\] image_extensions must be a list of quoted strings"),
+        ("[bluur]\nmax_edge_sharpness = 0.5\n", r"unknown section \[bluur\]"),
+        ("[profiles.mine.composition]\nmax_same = 2.5\n", r"profile 'mine': \[composition\] max_same must be a whole"),
+        ("not toml at all [", "cannot read rules file"),
+    ],
+)
 def test_bad_rules_files_are_refused(tmp_path, text, message):
     f = tmp_path / "bad.toml"
     f.write_text(text)
@@ -64,10 +77,17 @@ def test_unknown_profile():
         load_settings("portrait")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("10_hanako woman", (10, "hanako woman")), ("1_style", (1, "style")), ("3_", (3, "")),
-    ("hanako", None), ("_10 x", None), ("img", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("10_hanako woman", (10, "hanako woman")),
+        ("1_style", (1, "style")),
+        ("3_", (3, "")),
+        ("hanako", None),
+        ("_10 x", None),
+        ("img", None),
+    ],
+)
 def test_concept_folder_names(name, expected):
     assert parse_concept_folder(name) == expected
 
@@ -84,8 +104,17 @@ def test_bad_resolution():
 
 def test_sdxl_buckets_match_the_well_known_list():
     buckets = make_buckets((1024, 1024), 256, 2048, 64)
-    for b in [(1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216), (1344, 768), (768, 1344),
-              (1536, 640), (640, 1536)]:
+    for b in [
+        (1024, 1024),
+        (1152, 896),
+        (896, 1152),
+        (1216, 832),
+        (832, 1216),
+        (1344, 768),
+        (768, 1344),
+        (1536, 640),
+        (640, 1536),
+    ]:
         assert b in buckets
     assert all(w * h <= 1024 * 1024 for w, h in buckets)
     assert all(w % 64 == 0 and h % 64 == 0 for w, h in buckets)
@@ -113,9 +142,11 @@ def test_no_upscale_keeps_small_images_small():
 def test_dataset_config_inheritance(tmp_path):
     (tmp_path / "a").mkdir()
     cfg = tmp_path / "dataset_config.toml"
-    cfg.write_text('[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = [768, 512]\n'
-                   'enable_bucket = true\n  [[datasets.subsets]]\n  image_dir = "a"\n  num_repeats = 4\n'
-                   '  [[datasets.subsets]]\n  image_dir = "b"\n  caption_extension = ".caption"\n')
+    cfg.write_text(
+        '[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = [768, 512]\n'
+        'enable_bucket = true\n  [[datasets.subsets]]\n  image_dir = "a"\n  num_repeats = 4\n'
+        '  [[datasets.subsets]]\n  image_dir = "b"\n  caption_extension = ".caption"\n'
+    )
     c = load_config(cfg, tmp_path)
     assert [s.options["caption_extension"] for s in c.subsets] == [".txt", ".caption"]
     assert c.subsets[0].options["resolution"] == [768, 512]

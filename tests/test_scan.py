@@ -12,16 +12,20 @@ def test_kohya_folders_nested_under_img(tmp_path, audit_json):
     write_image(root / "img" / "stray" / "x.png", (1024, 1024), name="rocket.jpg")
     _, report = audit_json(root)
     concepts = {c["folder"]: (c["repeats"], c["tokens"]) for c in report["dataset"]["concepts"]}
-    assert concepts == {"img/10_hanako woman": (10, "hanako woman"), "img/2_reg person": (2, "reg person"),
-                        "img/stray": (None, "")}
+    assert concepts == {
+        "img/10_hanako woman": (10, "hanako woman"),
+        "img/2_reg person": (2, "reg person"),
+        "img/stray": (None, ""),
+    }
     assert report["dataset"]["layout"] == "kohya"
 
 
 def test_caption_extension_is_detected_without_a_config(tmp_path, audit_json):
     root = tmp_path / "d"
     for i in range(3):
-        write_image(root / "10_x" / f"{i}.png", (1024, 1024), name=["hubble.jpg", "coffee.jpg", "rocket.jpg"][i],
-                    caption=None)
+        write_image(
+            root / "10_x" / f"{i}.png", (1024, 1024), name=["hubble.jpg", "coffee.jpg", "rocket.jpg"][i], caption=None
+        )
         (root / "10_x" / f"{i}.caption").write_text("x, a photo", encoding="utf-8")
     (root / "10_x" / "0.txt").write_text("stray", encoding="utf-8")
     _, report = audit_json(root)
@@ -36,7 +40,9 @@ def test_caption_extension_is_detected_without_a_config(tmp_path, audit_json):
 def test_config_without_caption_extension_means_kohyas_default(tmp_path, audit_json):
     root = tmp_path / "d"
     write_image(root / "a" / "1.png", (1024, 1024))  # writes 1.txt
-    (root / "dataset_config.toml").write_text('[[datasets]]\nresolution = 1024\n[[datasets.subsets]]\nimage_dir = "a"\n')
+    (root / "dataset_config.toml").write_text(
+        '[[datasets]]\nresolution = 1024\n[[datasets.subsets]]\nimage_dir = "a"\n'
+    )
     _, report = audit_json(root)
     (f,) = by_path(report)["a/1.png"]["findings"]
     assert f["code"] == "CAP003" and "kohya reads 1.caption" in f["message"]
@@ -47,7 +53,8 @@ def test_config_resolution_wins_over_the_base_model(tmp_path, audit_json):
     root = tmp_path / "d"
     write_image(root / "a" / "1.png", (512, 512))
     (root / "dataset_config.toml").write_text(
-        '[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = 512\n[[datasets.subsets]]\nimage_dir = "a"\n')
+        '[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = 512\n[[datasets.subsets]]\nimage_dir = "a"\n'
+    )
     _, report = audit_json(root, "--base-model", "sdxl")
     assert codes(report, "a/1.png") == [] and report["dataset"]["resolution"] == [512, 512]
     assert report["dataset"]["resolution_source"] == "dataset_config.toml"
@@ -57,8 +64,10 @@ def test_explicit_kohya_config_elsewhere(tmp_path, audit_json):
     root = tmp_path / "d"
     write_image(root / "a" / "1.png", (1024, 1024))
     cfg = tmp_path / "elsewhere.toml"
-    cfg.write_text(f'[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = 2048\n'
-                   f'[[datasets.subsets]]\nimage_dir = "{(root / "a").as_posix()}"\nnum_repeats = 3\n')
+    cfg.write_text(
+        f'[general]\ncaption_extension = ".txt"\n[[datasets]]\nresolution = 2048\n'
+        f'[[datasets.subsets]]\nimage_dir = "{(root / "a").as_posix()}"\nnum_repeats = 3\n'
+    )
     _, report = audit_json(root, "--kohya-config", cfg)
     assert codes(report, "a/1.png") == ["RES001"]
     assert report["dataset"]["concepts"][0]["repeats"] == 3

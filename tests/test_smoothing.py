@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import io
 
+import degrade
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
-
-import degrade
 from conftest import PHOTOS, by_path, codes
 from degrade import beauty_filter
+from PIL import Image, ImageFilter
 
 faces = pytest.importorskip("curate.extract.faces")
-cv2 = pytest.importorskip("cv2")   # opencv-python-headless comes with the text detector (rapidocr)
+cv2 = pytest.importorskip("cv2")  # opencv-python-headless comes with the text detector (rapidocr)
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 
-pytestmark = [pytest.mark.faces, pytest.mark.slow,
-              pytest.mark.skipif(faces.available() is not None, reason="dlib / face models not installed")]
+pytestmark = [
+    pytest.mark.faces,
+    pytest.mark.slow,
+    pytest.mark.skipif(faces.available() is not None, reason="dlib / face models not installed"),
+]
 
 
 def photo(name: str) -> Image.Image:
@@ -51,7 +53,7 @@ def test_skin_texture_falls_with_smoothing_strength(name):
     im = photo(name)
     texture = [face_features(beauty(im, s) if s else im)["skin_texture"] for s in (0, 20, 35, 60)]
     assert texture == sorted(texture, reverse=True) and len(set(texture)) == 4, texture
-    assert texture[0] >= 1.9                       # untouched skin is never flat
+    assert texture[0] >= 1.9  # untouched skin is never flat
     assert texture[-1] <= 0.6 * texture[0]
 
 

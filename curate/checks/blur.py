@@ -12,7 +12,12 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.quality import is_soft
 
-BLR001 = rule("BLR001", "soft", "blur", "warning", """
+BLR001 = rule(
+    "BLR001",
+    "soft",
+    "blur",
+    "warning",
+    """
     Soft or out of focus: even the sharpest parts hold little fine detail — the power above 0.35
     cycles/px is at most 10^{blur.max_high_band_deficit} of what the image's own coarser detail predicts
     ([blur] max_high_band_deficit) — and its strongest edges are soft (edge sharpness under [blur]
@@ -20,7 +25,9 @@ BLR001 = rule("BLR001", "soft", "blur", "warning", """
 
     FAIL: a 2-px Gaussian blur at 1024 px; a 2× upscale. PASS: sharp photos; a sharp subject on a
     defocused background; flat-colour digital art (not measured).
-""", settings="blur")
+""",
+    settings="blur",
+)
 
 
 @image_check(emits=(BLR001,), needs=("quality",), settings=("blur", "quality"))
@@ -28,7 +35,10 @@ def check(rec, ctx):
     q = ctx.quality(rec)
     if q and is_soft(q, ctx.cfg):
         deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
-        yield ctx.finding(BLR001, f"soft or out of focus: fine detail at {100 * 10 ** deficit:.0f} % of the expected "
-                          f"level even in the sharpest areas, soft edges (edge sharpness {edges:.2f}, soft under "
-                          f"{ctx.cfg.blur.max_edge_sharpness:g})",
-                          {"high_band_deficit": deficit, "edge_sharpness": edges})
+        yield ctx.finding(
+            BLR001,
+            f"soft or out of focus: fine detail at {100 * 10**deficit:.0f} % of the expected "
+            f"level even in the sharpest areas, soft edges (edge sharpness {edges:.2f}, soft under "
+            f"{ctx.cfg.blur.max_edge_sharpness:g})",
+            {"high_band_deficit": deficit, "edge_sharpness": edges},
+        )

@@ -12,12 +12,18 @@ import re
 
 from curate.checks.registry import image_check, rule
 
-CLK001 = rule("CLK001", "cloak-declared", "cloak", "error", """
+CLK001 = rule(
+    "CLK001",
+    "cloak-declared",
+    "cloak",
+    "error",
+    """
     The file name says the image was cloaked with Glaze or Nightshade: the artist objects to AI training.
     Drop it. Never try to strip the cloak (a bilateral filter can; doing so overrides the artist's no).
 
     FAIL: `sketch-glazed-intensity2-render1-V1.png`, `art-nightshade-intensity-DEFAULT-V1.jpg`.
-""")
+""",
+)
 
 GLAZE = re.compile(r"-glazed-intensity(\d+)(?:-render(\d+))?(?:-v\d+)?$", re.IGNORECASE)
 NIGHTSHADE = re.compile(r"-nightshade-intensity-(low|default|high)(?:-[^/]*?)?(?:-v\d+)?$", re.IGNORECASE)
@@ -28,11 +34,17 @@ def check(rec, ctx):
     stem = rec.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     m = GLAZE.search(stem)
     if m:
-        yield ctx.finding(CLK001, f"cloaked with Glaze (intensity {m.group(1)}, named by the Glaze app): the artist "
-                          "objects to AI training; drop it", {"tool": "Glaze", "intensity": m.group(1),
-                                                              "incomplete": stem.upper().startswith("INCOMPLETE-")})
+        yield ctx.finding(
+            CLK001,
+            f"cloaked with Glaze (intensity {m.group(1)}, named by the Glaze app): the artist "
+            "objects to AI training; drop it",
+            {"tool": "Glaze", "intensity": m.group(1), "incomplete": stem.upper().startswith("INCOMPLETE-")},
+        )
         return
     m = NIGHTSHADE.search(stem)
     if m:
-        yield ctx.finding(CLK001, f"cloaked with Nightshade (intensity {m.group(1).upper()}): the artist objects to "
-                          "AI training; drop it", {"tool": "Nightshade", "intensity": m.group(1).upper()})
+        yield ctx.finding(
+            CLK001,
+            f"cloaked with Nightshade (intensity {m.group(1).upper()}): the artist objects to AI training; drop it",
+            {"tool": "Nightshade", "intensity": m.group(1).upper()},
+        )

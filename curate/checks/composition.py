@@ -1,7 +1,7 @@
 """Composition balance: too many pictures sharing one background, outfit, hairstyle or pose.
 
-A portrait photographer's rules for person LoRAs (docs/field-knowledge.md §Person LoRAs): about 15 images; no more than 2
-sharing a background, outfit or hairstyle — a third adds nothing and biases the model; distinctive outfits
+A portrait photographer's rules for person LoRAs (docs/field-knowledge.md §Person LoRAs): about 15 images; no more
+than 2 sharing a background, outfit or hairstyle — a third adds nothing and biases the model; distinctive outfits
 and repeated backgrounds leak into every output even when captioned; a set full of dramatic poses makes
 simple prompts produce them, so include plain standing shots. Near-duplicate files are not the point here:
 the same classroom behind six different shots is.
@@ -22,39 +22,76 @@ from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, comp
 from curate.derive.quality import quality_score
 from curate.model import Group
 
-CPS001 = rule("CPS001", "repeated-background", "composition", "warning", """
+CPS001 = rule(
+    "CPS001",
+    "repeated-background",
+    "composition",
+    "warning",
+    """
     More pictures share one background than the set allows: the larger of [composition] max_same
-    ({composition.max_same}) and max_share ({composition.max_share}) of the set: the LoRA learns the place and puts it into outputs even when the caption names it.
-    The best and most different pictures of the cluster are kept; the others are flagged.
+    ({composition.max_same}) and max_share ({composition.max_share}) of the set: the LoRA learns the place and puts
+    it into outputs even when the caption names it. The best and most different pictures of the cluster are kept;
+    the others are flagged.
 
     FAIL: 6 portraits in front of the same classroom blackboard in a 15-image person set.
     PASS: 15 portraits in 15 different places.
-""", settings="composition")
-CPS002 = rule("CPS002", "repeated-outfit", "composition", "warning", """
+""",
+    settings="composition",
+)
+CPS002 = rule(
+    "CPS002",
+    "repeated-outfit",
+    "composition",
+    "warning",
+    """
     More pictures of the person share one outfit than the set allows: a distinctive outfit leaks into every
     output (a brand outfit turns every requested uniform into that outfit).
 
     FAIL: 5 of 12 photos in the same school uniform. PASS: varied clothing. Off under the character
     profile (a character's outfit is part of the character).
-""", settings="composition")
-CPS003 = rule("CPS003", "repeated-hairstyle", "composition", "warning", """
+""",
+    settings="composition",
+)
+CPS003 = rule(
+    "CPS003",
+    "repeated-hairstyle",
+    "composition",
+    "warning",
+    """
     More pictures of the person share one hairstyle than the set allows: the LoRA ties the hairstyle to the
     person. Off under the character profile.
 
     FAIL: 6 of 12 photos with the same twin tails. PASS: the hair as it varies across shoots.
-""", settings="composition")
-CPS004 = rule("CPS004", "dominant-pose", "composition", "warning", """
+""",
+    settings="composition",
+)
+CPS004 = rule(
+    "CPS004",
+    "dominant-pose",
+    "composition",
+    "warning",
+    """
     One pose (other than a plain one: rules/prompts.toml [prompts.pose] plain) is held in more than
-    [composition] max_pose_share ({composition.max_pose_share}) of the pictures of people: poses leak, and simple prompts then produce it.
+    [composition] max_pose_share ({composition.max_pose_share}) of the pictures of people: poses leak, and simple
+    prompts then produce it.
 
     FAIL: 8 of 12 photos with arms raised. PASS: a mix of standing, sitting and portrait shots.
-""", settings="composition")
-CPS005 = rule("CPS005", "no-plain-pose", "composition", "warning", """
+""",
+    settings="composition",
+)
+CPS005 = rule(
+    "CPS005",
+    "no-plain-pose",
+    "composition",
+    "warning",
+    """
     A person set without a single plain standing or head-and-shoulders shot: plain shots keep the LoRA from
     turning every prompt into a dramatic pose (docs/field-knowledge.md §Person LoRAs). Person profile only.
 
     FAIL: 15 photos all sitting, jumping or lying down. PASS: at least one plain standing shot.
-""", settings="composition")
+""",
+    settings="composition",
+)
 
 ASPECT_CODES = {"background": CPS001, "outfit": CPS002, "hairstyle": CPS003}
 
@@ -69,7 +106,7 @@ def aspect_table(records, ctx, aspect: str):
     for rec in records:
         v = ctx.clip(rec, view)
         if v is None and view == "background" and ctx.clip(rec, "person") is None:
-            v = ctx.clip(rec, "full")   # no person found: the whole picture is the background
+            v = ctx.clip(rec, "full")  # no person found: the whole picture is the background
         if v is not None:
             rows.append(rec)
             vectors.append(v)
@@ -96,18 +133,23 @@ def aspect_clusters(records, ctx, aspect: str):
     return out, table, probs
 
 
-@dataset_check(emits=(CPS001, CPS002, CPS003, CPS004, CPS005), needs=("quality", "clip"), uses=("faces",),
-               settings=("composition", "quality"), consumes=(DUPLICATES,))
+@dataset_check(
+    emits=(CPS001, CPS002, CPS003, CPS004, CPS005),
+    needs=("quality", "clip"),
+    uses=("faces",),
+    settings=("composition", "quality"),
+    consumes=(DUPLICATES,),
+)
 def check(records, ctx):
     # uses faces: where installed, a face locates the person for the background / outfit / hair views
     if not ctx.dataset.get("clip_texts"):
         return
     conf = ctx.cfg.composition
-    copies = ctx.derived(DUPLICATES).copies   # a copy of a kept picture is not another shot
+    copies = ctx.derived(DUPLICATES).copies  # a copy of a kept picture is not another shot
     usable = [r for r in records if r.readable and r.features.get("clip") and r.path not in copies]
     if len(usable) < conf.min_images:
         return
-    dropped: set[str] = set()   # pictures another aspect already flagged: dropping them again costs nothing
+    dropped: set[str] = set()  # pictures another aspect already flagged: dropping them again costs nothing
     for aspect, code in ASPECT_CODES.items():
         if not ctx.wants(code):
             continue
@@ -122,17 +164,33 @@ def check(records, ctx):
             scores = [quality_score(r, ctx.quality(r)) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
             kept = ", ".join(r.path for r in keep)
-            evidence = {"aspect": aspect, "label": label, "probability": p, "cluster_size": len(members),
-                        "allowed": limit, "keep": [r.path for r in keep], "members": [r.path for r in members]}
+            evidence = {
+                "aspect": aspect,
+                "label": label,
+                "probability": p,
+                "cluster_size": len(members),
+                "allowed": limit,
+                "keep": [r.path for r in keep],
+                "members": [r.path for r in members],
+            }
             for rec in members:
                 if rec in keep:
                     continue
                 dropped.add(rec.path)
-                yield ctx.finding(code, f"one of {len(members)} images sharing {aspect} ≈ '{label}' "
-                                  f"(p {p:.2f}; profile {ctx.settings.profile} allows {limit}): drop it, keep {kept} "
-                                  f"(best detail, most different)", evidence, path=rec.path)
-            yield Group(f"{aspect}-cluster", tuple(r.path for r in members), keep[0].path,
-                        {k: v for k, v in evidence.items() if k != "members"})
+                yield ctx.finding(
+                    code,
+                    f"one of {len(members)} images sharing {aspect} ≈ '{label}' "
+                    f"(p {p:.2f}; profile {ctx.settings.profile} allows {limit}): drop it, keep {kept} "
+                    f"(best detail, most different)",
+                    evidence,
+                    path=rec.path,
+                )
+            yield Group(
+                f"{aspect}-cluster",
+                tuple(r.path for r in members),
+                keep[0].path,
+                {k: v for k, v in evidence.items() if k != "members"},
+            )
     yield from _poses(usable, ctx, conf)
 
 
@@ -148,13 +206,19 @@ def _poses(usable, ctx, conf):
     if n >= conf.min_images and clusters:
         members, label, p = clusters[0]
         if label not in plain and len(members) / n > conf.max_pose_share:
-            yield ctx.finding(CPS004, f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
-                              f"at most {conf.max_pose_share:.0%} advised): poses leak into outputs — add plain "
-                              "standing shots or drop some", {"label": label, "probability": p,
-                                                              "members": [r.path for r in members], "of": n})
+            yield ctx.finding(
+                CPS004,
+                f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
+                f"at most {conf.max_pose_share:.0%} advised): poses leak into outputs — add plain "
+                "standing shots or drop some",
+                {"label": label, "probability": p, "members": [r.path for r in members], "of": n},
+            )
     plain_idx = [labels.index(x) for x in plain if x in labels]
     best = [max((float(probs[i, k]) for k in plain_idx), default=0.0) for i in range(len(rows))]
     if plain_idx and n >= conf.min_images and max(best) < conf.min_plain_probability:
-        yield ctx.finding(CPS005, f"none of the {n} pictures of people is a plain standing or head-and-shoulders "
-                          f"shot (best p {max(best):.2f}): add a few, or every prompt drifts to a posed look",
-                          {"plain_labels": sorted(plain), "best_probability": round(max(best), 3), "of": n})
+        yield ctx.finding(
+            CPS005,
+            f"none of the {n} pictures of people is a plain standing or head-and-shoulders "
+            f"shot (best p {max(best):.2f}): add a few, or every prompt drifts to a posed look",
+            {"plain_labels": sorted(plain), "best_probability": round(max(best), 3), "of": n},
+        )

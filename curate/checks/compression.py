@@ -11,18 +11,40 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.quality import is_low_jpeg_quality
 
-CMP001 = rule("CMP001", "heavy-jpeg-compression", "compression", "error", """
-    JPEG quality ≤ [compression] error_quality ({compression.error_quality}): block artefacts are visible and will be learned.
-""", settings="compression")
-CMP002 = rule("CMP002", "jpeg-compression", "compression", "warning", """
-    JPEG quality ≤ [compression] warn_quality ({compression.warn_quality}): artefacts around edges and in gradients. Use the
-    original if you have it.
-""", settings="compression")
-CMP003 = rule("CMP003", "block-artefacts", "compression", "warning", """
+CMP001 = rule(
+    "CMP001",
+    "heavy-jpeg-compression",
+    "compression",
+    "error",
+    """
+    JPEG quality ≤ [compression] error_quality ({compression.error_quality}): block artefacts are visible and will
+    be learned.
+""",
+    settings="compression",
+)
+CMP002 = rule(
+    "CMP002",
+    "jpeg-compression",
+    "compression",
+    "warning",
+    """
+    JPEG quality ≤ [compression] warn_quality ({compression.warn_quality}): artefacts around edges and in
+    gradients. Use the original if you have it.
+""",
+    settings="compression",
+)
+CMP003 = rule(
+    "CMP003",
+    "block-artefacts",
+    "compression",
+    "warning",
+    """
     8×8 block artefacts in the pixels (blockiness ≥ [compression] warn_blockiness,
     {compression.warn_blockiness}): the image was heavily
     JPEG-compressed at some point, even if this file is a PNG or a high-quality JPEG.
-""", settings="compression")
+""",
+    settings="compression",
+)
 
 
 @image_check(emits=(CMP001, CMP002, CMP003), needs=("quality",), settings=("compression", "quality"))
@@ -34,13 +56,19 @@ def check(rec, ctx):
     conf = ctx.cfg.compression
     if is_low_jpeg_quality(q, ctx.cfg):
         code = CMP001 if quality <= conf.error_quality else CMP002
-        yield ctx.finding(code, f"JPEG quality ≈ {quality} (from its quantisation table): "
-                          f"{'heavy' if code is CMP001 else 'visible'} compression artefacts",
-                          {"jpeg_quality": quality, "blockiness": q.get("blockiness")})
+        yield ctx.finding(
+            code,
+            f"JPEG quality ≈ {quality} (from its quantisation table): "
+            f"{'heavy' if code is CMP001 else 'visible'} compression artefacts",
+            {"jpeg_quality": quality, "blockiness": q.get("blockiness")},
+        )
         return
     if q.get("blockiness") is not None and q["blockiness"] >= conf.warn_blockiness and not ctx.is_flat_art(q):
         saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
-        yield ctx.finding(CMP003, f"8×8 block artefacts (blockiness {q['blockiness']:.2f}, flagged from "
-                          f"{conf.warn_blockiness:g}): "
-                          f"heavily JPEG-compressed at some point, then {saved}",
-                          {"blockiness": q["blockiness"], "jpeg_quality": quality})
+        yield ctx.finding(
+            CMP003,
+            f"8×8 block artefacts (blockiness {q['blockiness']:.2f}, flagged from "
+            f"{conf.warn_blockiness:g}): "
+            f"heavily JPEG-compressed at some point, then {saved}",
+            {"blockiness": q["blockiness"], "jpeg_quality": quality},
+        )

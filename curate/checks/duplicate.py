@@ -12,14 +12,25 @@ from curate.checks.registry import dataset_check, rule
 from curate.derive.duplicates import DUPLICATES, VIEW_NAMES, Duplicates
 from curate.model import Group, ImageRecord
 
-DUP001 = rule("DUP001", "exact-duplicate", "duplicate", "error", """
+DUP001 = rule(
+    "DUP001",
+    "exact-duplicate",
+    "duplicate",
+    "error",
+    """
     The same picture is in the dataset more than once: identical bytes, or identical pixels in another
     file or format. All but one copy are flagged; the kept copy prefers one with a caption.
 
     FAIL: `a.png` and `copy of a.png`; `a.jpg` and `a.png` saved from it.
     PASS: two different photos of the same scene.
-""")
-DUP002 = rule("DUP002", "near-duplicate", "duplicate", "warning", """
+""",
+)
+DUP002 = rule(
+    "DUP002",
+    "near-duplicate",
+    "duplicate",
+    "warning",
+    """
     A resized, recompressed, slightly cropped or colour-shifted copy of another image in the set.
     Both perceptual hashes must be within [duplicate] phash_max_distance / dhash_max_distance bits
     ({duplicate.phash_max_distance} / {duplicate.dhash_max_distance} of 64).
@@ -28,7 +39,9 @@ DUP002 = rule("DUP002", "near-duplicate", "duplicate", "warning", """
     FAIL: `a.png` (1024×1024) and `a_small.jpg` (512×512, quality 80).
     PASS: two shots of one pose taken seconds apart usually differ by more than the thresholds;
     burst shots can still match, so this is a warning (error under --profile person).
-""", settings="duplicate")
+""",
+    settings="duplicate",
+)
 
 
 def _dims(rec: ImageRecord) -> str:
@@ -42,11 +55,16 @@ def check(records, ctx):
         keep = g.keep
         for other, same in g.copies:
             what = "identical file" if same == "bytes" else f"same pixels as a {keep.image.get('format')} file"
-            yield ctx.finding(DUP001, f"{what}: duplicate of {keep.path}", {"keep": keep.path, "same": same},
-                              path=other.path)
+            yield ctx.finding(
+                DUP001, f"{what}: duplicate of {keep.path}", {"keep": keep.path, "same": same}, path=other.path
+            )
         if ctx.wants(DUP001):
-            yield Group("exact-duplicate", (keep.path, *(c.path for c, _ in g.copies)), keep.path,
-                        {"same": sorted({same for _, same in g.copies})})
+            yield Group(
+                "exact-duplicate",
+                (keep.path, *(c.path for c, _ in g.copies)),
+                keep.path,
+                {"same": sorted({same for _, same in g.copies})},
+            )
     if not ctx.wants(DUP002):
         return
     limits = ctx.cfg.duplicate
@@ -58,8 +76,17 @@ def check(records, ctx):
                 DUP002,
                 f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(m.copy)}; "
                 f"pHash distance {m.phash_distance}/64, dHash {m.dhash_distance}/64{where})",
-                {"keep": keep.path, "phash_distance": m.phash_distance, "dhash_distance": m.dhash_distance,
-                 "view": VIEW_NAMES[m.view]},
-                path=m.copy.path)
-        yield Group("near-duplicate", (keep.path, *(m.copy.path for m in ng.matches)), keep.path,
-                    {"max_phash_distance": limits.phash_max_distance, "max_dhash_distance": limits.dhash_max_distance})
+                {
+                    "keep": keep.path,
+                    "phash_distance": m.phash_distance,
+                    "dhash_distance": m.dhash_distance,
+                    "view": VIEW_NAMES[m.view],
+                },
+                path=m.copy.path,
+            )
+        yield Group(
+            "near-duplicate",
+            (keep.path, *(m.copy.path for m in ng.matches)),
+            keep.path,
+            {"max_phash_distance": limits.phash_max_distance, "max_dhash_distance": limits.dhash_max_distance},
+        )

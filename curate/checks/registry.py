@@ -42,12 +42,12 @@ class Rule:
     name: str
     category: str
     severity: str
-    doc: str                            # a template: {section.key} is the live setting
+    doc: str  # a template: {section.key} is the live setting
     module: str
     settings_section: str | None = None
-    scope: Scope = "image"              # 'dataset': said once for the dataset; fails the gate, no image's verdict
-    since: str = "0.1.0"                # the release that introduced the code (codes are a public contract)
-    deprecated: str | None = None       # what replaces it, when it is on its way out
+    scope: Scope = "image"  # 'dataset': said once for the dataset; fails the gate, no image's verdict
+    since: str = "0.1.0"  # the release that introduced the code (codes are a public contract)
+    deprecated: str | None = None  # what replaces it, when it is on its way out
 
     def render(self, settings: Settings | None = None) -> str:
         """The documentation with every `{section.key}` replaced by the value in force."""
@@ -65,6 +65,7 @@ def render_template(text: str, settings: Settings | None = None) -> str:
     def value(m: re.Match) -> str:
         v = data[m.group(1)][m.group(2)]
         return f"{v:g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) and v >= 10_000 else str(v)
+
     return PLACEHOLDER.sub(value, text)
 
 
@@ -82,8 +83,17 @@ def _default_settings() -> Settings:
 RULES: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, category: str, severity: str, doc: str, settings: str | None = None,
-         scope: Scope = "image", since: str = "0.1.0", deprecated: str | None = None) -> Rule:
+def rule(
+    code: str,
+    name: str,
+    category: str,
+    severity: str,
+    doc: str,
+    settings: str | None = None,
+    scope: Scope = "image",
+    since: str = "0.1.0",
+    deprecated: str | None = None,
+) -> Rule:
     if not re.fullmatch(r"[A-Z]{3}\d{3}", code):
         raise ValueError(f"{code}: a code is three capitals and three digits")
     if category not in CATEGORIES:
@@ -138,8 +148,14 @@ CHECKS: list[Check] = []
 UNREADABLE_MODULE = "curate.checks.unreadable"
 
 
-def _declare(scope: Scope, emits: Iterable[Rule], needs: Iterable[str], uses: Iterable[str],
-             settings: Iterable[str], consumes: Iterable[Derivation]) -> Callable[[Callable], Callable]:
+def _declare(
+    scope: Scope,
+    emits: Iterable[Rule],
+    needs: Iterable[str],
+    uses: Iterable[str],
+    settings: Iterable[str],
+    consumes: Iterable[Derivation],
+) -> Callable[[Callable], Callable]:
     emits = tuple(emits)
     if not emits or not all(isinstance(r, Rule) for r in emits):
         raise TypeError("a check declares the rule objects it emits: emits=(RES001, RES002)")
@@ -148,20 +164,42 @@ def _declare(scope: Scope, emits: Iterable[Rule], needs: Iterable[str], uses: It
         raise ValueError(f"unknown settings section(s) {unknown}")
 
     def register(func: Callable) -> Callable:
-        CHECKS.append(Check(func, scope, emits, ("image", *[n for n in needs if n != "image"]), tuple(uses),
-                            tuple(settings), tuple(consumes)))
+        CHECKS.append(
+            Check(
+                func,
+                scope,
+                emits,
+                ("image", *[n for n in needs if n != "image"]),
+                tuple(uses),
+                tuple(settings),
+                tuple(consumes),
+            )
+        )
         return func
+
     return register
 
 
-def image_check(*, emits: Iterable[Rule], needs: Iterable[str] = (), uses: Iterable[str] = (),
-                settings: Iterable[str] = (), consumes: Iterable[Derivation] = ()) -> Callable[[Callable], Callable]:
+def image_check(
+    *,
+    emits: Iterable[Rule],
+    needs: Iterable[str] = (),
+    uses: Iterable[str] = (),
+    settings: Iterable[str] = (),
+    consumes: Iterable[Derivation] = (),
+) -> Callable[[Callable], Callable]:
     """Declare a check called once per image record: `check(rec, ctx)`."""
     return _declare("image", emits, needs, uses, settings, consumes)
 
 
-def dataset_check(*, emits: Iterable[Rule], needs: Iterable[str] = (), uses: Iterable[str] = (),
-                  settings: Iterable[str] = (), consumes: Iterable[Derivation] = ()) -> Callable[[Callable], Callable]:
+def dataset_check(
+    *,
+    emits: Iterable[Rule],
+    needs: Iterable[str] = (),
+    uses: Iterable[str] = (),
+    settings: Iterable[str] = (),
+    consumes: Iterable[Derivation] = (),
+) -> Callable[[Callable], Callable]:
     """Declare a check called once with every trained record: `check(records, ctx)`."""
     return _declare("dataset", emits, needs, uses, settings, consumes)
 
@@ -207,11 +245,11 @@ class Context:
     base_model: BaseModel
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
-    running: Check | None = field(default=None, repr=False)   # the check being run (its declaration is enforced)
-    _records: list[ImageRecord] = field(default_factory=list, repr=False)   # the trained records
+    running: Check | None = field(default=None, repr=False)  # the check being run (its declaration is enforced)
+    _records: list[ImageRecord] = field(default_factory=list, repr=False)  # the trained records
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
-    _signals: dict[str, Any] = field(default_factory=dict, repr=False)   # rights signals by image path
-    _marks: dict[str, Any] = field(default_factory=dict, repr=False)     # classified text marks by image path
+    _signals: dict[str, Any] = field(default_factory=dict, repr=False)  # rights signals by image path
+    _marks: dict[str, Any] = field(default_factory=dict, repr=False)  # classified text marks by image path
 
     @property
     def cfg(self) -> Thresholds:
@@ -228,8 +266,9 @@ class Context:
     def derived(self, d: Derivation) -> Any:
         """A derived result the running check declared in `consumes`."""
         if self.running is not None and d not in self.running.consumes:
-            raise UndeclaredRule(f"{self.running.module} reads the derived result '{d.name}' without declaring "
-                                 "it in consumes=")
+            raise UndeclaredRule(
+                f"{self.running.module} reads the derived result '{d.name}' without declaring it in consumes="
+            )
         if d.name not in self._derived:
             self._derived[d.name] = d.compute(self._records, self.settings)
         return self._derived[d.name]
@@ -247,7 +286,7 @@ class Context:
         if rec.path not in self._marks:
             from curate.derive.marks import classify
 
-            f = rec.features.get("marks") if rec.readable else None   # skipped / error features hold no texts
+            f = rec.features.get("marks") if rec.readable else None  # skipped / error features hold no texts
             self._marks[rec.path] = classify(f, self.cfg.marks, self.settings.data["mark_words"])
         return self._marks[rec.path]
 
@@ -279,8 +318,9 @@ class Context:
         """Flat-colour digital art: noise, softness and upscaling measures do not apply to it."""
         return (q.get("flat_fraction") or 0) >= self.cfg.quality.flat_art_fraction
 
-    def finding(self, r: Rule, message: str, evidence: dict[str, Any] | None = None,
-                path: str | None = None) -> Finding | None:
+    def finding(
+        self, r: Rule, message: str, evidence: dict[str, Any] | None = None, path: str | None = None
+    ) -> Finding | None:
         """A finding of rule `r` (None when the rule is off or not selected)."""
         if not isinstance(r, Rule):
             raise TypeError(f"ctx.finding takes a rule object (RES001), not {r!r}")
@@ -311,14 +351,16 @@ def derivation_order(checks: Iterable[Check]) -> list[Derivation]:
             visit(before)
         visiting.discard(d.name)
         order.append(d)
+
     for c in checks:
         for d in c.consumes:
             visit(d)
     return order
 
 
-def run_checks(records: list[ImageRecord], ctx: Context,
-               checks: list[Check] | None = None) -> tuple[list[Finding], list[Group]]:
+def run_checks(
+    records: list[ImageRecord], ctx: Context, checks: list[Check] | None = None
+) -> tuple[list[Finding], list[Group]]:
     """Run the enabled checks: derived results first (in data-flow order), then image checks per record,
     then dataset checks. Files kohya will not load get only the checks that say so."""
     checks = enabled_checks(ctx) if checks is None else checks
@@ -387,7 +429,9 @@ def reads(r: Rule) -> tuple[str, ...]:
     return check_of(r).needs
 
 
-def needed_extractors(selection: Selection, settings: Settings, missing: frozenset[str] = frozenset()) -> tuple[str, ...]:
+def needed_extractors(
+    selection: Selection, settings: Settings, missing: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     """The extractors the enabled checks read (needs, and uses where not missing) and the derived results they
     consume need. A check that needs a `missing` extractor (not installed here) cannot run, so it asks for
     nothing."""
@@ -413,7 +457,25 @@ def load_all() -> dict[str, Rule]:
 
 
 CHECK_MODULES = (
-    "unreadable", "resolution", "upscaled", "blur", "noise", "compression", "smoothing", "caption", "duplicate",
-    "watermark", "signature", "text", "cloak", "opt_out", "platform_terms", "ai_generated", "rights", "consent",
-    "composition", "semantic_duplicate", "identity",
+    "unreadable",
+    "resolution",
+    "upscaled",
+    "blur",
+    "noise",
+    "compression",
+    "smoothing",
+    "caption",
+    "duplicate",
+    "watermark",
+    "signature",
+    "text",
+    "cloak",
+    "opt_out",
+    "platform_terms",
+    "ai_generated",
+    "rights",
+    "consent",
+    "composition",
+    "semantic_duplicate",
+    "identity",
 )

@@ -14,7 +14,12 @@ import math
 from curate.checks.registry import image_check, rule
 from curate.kohya import fit_bucket, fit_no_upscale, make_buckets
 
-RES001 = rule("RES001", "far-below-resolution", "resolution", "error", """
+RES001 = rule(
+    "RES001",
+    "far-below-resolution",
+    "resolution",
+    "error",
+    """
     The image is far below the training resolution: kohya enlarges it by [resolution] error_upscale
     ({resolution.error_upscale}×) or more.
 
@@ -22,22 +27,43 @@ RES001 = rule("RES001", "far-below-resolution", "resolution", "error", """
     PASS: 1024×1024 or larger; 1216×832 (an SDXL bucket).
     With `bucket_no_upscale` nothing is enlarged; the image then trains at a smaller bucket, and the
     factor reported is how far its area falls short of resolution².
-""", settings="resolution")
-RES002 = rule("RES002", "below-resolution", "resolution", "warning", """
+""",
+    settings="resolution",
+)
+RES002 = rule(
+    "RES002",
+    "below-resolution",
+    "resolution",
+    "warning",
+    """
     The image is a little below the training resolution: kohya enlarges it by more than
     [resolution] warn_upscale ({resolution.warn_upscale}×) but less than error_upscale
     ({resolution.error_upscale}×).
 
     FAIL: 832×832 for SDXL (enlarged 1.23×). PASS: 1000×1000 for SDXL (1.02×).
-""", settings="resolution")
-RES003 = rule("RES003", "short-side-below-min-bucket", "resolution", "warning", """
+""",
+    settings="resolution",
+)
+RES003 = rule(
+    "RES003",
+    "short-side-below-min-bucket",
+    "resolution",
+    "warning",
+    """
     The short side is below `min_bucket_reso` ({kohya.min_bucket_reso} px unless the dataset config sets it):
     no bucket is that narrow, so the
     image is enlarged and cropped to fit the narrowest one.
 
     FAIL: a 1600×200 strip. PASS: anything whose short side is ≥ min_bucket_reso.
-""", settings="kohya")
-RES004 = rule("RES004", "cropped-to-bucket", "resolution", "warning", """
+""",
+    settings="kohya",
+)
+RES004 = rule(
+    "RES004",
+    "cropped-to-bucket",
+    "resolution",
+    "warning",
+    """
     The aspect ratio is outside what the buckets hold: kohya crops more than [resolution]
     max_crop_fraction ({resolution.max_crop_fraction}) of the picture away to fit the nearest bucket.
 
@@ -45,7 +71,9 @@ RES004 = rule("RES004", "cropped-to-bucket", "resolution", "warning", """
     (1024×256), so half the picture is cut away.
     PASS: ordinary photo ratios (3:2, 4:3, 16:9) with bucketing on.
     Without `enable_bucket` every image is cropped to a square, so a 3:2 photo loses a third.
-""", settings="resolution")
+""",
+    settings="resolution",
+)
 
 
 @image_check(emits=(RES001, RES002, RES003, RES004), settings=("resolution", "kohya"))
@@ -60,14 +88,21 @@ def check(rec, ctx):
         fit = fit_no_upscale(w, h, c.resolution, steps)
         shortfall = math.sqrt((target_w * target_h) / (w * h))
     else:
-        buckets = (make_buckets(c.resolution, c.min_bucket_reso, c.max_bucket_reso, steps)
-                   if c.enable_bucket else [(target_w, target_h)])
+        buckets = (
+            make_buckets(c.resolution, c.min_bucket_reso, c.max_bucket_reso, steps)
+            if c.enable_bucket
+            else [(target_w, target_h)]
+        )
         fit = fit_bucket(w, h, buckets)
         shortfall = fit.scale
     target = f"{target_w}" if target_w == target_h else f"{target_w}×{target_h}"
     evidence = {
-        "width": w, "height": h, "resolution": [target_w, target_h], "bucket": list(fit.bucket),
-        "upscale": round(shortfall, 2), "crop_fraction": round(fit.crop_fraction, 3),
+        "width": w,
+        "height": h,
+        "resolution": [target_w, target_h],
+        "bucket": list(fit.bucket),
+        "upscale": round(shortfall, 2),
+        "crop_fraction": round(fit.crop_fraction, 3),
         "megapixels": round(w * h / 1e6, 2),
     }
     error_at = ctx.cfg.resolution.error_upscale
@@ -75,17 +110,28 @@ def check(rec, ctx):
     if shortfall >= warn_at:
         code = RES001 if shortfall >= error_at else RES002
         if c.bucket_no_upscale and c.enable_bucket:
-            msg = (f"{w}×{h} is {shortfall:.2f}× below the {target} px training resolution; with "
-                   f"bucket_no_upscale it trains at a {fit.bucket[0]}×{fit.bucket[1]} bucket")
+            msg = (
+                f"{w}×{h} is {shortfall:.2f}× below the {target} px training resolution; with "
+                f"bucket_no_upscale it trains at a {fit.bucket[0]}×{fit.bucket[1]} bucket"
+            )
         else:
-            msg = (f"{w}×{h} will be upscaled {shortfall:.2f}× to the {fit.bucket[0]}×{fit.bucket[1]} bucket "
-                   f"({target} px training resolution): enlarging adds no detail")
+            msg = (
+                f"{w}×{h} will be upscaled {shortfall:.2f}× to the {fit.bucket[0]}×{fit.bucket[1]} bucket "
+                f"({target} px training resolution): enlarging adds no detail"
+            )
         yield ctx.finding(code, msg, evidence)
     if c.enable_bucket and min(w, h) < c.min_bucket_reso:
-        yield ctx.finding(RES003, f"short side {min(w, h)} px is below min_bucket_reso {c.min_bucket_reso}: "
-                          f"it is enlarged and cropped to the {fit.bucket[0]}×{fit.bucket[1]} bucket",
-                          {**evidence, "min_bucket_reso": c.min_bucket_reso})
+        yield ctx.finding(
+            RES003,
+            f"short side {min(w, h)} px is below min_bucket_reso {c.min_bucket_reso}: "
+            f"it is enlarged and cropped to the {fit.bucket[0]}×{fit.bucket[1]} bucket",
+            {**evidence, "min_bucket_reso": c.min_bucket_reso},
+        )
     if fit.crop_fraction > ctx.cfg.resolution.max_crop_fraction:
         how = "no bucket has this shape" if c.enable_bucket else "without enable_bucket every image is cropped square"
-        yield ctx.finding(RES004, f"aspect {w / h:.2f}:1 — {how}; kohya crops {fit.crop_fraction:.0%} of the "
-                          f"picture to fit {fit.bucket[0]}×{fit.bucket[1]}", evidence)
+        yield ctx.finding(
+            RES004,
+            f"aspect {w / h:.2f}:1 — {how}; kohya crops {fit.crop_fraction:.0%} of the "
+            f"picture to fit {fit.bucket[0]}×{fit.bucket[1]}",
+            evidence,
+        )

@@ -16,7 +16,12 @@ from curate.derive.embeddings import near_pairs
 from curate.derive.quality import quality_score
 from curate.model import Group
 
-DUP003 = rule("DUP003", "semantic-duplicate", "duplicate", "warning", """
+DUP003 = rule(
+    "DUP003",
+    "semantic-duplicate",
+    "duplicate",
+    "warning",
+    """
     The same shot as another picture, edited past what perceptual hashes match (heavy crop, filter, flip,
     border): CLIP whole-picture embeddings at cosine ≥ [duplicate] clip_min_cosine
     ({duplicate.clip_min_cosine}). The kept picture is the
@@ -24,11 +29,12 @@ DUP003 = rule("DUP003", "semantic-duplicate", "duplicate", "warning", """
 
     FAIL: a photo and its mirrored, tightly cropped, sepia-toned copy. PASS: two different shots of one scene
     (usually below the threshold; review what it groups).
-""", settings="duplicate")
+""",
+    settings="duplicate",
+)
 
 
-@dataset_check(emits=(DUP003,), needs=("quality", "clip"), settings=("duplicate", "quality"),
-               consumes=(DUPLICATES,))
+@dataset_check(emits=(DUP003,), needs=("quality", "clip"), settings=("duplicate", "quality"), consumes=(DUPLICATES,))
 def check(records, ctx):
     copies = ctx.derived(DUPLICATES).copies
     rows = [r for r in records if r.readable and r.path not in copies and ctx.clip(r, "full") is not None]
@@ -45,7 +51,12 @@ def check(records, ctx):
         keep = rows[leader]
         for k in members:
             c = neighbours[leader][k]
-            yield ctx.finding(DUP003, f"the same shot as {keep.path} after an edit (CLIP cosine {c:.3f}): "
-                              "keep one", {"keep": keep.path, "cosine": round(c, 4)}, path=rows[k].path)
-        yield Group("semantic-duplicate", (keep.path, *(rows[k].path for k in members)), keep.path,
-                    {"min_cosine": limit})
+            yield ctx.finding(
+                DUP003,
+                f"the same shot as {keep.path} after an edit (CLIP cosine {c:.3f}): keep one",
+                {"keep": keep.path, "cosine": round(c, 4)},
+                path=rows[k].path,
+            )
+        yield Group(
+            "semantic-duplicate", (keep.path, *(rows[k].path for k in members)), keep.path, {"min_cosine": limit}
+        )

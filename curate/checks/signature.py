@@ -11,14 +11,21 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.marks import quoted, where
 
-SIG001 = rule("SIG001", "signature", "signature", "error", """
+SIG001 = rule(
+    "SIG001",
+    "signature",
+    "signature",
+    "error",
+    """
     A signature or name mark near a corner: the picture is someone's signed work. Drop it, or get the
     artist's consent — never crop the signature out (that can infringe the author's right of attribution,
     Japan Copyright Act art. 19(1)). If it is your own work and signature, set this rule's severity in
     `--rules` or drop the signed versions anyway (the LoRA learns to sign).
 
     FAIL: "Mika S." in a handwriting font in the bottom-right corner. PASS: "EXIT" on a sign in a corner.
-""", settings="marks")
+""",
+    settings="marks",
+)
 
 
 @image_check(emits=(SIG001,), needs=("marks",), settings=("marks",))
@@ -26,6 +33,9 @@ def check(rec, ctx):
     marks = [m for m in ctx.marks(rec) if m.kind == "signature"]
     if not marks:
         return
-    yield ctx.finding(SIG001, f"signature or name {quoted(marks)} at the {where(marks[0].box)}: someone's signed "
-                      "work — drop it or get the artist's consent; never crop a signature out",
-                      {"marks": [m.evidence() for m in marks[:10]], "count": len(marks)})
+    yield ctx.finding(
+        SIG001,
+        f"signature or name {quoted(marks)} at the {where(marks[0].box)}: someone's signed "
+        "work — drop it or get the artist's consent; never crop a signature out",
+        {"marks": [m.evidence() for m in marks[:10]], "count": len(marks)},
+    )

@@ -16,7 +16,12 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.quality import is_low_jpeg_quality, is_soft, is_upscaled
 
-BLR002 = rule("BLR002", "over-smoothed", "blur", "warning", """
+BLR002 = rule(
+    "BLR002",
+    "over-smoothed",
+    "blur",
+    "warning",
+    """
     Over-smoothed skin: the largest face's skin holds almost no fine texture (under [smoothing]
     max_skin_texture, {smoothing.max_skin_texture} in 8-bit units; untouched faces measured 2.2–5.8)
     although the picture is not soft,
@@ -26,18 +31,23 @@ BLR002 = rule("BLR002", "over-smoothed", "blur", "warning", """
 
     FAIL: a portrait through a beauty app's skin smoothing; a high-ISO shot after strong noise reduction.
     PASS: an untouched portrait; a landscape (no face).
-""", settings="smoothing")
+""",
+    settings="smoothing",
+)
 
 
-@image_check(emits=(BLR002,), needs=("quality", "faces"),
-             settings=("smoothing", "blur", "upscaled", "compression", "quality", "identity"))
+@image_check(
+    emits=(BLR002,),
+    needs=("quality", "faces"),
+    settings=("smoothing", "blur", "upscaled", "compression", "quality", "identity"),
+)
 def check(rec, ctx):
-    q = ctx.quality(rec)           # None for flat-colour art and unreadable files
+    q = ctx.quality(rec)  # None for flat-colour art and unreadable files
     faces = ctx.faces(rec)
     if not q or not faces or is_soft(q, ctx.cfg) or is_upscaled(q, ctx.cfg) or is_low_jpeg_quality(q, ctx.cfg):
-        return                     # missing texture the soft / upscaled / compression checks explain
+        return  # missing texture the soft / upscaled / compression checks explain
     f = rec.features["faces"]
-    face = faces[0]                # largest first
+    face = faces[0]  # largest first
     texture = face.get("skin_texture")
     x0, y0, x1, y1 = face["box"]
     width_px = round((x1 - x0) * f["analysed_width"])
@@ -45,8 +55,15 @@ def check(rec, ctx):
         return
     limit = ctx.cfg.smoothing.max_skin_texture
     if texture < limit:
-        yield ctx.finding(BLR002, f"over-smoothed skin: the face holds fine texture of {texture:.2f} in 8-bit "
-                          f"units (flagged under {limit:g}; untouched faces measured 2.2–5.8) while the picture "
-                          "is sharp — a beauty filter or strong noise reduction; the LoRA learns plastic skin",
-                          {"skin_texture": texture, "face_box": face["box"], "face_width_px": width_px,
-                           "measured_at_px": f["analysed_width"]})
+        yield ctx.finding(
+            BLR002,
+            f"over-smoothed skin: the face holds fine texture of {texture:.2f} in 8-bit "
+            f"units (flagged under {limit:g}; untouched faces measured 2.2–5.8) while the picture "
+            "is sharp — a beauty filter or strong noise reduction; the LoRA learns plastic skin",
+            {
+                "skin_texture": texture,
+                "face_box": face["box"],
+                "face_width_px": width_px,
+                "measured_at_px": f["analysed_width"],
+            },
+        )

@@ -10,12 +10,19 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.marks import quoted
 
-TXT001 = rule("TXT001", "text-in-image", "text", "warning", """
+TXT001 = rule(
+    "TXT001",
+    "text-in-image",
+    "text",
+    "warning",
+    """
     Readable text in the picture (a sign, label, screen or speech bubble). The LoRA learns to draw text
     too; keep such images few, or caption the text, or crop it out when it is not someone's mark.
 
     FAIL: a street sign, a shop front, a book cover. PASS: a photo without text.
-""", settings="marks")
+""",
+    settings="marks",
+)
 
 
 @image_check(emits=(TXT001,), needs=("marks",), settings=("marks",))
@@ -24,7 +31,9 @@ def check(rec, ctx):
     if not marks:
         return
     area = sum((m.box[2] - m.box[0]) * (m.box[3] - m.box[1]) for m in marks)
-    yield ctx.finding(TXT001, f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
-                      f"{100 * area:.{1 if area < 0.01 else 0}f} % of the area) — the LoRA learns text too",
-                      {"marks": [m.evidence() for m in marks[:20]], "count": len(marks),
-                       "area_fraction": round(area, 4)})
+    yield ctx.finding(
+        TXT001,
+        f"text in the picture: {quoted(marks)} ({len(marks)} region{'s' * (len(marks) > 1)}, "
+        f"{100 * area:.{1 if area < 0.01 else 0}f} % of the area) — the LoRA learns text too",
+        {"marks": [m.evidence() for m in marks[:20]], "count": len(marks), "area_fraction": round(area, 4)},
+    )

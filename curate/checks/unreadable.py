@@ -10,53 +10,116 @@ import os
 
 from curate.checks.registry import dataset_check, image_check, rule
 
-UNR001 = rule("UNR001", "empty-file", "unreadable", "error", """
+UNR001 = rule(
+    "UNR001",
+    "empty-file",
+    "unreadable",
+    "error",
+    """
     The file is empty (0 bytes).
 
     FAIL: `photo.png` of 0 bytes (an interrupted download or copy).
     PASS: any file with content.
-""")
-UNR002 = rule("UNR002", "not-an-image", "unreadable", "error", """
+""",
+)
+UNR002 = rule(
+    "UNR002",
+    "not-an-image",
+    "unreadable",
+    "error",
+    """
     The file has an image extension but its content is not an image.
 
     FAIL: an HTML error page saved as `photo.jpg`; a text file renamed to `.png`.
     PASS: a PNG named `.jpg` (kohya and Pillow read it by its content).
-""")
-UNR003 = rule("UNR003", "truncated", "unreadable", "error", """
+""",
+)
+UNR003 = rule(
+    "UNR003",
+    "truncated",
+    "unreadable",
+    "error",
+    """
     The image data ends early: the file was cut off while downloading or copying.
 
     kohya refuses such files (Pillow's LOAD_TRUNCATED_IMAGES is off), or, where a tool pads them, trains
     on a grey band. Re-download the original.
-""")
-UNR004 = rule("UNR004", "corrupt", "unreadable", "error", """
+""",
+)
+UNR004 = rule(
+    "UNR004",
+    "corrupt",
+    "unreadable",
+    "error",
+    """
     The image data is corrupt: the decoder rejected it.
-""")
-UNR005 = rule("UNR005", "decompression-bomb", "unreadable", "error", """
+""",
+)
+UNR005 = rule(
+    "UNR005",
+    "decompression-bomb",
+    "unreadable",
+    "error",
+    """
     The file declares more pixels than [decode] max_pixels ({decode.max_pixels}) and is not decoded.
 
     A small file that claims e.g. 30000×30000 px would take gigabytes of memory to decode.
     PASS: photos up to that size. Raise `decode.max_pixels` in a `--rules` file for larger scans.
-""", settings="decode")
-UNR006 = rule("UNR006", "cannot-read", "unreadable", "error", """
+""",
+    settings="decode",
+)
+UNR006 = rule(
+    "UNR006",
+    "cannot-read",
+    "unreadable",
+    "error",
+    """
     The file could not be read: permission denied, a broken link, larger than [decode] max_file_bytes
     ({decode.max_file_bytes} bytes), or decoding took longer than [decode] timeout_seconds
     ({decode.timeout_seconds} s).
-""", settings="decode")
-UNR007 = rule("UNR007", "format-not-loaded-by-kohya", "unreadable", "warning", """
+""",
+    settings="decode",
+)
+UNR007 = rule(
+    "UNR007",
+    "format-not-loaded-by-kohya",
+    "unreadable",
+    "warning",
+    """
     kohya sd-scripts does not load files with this extension, so the image will be silently skipped.
 
     sd-scripts loads .png .jpg .jpeg .webp .bmp, and .avif / .jxl only with optional plugins
     (rules/checks.toml [kohya] image_extensions). FAIL: `photo.heic`, `anim.gif`, `scan.tif`.
     Convert them to PNG (lossless) first.
-""", settings="kohya")
-UNR008 = rule("UNR008", "animated", "unreadable", "info", """
+""",
+    settings="kohya",
+)
+UNR008 = rule(
+    "UNR008",
+    "animated",
+    "unreadable",
+    "info",
+    """
     The file has several frames; only the first is used for training.
-""")
-UNR009 = rule("UNR009", "dataset-config-unreadable", "unreadable", "error", """
+""",
+)
+UNR009 = rule(
+    "UNR009",
+    "dataset-config-unreadable",
+    "unreadable",
+    "error",
+    """
     The kohya dataset_config.toml found in the folder cannot be parsed; training with it will fail.
     curate audits with its defaults instead. Fix the file, or pass `--kohya-config` to choose another.
-""", scope="dataset")
-UNR010 = rule("UNR010", "analysis-failed", "unreadable", "warning", """
+""",
+    scope="dataset",
+)
+UNR010 = rule(
+    "UNR010",
+    "analysis-failed",
+    "unreadable",
+    "warning",
+    """
     One of curate's analyses (quality, text marks, faces, metadata) failed on this file with an
     unexpected error: the checks that read it did not run on the image, so review it by eye. The failure
     is not cached — the next audit tries again — and the message names the analysis and the error
@@ -64,17 +127,28 @@ UNR010 = rule("UNR010", "analysis-failed", "unreadable", "warning", """
 
     FAIL: the quality analysis raising on a file its decoder accepted.
     PASS: every analysis ran (a file that cannot be decoded is UNR001–UNR006 instead).
-""", since="0.2.0")
+""",
+    since="0.2.0",
+)
 
 ERROR_CODES = {
-    "empty": UNR001, "not-an-image": UNR002, "truncated": UNR003, "corrupt": UNR004,
-    "pixel-limit": UNR005, "timeout": UNR006, "too-large": UNR006, "unopenable": UNR006,
+    "empty": UNR001,
+    "not-an-image": UNR002,
+    "truncated": UNR003,
+    "corrupt": UNR004,
+    "pixel-limit": UNR005,
+    "timeout": UNR006,
+    "too-large": UNR006,
+    "unopenable": UNR006,
 }
 # What each analysis feeds, for UNR010's message.
 ANALYSIS_FEEDS = {
-    "image": "every check", "quality": "the noise, blur, upscaling, compression and smoothing checks",
-    "marks": "the watermark, signature and text checks", "faces": "the smoothing and identity checks",
-    "metadata": "the opt-out, rights, platform and AI-generated checks", "clip": "the composition checks",
+    "image": "every check",
+    "quality": "the noise, blur, upscaling, compression and smoothing checks",
+    "marks": "the watermark, signature and text checks",
+    "faces": "the smoothing and identity checks",
+    "metadata": "the opt-out, rights, platform and AI-generated checks",
+    "clip": "the composition checks",
 }
 
 
@@ -91,27 +165,38 @@ def describe(error: dict, rec) -> str:
     if kind == "pixel-limit":
         w, h = rec.image.get("declared_width"), rec.image.get("declared_height")
         size = f" {w}×{h} ({w * h / 1e6:,.0f} MP)" if w and h else " more pixels than allowed"
-        return (f"the file declares{size}, over the {error.get('limit_pixels', 0) / 1e6:.0f} MP "
-                "decompression-bomb limit; not decoded")
+        return (
+            f"the file declares{size}, over the {error.get('limit_pixels', 0) / 1e6:.0f} MP "
+            "decompression-bomb limit; not decoded"
+        )
     if kind == "timeout":
         return f"decoding took longer than {error.get('limit_seconds', 0):g} s and was abandoned"
     if kind == "too-large":
-        return (f"the file is {rec.file_size / 2**20:,.0f} MB, over the {error.get('limit_bytes', 0) / 2**20:,.0f} MB "
-                "limit; not read")
+        return (
+            f"the file is {rec.file_size / 2**20:,.0f} MB, over the {error.get('limit_bytes', 0) / 2**20:,.0f} MB "
+            "limit; not read"
+        )
     if kind == "unopenable":
         return detail or "the file cannot be opened"
     return f"the image data is corrupt: {detail}" if detail else "the image data is corrupt"
 
 
-@image_check(emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010),
-             settings=("decode", "kohya"))
+@image_check(
+    emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010), settings=("decode", "kohya")
+)
 def check(rec, ctx):
-    failed = {name: f["error"] for name, f in rec.features.items()
-              if isinstance(f, dict) and isinstance(f.get("error"), dict) and f["error"].get("kind") == "failed"}
+    failed = {
+        name: f["error"]
+        for name, f in rec.features.items()
+        if isinstance(f, dict) and isinstance(f.get("error"), dict) and f["error"].get("kind") == "failed"
+    }
     for name, error in failed.items():
-        yield ctx.finding(UNR010, f"the {name} analysis failed ({error.get('detail', 'unexpected error')}): "
-                          f"{ANALYSIS_FEEDS.get(name, 'its checks')} did not run on this image — review it by eye",
-                          {"analysis": name, **error})
+        yield ctx.finding(
+            UNR010,
+            f"the {name} analysis failed ({error.get('detail', 'unexpected error')}): "
+            f"{ANALYSIS_FEEDS.get(name, 'its checks')} did not run on this image — review it by eye",
+            {"analysis": name, **error},
+        )
     error = rec.image.get("error")
     if error and error.get("kind") != "failed":
         code = ERROR_CODES.get(error.get("kind"), UNR004)
@@ -122,23 +207,32 @@ def check(rec, ctx):
         yield ctx.finding(code, describe(error, rec), evidence)
         return
     ext = os.path.splitext(rec.path)[1].lower()
-    if not rec.trained:   # the scan's verdict (rules/checks.toml [kohya]); no other check runs on this file
-        yield ctx.finding(UNR007, f"kohya does not load {ext} files and will skip this image: it is not trained "
-                          "on and no other check ran on it; convert it to PNG to train on it",
-                          {"extension": ext, "format": rec.image.get("format")})
+    if not rec.trained:  # the scan's verdict (rules/checks.toml [kohya]); no other check runs on this file
+        yield ctx.finding(
+            UNR007,
+            f"kohya does not load {ext} files and will skip this image: it is not trained "
+            "on and no other check ran on it; convert it to PNG to train on it",
+            {"extension": ext, "format": rec.image.get("format")},
+        )
         return
     if ext not in ctx.cfg.kohya.image_extensions:
-        yield ctx.finding(UNR007, f"kohya loads {ext} files only with an optional plugin installed; convert to "
-                          "PNG to be safe", {"extension": ext, "format": rec.image.get("format")})
+        yield ctx.finding(
+            UNR007,
+            f"kohya loads {ext} files only with an optional plugin installed; convert to PNG to be safe",
+            {"extension": ext, "format": rec.image.get("format")},
+        )
     frames = rec.image.get("frames", 1)
     if frames > 1:
-        yield ctx.finding(UNR008, f"animated ({frames} frames): only the first frame is trained on",
-                          {"frames": frames})
+        yield ctx.finding(UNR008, f"animated ({frames} frames): only the first frame is trained on", {"frames": frames})
 
 
 @dataset_check(emits=(UNR009,))
 def check_config(records, ctx):
     problem = ctx.dataset.get("config_problem")
     if problem:
-        yield ctx.finding(UNR009, f"{problem}; audited with curate's defaults instead",
-                          {"config": ctx.dataset.get("config_path")}, path=ctx.dataset.get("config_rel"))
+        yield ctx.finding(
+            UNR009,
+            f"{problem}; audited with curate's defaults instead",
+            {"config": ctx.dataset.get("config_path")},
+            path=ctx.dataset.get("config_rel"),
+        )

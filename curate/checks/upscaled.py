@@ -13,20 +13,34 @@ import math
 from curate.checks.registry import image_check, rule
 from curate.derive.quality import is_upscaled
 
-UPS001 = rule("UPS001", "upscaled-below-resolution", "upscaled", "error", """
+UPS001 = rule(
+    "UPS001",
+    "upscaled-below-resolution",
+    "upscaled",
+    "error",
+    """
     The image was enlarged from a smaller original (or is that soft): its real detail ends at ≈ N px, and
-    that is [upscaled] error_upscale ({upscaled.error_upscale}×) or more below the training resolution. Enlarging adds no detail:
-    upscaled lines come out "AI-smooth" (docs/field-knowledge.md §Resolution).
+    that is [upscaled] error_upscale ({upscaled.error_upscale}×) or more below the training resolution. Enlarging
+    adds no detail: upscaled lines come out "AI-smooth" (docs/field-knowledge.md §Resolution).
 
     FAIL: a 512-px photo enlarged to 1024 px for SDXL (detail ≈ 512 px, 2× short).
-""", settings="upscaled")
-UPS002 = rule("UPS002", "upscaled", "upscaled", "warning", """
+""",
+    settings="upscaled",
+)
+UPS002 = rule(
+    "UPS002",
+    "upscaled",
+    "upscaled",
+    "warning",
+    """
     The image was enlarged (detail ends at ≤ [upscaled] max_detail_fraction, {upscaled.max_detail_fraction},
     of its size), but its real
     detail is still close to the training resolution.
 
     FAIL: a 2048-px file holding ≈ 1000 px of detail for SDXL (1024). PASS: native-resolution photos.
-""", settings="upscaled")
+""",
+    settings="upscaled",
+)
 
 
 @image_check(emits=(UPS001, UPS002), needs=("quality",), settings=("upscaled", "quality"))
@@ -38,9 +52,17 @@ def check(rec, ctx):
     w, h = rec.width, rec.height
     ew, eh = round(w * frac), round(h * frac)
     tw, th = rec.concept.resolution
-    short = math.sqrt((tw * th) / (ew * eh))          # how far the real detail falls short of the target area
-    evidence = {"width": w, "height": h, "detail_fraction": frac, "effective_width": ew, "effective_height": eh,
-                "upscaled_by": round(1 / frac, 2), "resolution": [tw, th], "detail_shortfall": round(short, 2)}
+    short = math.sqrt((tw * th) / (ew * eh))  # how far the real detail falls short of the target area
+    evidence = {
+        "width": w,
+        "height": h,
+        "detail_fraction": frac,
+        "effective_width": ew,
+        "effective_height": eh,
+        "upscaled_by": round(1 / frac, 2),
+        "resolution": [tw, th],
+        "detail_shortfall": round(short, 2),
+    }
     what = f"file {w}×{h}, real detail ≈ {ew}×{eh} px (upscaled or softened ≈ {1 / frac:.1f}×)"
     if short >= ctx.cfg.upscaled.error_upscale:
         yield ctx.finding(UPS001, f"{what}: {short:.1f}× below the {tw} px training resolution", evidence)

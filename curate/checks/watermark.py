@@ -11,7 +11,12 @@ from __future__ import annotations
 from curate.checks.registry import image_check, rule
 from curate.derive.marks import quoted, where
 
-WMK001 = rule("WMK001", "text-watermark", "watermark", "error", """
+WMK001 = rule(
+    "WMK001",
+    "text-watermark",
+    "watermark",
+    "error",
+    """
     A text watermark or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
     name, "sample"/"preview", a credit line ("photo by …"), text tiled over the picture or set diagonally
     across it. The LoRA learns to draw it, and it names someone's work: drop the image or get the owner's
@@ -19,7 +24,9 @@ WMK001 = rule("WMK001", "text-watermark", "watermark", "error", """
 
     FAIL: "© Mika Sato" at 30 % opacity in a corner; "SAMPLE" diagonally across the middle; a handle tiled
     over the picture. PASS: a street sign or shop name in the scene (see TXT001).
-""", settings="marks")
+""",
+    settings="marks",
+)
 
 
 @image_check(emits=(WMK001,), needs=("marks",), settings=("marks",))
@@ -28,9 +35,17 @@ def check(rec, ctx):
     if not marks:
         return
     first = marks[0]
-    reasons = list(dict.fromkeys(r for m in marks for r in m.reasons))   # unique, in order of first mention
-    place = "repeated over the picture" if any(m.repeated >= ctx.cfg.marks.min_repeats for m in marks) \
-        else f"at the {where(first.box)}" if first.placement != "centre" else "across the middle"
-    yield ctx.finding(WMK001, f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "
-                      "learn it — drop the image or get a clean original with the owner's consent",
-                      {"marks": [m.evidence() for m in marks[:20]], "count": len(marks)})
+    reasons = list(dict.fromkeys(r for m in marks for r in m.reasons))  # unique, in order of first mention
+    place = (
+        "repeated over the picture"
+        if any(m.repeated >= ctx.cfg.marks.min_repeats for m in marks)
+        else f"at the {where(first.box)}"
+        if first.placement != "centre"
+        else "across the middle"
+    )
+    yield ctx.finding(
+        WMK001,
+        f"watermark {quoted(marks)} {place} ({'; '.join(reasons[:3])}): the LoRA would "
+        "learn it — drop the image or get a clean original with the owner's consent",
+        {"marks": [m.evidence() for m in marks[:20]], "count": len(marks)},
+    )

@@ -25,8 +25,15 @@ from curate.model import ImageRecord
 from curate.rules import Settings
 from curate.thresholds import Thresholds
 
-VIEW_NAMES = ("whole picture", "centre 90 %", "centre 80 %", "top-left 92 %", "bottom-right 92 %",
-              "top-right 92 %", "bottom-left 92 %")
+VIEW_NAMES = (
+    "whole picture",
+    "centre 90 %",
+    "centre 80 %",
+    "top-left 92 %",
+    "bottom-right 92 %",
+    "top-right 92 %",
+    "bottom-left 92 %",
+)
 
 _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -43,8 +50,15 @@ def bits(hex_hashes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hex_hashes], dtype=np.uint64)
 
 
-def near_pairs(full_p: np.ndarray, full_d: np.ndarray, views_p: np.ndarray, views_d: np.ndarray,
-               max_p: int, max_d: int, block: int = 512) -> Iterator[tuple[int, int, int, int, int]]:
+def near_pairs(
+    full_p: np.ndarray,
+    full_d: np.ndarray,
+    views_p: np.ndarray,
+    views_d: np.ndarray,
+    max_p: int,
+    max_d: int,
+    block: int = 512,
+) -> Iterator[tuple[int, int, int, int, int]]:
     """Pairs (i < j) where some view of one image (the whole picture or a crop view) matches the other's whole
     picture within both limits. Yields (i, j, view index, pHash distance, dHash distance) for the best view.
 
@@ -52,7 +66,7 @@ def near_pairs(full_p: np.ndarray, full_d: np.ndarray, views_p: np.ndarray, view
     dHash only on the few candidates.
     """
     n = len(full_p)
-    all_p = np.concatenate([full_p[:, None], views_p], axis=1)   # N × (1+V): view 0 is the whole picture
+    all_p = np.concatenate([full_p[:, None], views_p], axis=1)  # N × (1+V): view 0 is the whole picture
     all_d = np.concatenate([full_d[:, None], views_d], axis=1)
     best: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for start in range(0, n, block):
@@ -121,13 +135,13 @@ class _UnionFind:
 @dataclass(frozen=True)
 class ExactGroup:
     keep: ImageRecord
-    copies: list[tuple[ImageRecord, str]]        # (copy, "bytes" | "pixels")
+    copies: list[tuple[ImageRecord, str]]  # (copy, "bytes" | "pixels")
 
 
 @dataclass(frozen=True)
 class NearMatch:
     copy: ImageRecord
-    view: int                                    # index into VIEW_NAMES
+    view: int  # index into VIEW_NAMES
     phash_distance: int
     dhash_distance: int
 
@@ -146,8 +160,7 @@ class Duplicates:
     @property
     def copies(self) -> set[str]:
         """Paths of every picture that is a copy of a kept one (exact or near)."""
-        return ({c.path for g in self.exact for c, _ in g.copies}
-                | {m.copy.path for g in self.near for m in g.matches})
+        return {c.path for g in self.exact for c, _ in g.copies} | {m.copy.path for g in self.near for m in g.matches}
 
 
 def _loadable(rec: ImageRecord, cfg: Thresholds) -> bool:
@@ -184,12 +197,18 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     for members in uf.groups():
         order = sorted(members, key=lambda i: _exact_key(readable[i], cfg))
         keep = readable[order[0]]
-        out.exact.append(ExactGroup(keep, [(readable[i], "bytes" if readable[i].sha256 == keep.sha256 else "pixels")
-                                           for i in order[1:]]))
+        out.exact.append(
+            ExactGroup(
+                keep, [(readable[i], "bytes" if readable[i].sha256 == keep.sha256 else "pixels") for i in order[1:]]
+            )
+        )
         representatives -= set(order[1:])
 
-    hashed = [readable[i] for i in sorted(representatives)
-              if readable[i].image.get("phash") and readable[i].image.get("view_hashes")]
+    hashed = [
+        readable[i]
+        for i in sorted(representatives)
+        if readable[i].image.get("phash") and readable[i].image.get("view_hashes")
+    ]
     if len(hashed) < 2:
         return out
     full_p, full_d = bits([r.image["phash"] for r in hashed]), bits([r.image["dhash"] for r in hashed])
@@ -197,8 +216,9 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     views_d = np.array([[int(d, 16) for _, d in r.image["view_hashes"]] for r in hashed], dtype=np.uint64)
     limits = cfg.duplicate
     neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
-    for i, j, view, dp, dd in near_pairs(full_p, full_d, views_p, views_d, limits.phash_max_distance,
-                                         limits.dhash_max_distance):
+    for i, j, view, dp, dd in near_pairs(
+        full_p, full_d, views_p, views_d, limits.phash_max_distance, limits.dhash_max_distance
+    ):
         neighbours.setdefault(i, {})[j] = (view, dp, dd)
         neighbours.setdefault(j, {})[i] = (view, dp, dd)
     for leader, members in keeper_groups(neighbours, lambda k: quality_key(hashed[k], cfg)):

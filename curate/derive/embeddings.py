@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-LOGIT_SCALE = 100.0   # CLIP's learned temperature, saturated at 100 in the released models
+LOGIT_SCALE = 100.0  # CLIP's learned temperature, saturated at 100 in the released models
 
 
 def aspect_profiles(views: np.ndarray, texts: np.ndarray) -> np.ndarray:

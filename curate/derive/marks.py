@@ -22,8 +22,11 @@ from typing import Any
 
 from curate.thresholds import Marks as MarksSettings
 
-URL = re.compile(r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
-                 r"tv|xyz|app|page|site|blog|shop|design|ink|pics?|cc|de|fr|uk|kr|cn)\b)", re.IGNORECASE)
+URL = re.compile(
+    r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
+    r"tv|xyz|app|page|site|blog|shop|design|ink|pics?|cc|de|fr|uk|kr|cn)\b)",
+    re.IGNORECASE,
+)
 HANDLE = re.compile(r"(^|\s)@[\w.]{2,}")
 # "(c)" as the recogniser reads it: "(c)", "(C)", or "(c" run into the next character ("(cY2024 T. Nakamura").
 COPYRIGHT = re.compile(r"©|ⓒ|\(c\)|^\W*\(c(?=\W|\d|Y\d)|\bcopr\b", re.IGNORECASE)
@@ -33,18 +36,25 @@ YEAR_NAME = re.compile(r"(?<!\d)(19|20)\d\d(?!\d).*[A-Za-z]{2,}|[A-Za-z]{2,}.*(?
 
 @dataclass
 class TextMark:
-    kind: str                         # "watermark", "signature" or "text"
+    kind: str  # "watermark", "signature" or "text"
     text: str
-    box: list[float]                  # x0, y0, x1, y1 relative to the image
+    box: list[float]  # x0, y0, x1, y1 relative to the image
     score: float
-    placement: str                    # "corner", "edge", "centre"
+    placement: str  # "corner", "edge", "centre"
     reasons: list[str] = field(default_factory=list)
     angle: float = 0.0
     repeated: int = 1
 
     def evidence(self) -> dict[str, Any]:
-        return {"text": self.text, "box": self.box, "confidence": self.score, "placement": self.placement,
-                "reasons": self.reasons, "angle": self.angle, "repeated": self.repeated}
+        return {
+            "text": self.text,
+            "box": self.box,
+            "confidence": self.score,
+            "placement": self.placement,
+            "reasons": self.reasons,
+            "angle": self.angle,
+            "repeated": self.repeated,
+        }
 
 
 def placement(box: list[float], corner: float, edge: float) -> str:
@@ -71,13 +81,16 @@ def content_reasons(text: str, words: dict[str, list[str]]) -> list[str]:
         reasons.append("@handle")
     if URL.search(text):
         reasons.append("web address")
-    tokens = [t for t in re.split(r"[\s.,:;!|/]+", low) if len(t) >= 5]   # long words only
+    tokens = [t for t in re.split(r"[\s.,:;!|/]+", low) if len(t) >= 5]  # long words only
     for group, label in (("stock", "stock agency"), ("preview", "preview word"), ("credit", "credit line")):
         listed = [w.lower() for w in words.get(group, ())]
         # Exact phrase, or a long word the recogniser got nearly right ("WATERN" for a split "WATERMARK").
         if any(w in low for w in listed) or any(
-                SequenceMatcher(None, t, w).ratio() >= 0.8 or (w.startswith(t[:-1]) and len(w) >= 7)
-                for t in tokens for w in listed if " " not in w and len(w) >= 5):
+            SequenceMatcher(None, t, w).ratio() >= 0.8 or (w.startswith(t[:-1]) and len(w) >= 7)
+            for t in tokens
+            for w in listed
+            if " " not in w and len(w) >= 5
+        ):
             reasons.append(label)
     if not reasons and YEAR_NAME.search(text) and len(text) <= 40:
         reasons.append("year and name")
@@ -93,22 +106,26 @@ def name_like(text: str, max_words: int, max_chars: int) -> bool:
         return False
     latin = [c for c in letters if c.isascii()]
     if latin and len(latin) >= 4 and all(c.isupper() for c in latin):
-        return False          # "EXIT", "MAIN ST": signs are set in capitals, signatures are not
+        return False  # "EXIT", "MAIN ST": signs are set in capitals, signatures are not
     return True
 
 
 def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[str, list[str]]) -> list[TextMark]:
     """TextMarks for one image's `marks` features, under rules/checks.toml [marks] and rules/marks.toml words."""
-    regions = [(r, _norm(r.get("text", ""))) for r in (features or {}).get("texts") or ()
-               if r.get("score", 0) >= conf.min_confidence]
+    regions = [
+        (r, _norm(r.get("text", "")))
+        for r in (features or {}).get("texts") or ()
+        if r.get("score", 0) >= conf.min_confidence
+    ]
     regions = [(r, norm) for r, norm in regions if len(norm) >= 2]
     if not regions:
         return []
     corner, edge = conf.corner_zone, conf.edge_zone
     # Repetition: the same reading (fuzzy, OCR varies) at several places is a tiled mark.
     norms = [norm for _, norm in regions]
-    repeated = [sum(1 for b in norms if SequenceMatcher(None, a, b).ratio() >= 0.75) if len(a) >= 3 else 0
-                for a in norms]
+    repeated = [
+        sum(1 for b in norms if SequenceMatcher(None, a, b).ratio() >= 0.75) if len(a) >= 3 else 0 for a in norms
+    ]
     out = []
     for (r, norm), rep in zip(regions, repeated):
         box = r["box"]
@@ -128,7 +145,7 @@ def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[s
             kind = "signature"
             reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")
         elif len(norm) >= 3:
-            kind = "text"     # two characters alone ("X1") are mostly misreadings of texture
+            kind = "text"  # two characters alone ("X1") are mostly misreadings of texture
         else:
             continue
         out.append(TextMark(kind, r["text"], box, float(r["score"]), where, reasons, angle, rep))

@@ -15,8 +15,12 @@ from curate.thresholds import Thresholds
 def is_soft(q: dict[str, Any], cfg: Thresholds) -> bool:
     """Little fine detail even in the sharpest tiles, and soft strongest edges (BLR001's test)."""
     deficit, edges = q.get("high_band_deficit"), q.get("edge_sharpness")
-    return (deficit is not None and edges is not None and deficit <= cfg.blur.max_high_band_deficit
-            and edges < cfg.blur.max_edge_sharpness)
+    return (
+        deficit is not None
+        and edges is not None
+        and deficit <= cfg.blur.max_high_band_deficit
+        and edges < cfg.blur.max_edge_sharpness
+    )
 
 
 def is_upscaled(q: dict[str, Any], cfg: Thresholds) -> bool:

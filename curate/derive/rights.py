@@ -19,8 +19,12 @@ from curate.rules import Settings
 
 DMI_PREFIX = "http://ns.useplus.org/ldf/vocab/"
 IPTC_DST = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-TRAINED_AI = {"trainedalgorithmicmedia", "compositewithtrainedalgorithmicmedia", "compositesynthetic",
-              "trainedalgorithmicdata"}
+TRAINED_AI = {
+    "trainedalgorithmicmedia",
+    "compositewithtrainedalgorithmicmedia",
+    "compositesynthetic",
+    "trainedalgorithmicdata",
+}
 TRAINING_KEYS = ("data_mining", "ai_training", "ai_generative_training")
 DC = "http://purl.org/dc/elements/1.1/"
 
@@ -29,9 +33,9 @@ DC = "http://purl.org/dc/elements/1.1/"
 class Signal:
     """One thing a file says, with where it says it."""
 
-    kind: str          # e.g. 'plus:DataMining', 'cawg.training-mining', 'tdm-reservation', 'noai'
+    kind: str  # e.g. 'plus:DataMining', 'cawg.training-mining', 'tdm-reservation', 'noai'
     value: str
-    where: str         # 'XMP', 'C2PA (active manifest)', 'sidecar photo.html', …
+    where: str  # 'XMP', 'C2PA (active manifest)', 'sidecar photo.html', …
     detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
@@ -43,8 +47,8 @@ class Signal:
 
 @dataclass
 class RightsSignals:
-    opt_outs: list[Signal] = field(default_factory=list)          # declared: error
-    weak_opt_outs: list[Signal] = field(default_factory=list)     # keywords/tags: warning
+    opt_outs: list[Signal] = field(default_factory=list)  # declared: error
+    weak_opt_outs: list[Signal] = field(default_factory=list)  # keywords/tags: warning
     permissions: list[Signal] = field(default_factory=list)
     platforms: list[dict[str, Any]] = field(default_factory=list)  # {key, name, how, declared, …}
     generators: list[dict[str, str]] = field(default_factory=list)
@@ -62,8 +66,9 @@ class RightsSignals:
 
     @property
     def rights_holder(self) -> bool:
-        return bool(self.authors or self.copyright or self.credit or self.usage_terms or self.licensors
-                    or self.agencies)
+        return bool(
+            self.authors or self.copyright or self.credit or self.usage_terms or self.licensors or self.agencies
+        )
 
 
 def is_trained_ai(source_type: str) -> bool:
@@ -114,8 +119,12 @@ def _generator_from_text(text: dict[str, str]) -> dict[str, str] | None:
             j = None
         if isinstance(j, dict) or "fooocus_scheme" in low:
             j = j if isinstance(j, dict) else {}
-            return {"generator": "Fooocus", "model": str(j.get("base_model", "")), "prompt": str(j.get("prompt", "")),
-                    "where": "PNG text 'parameters'"}
+            return {
+                "generator": "Fooocus",
+                "model": str(j.get("base_model", "")),
+                "prompt": str(j.get("prompt", "")),
+                "where": "PNG text 'parameters'",
+            }
         return _a1111(params, "PNG text 'parameters'")
     if "prompt" in low and ("workflow" in low or low["prompt"].lstrip().startswith("{")):
         model, prompt = "", ""
@@ -144,8 +153,12 @@ def _generator_from_text(text: dict[str, str]) -> dict[str, str] | None:
                 prompt = low[key].strip().strip('"').split('" -')[0]
             return {"generator": "InvokeAI", "model": model, "prompt": prompt, "where": f"PNG text '{key}'"}
     if low.get("software", "").strip().lower().startswith("novelai"):
-        return {"generator": "NovelAI", "model": low.get("source", ""), "prompt": low.get("description", ""),
-                "where": "PNG text 'Software' = NovelAI"}
+        return {
+            "generator": "NovelAI",
+            "model": low.get("source", ""),
+            "prompt": low.get("description", ""),
+            "where": "PNG text 'Software' = NovelAI",
+        }
     return None
 
 
@@ -154,8 +167,12 @@ def _a1111(params: str, where: str) -> dict[str, str] | None:
         return None
     m = re.search(r"Model: ([^,\n]+)", params)
     prompt = params.split("\nNegative prompt:")[0].split("\nSteps:")[0]
-    return {"generator": "AUTOMATIC1111 / Forge", "model": m.group(1).strip() if m else "", "prompt": prompt,
-            "where": where}
+    return {
+        "generator": "AUTOMATIC1111 / Forge",
+        "model": m.group(1).strip() if m else "",
+        "prompt": prompt,
+        "where": where,
+    }
 
 
 def _add_dmi(sig: RightsSignals, values: list[str], where: str, xmp: dict) -> None:
@@ -180,7 +197,7 @@ def _add_xmp(sig: RightsSignals, xmp: dict, where: str, noai: set[str]) -> None:
         if "tdm" in ns.lower() and value.strip() == "1":
             policy = "; ".join(v for n, v in xmp.get("policy", []) if "tdm" in n.lower())
             sig.opt_outs.append(Signal("tdm-reservation", "1", where, policy))
-    for ns, value in xmp.get("digitalsourcetype", []):
+    for _ns, value in xmp.get("digitalsourcetype", []):
         if is_trained_ai(value):
             sig.ai_sources.append(Signal("Iptc4xmpExt:DigitalSourceType", value.strip(), where))
     for key in ("aisystemused", "aipromptinformation"):
@@ -229,23 +246,37 @@ def read_signals(rec: ImageRecord, settings: Settings) -> RightsSignals:
         gen = _a1111(exif["usercomment"], "EXIF UserComment")
     if gen is None and meta.get("stealth"):
         gen = _a1111(meta["stealth"], "alpha-channel stealth metadata") or {
-            "generator": "AUTOMATIC1111 (stealth)", "model": "", "prompt": meta["stealth"][:200],
-            "where": "alpha-channel stealth metadata"}
+            "generator": "AUTOMATIC1111 (stealth)",
+            "model": "",
+            "prompt": meta["stealth"][:200],
+            "where": "alpha-channel stealth metadata",
+        }
     if gen:
         gen["prompt"] = gen.get("prompt", "").strip()[:160]
         sig.generators.append(gen)
 
     c2pa = meta.get("c2pa") or {}
     if c2pa.get("status") == "ok":
-        sig.provenance.update({"c2pa": "manifest", "validation": c2pa.get("validation"),
-                               "claim_generator": c2pa.get("claim_generator", "")})
+        sig.provenance.update(
+            {
+                "c2pa": "manifest",
+                "validation": c2pa.get("validation"),
+                "claim_generator": c2pa.get("claim_generator", ""),
+            }
+        )
         for key, entry in (c2pa.get("training_mining") or {}).items():
             use = entry.get("use", "")
             where = f"C2PA {entry.get('assertion', 'training-mining')} (active manifest)"
             if key.endswith(TRAINING_KEYS):
                 if use in ("notAllowed", "constrained"):
-                    sig.opt_outs.append(Signal(entry.get("assertion", "training-mining"), f"{key}: {use}", where,
-                                               entry.get("constraint", "")))
+                    sig.opt_outs.append(
+                        Signal(
+                            entry.get("assertion", "training-mining"),
+                            f"{key}: {use}",
+                            where,
+                            entry.get("constraint", ""),
+                        )
+                    )
                 elif use == "allowed":
                     sig.permissions.append(Signal(entry.get("assertion", "training-mining"), f"{key}: allowed", where))
         for dst in c2pa.get("digital_source_types", []):
@@ -253,8 +284,14 @@ def read_signals(rec: ImageRecord, settings: Settings) -> RightsSignals:
                 sig.ai_sources.append(Signal("C2PA digitalSourceType", dst.strip(), "C2PA (active manifest)"))
         for dst in c2pa.get("ingredient_source_types", []):
             if is_trained_ai(dst):
-                sig.ai_sources.append(Signal("C2PA digitalSourceType", dst.strip(), "C2PA ingredient",
-                                             "an ingredient was generated: the image is partly generated"))
+                sig.ai_sources.append(
+                    Signal(
+                        "C2PA digitalSourceType",
+                        dst.strip(),
+                        "C2PA ingredient",
+                        "an ingredient was generated: the image is partly generated",
+                    )
+                )
     elif c2pa.get("status") == "remote":
         sig.provenance.setdefault("remote_urls", []).append(c2pa.get("remote_url", ""))
     elif c2pa.get("status") == "error":
@@ -286,8 +323,9 @@ def read_signals(rec: ImageRecord, settings: Settings) -> RightsSignals:
             cat = str(side.get("category", "")).lower()
             for key, p in platforms.items():
                 if cat in [c.lower() for c in p.get("gallery_dl", [])]:
-                    sig.platforms.append({"key": key, "how": f"gallery-dl category '{cat}' in {where}",
-                                          "declared": True})
+                    sig.platforms.append(
+                        {"key": key, "how": f"gallery-dl category '{cat}' in {where}", "declared": True}
+                    )
             if side.get("user"):
                 sig.authors.append(str(side["user"]))
             for tag in side.get("tags", []):
@@ -304,23 +342,45 @@ def read_signals(rec: ImageRecord, settings: Settings) -> RightsSignals:
         stem = rec.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         for key, p in platforms.items():
             if any(re.search(pat, stem) for pat in p.get("filename_patterns", [])):
-                sig.platforms.append({"key": key, "how": f"file name '{stem}' matches the {p.get('name', key)} "
-                                      "pattern", "declared": False})
+                sig.platforms.append(
+                    {
+                        "key": key,
+                        "how": f"file name '{stem}' matches the {p.get('name', key)} pattern",
+                        "declared": False,
+                    }
+                )
                 break
     for p in sig.platforms:
-        p.update({k: platforms.get(p["key"], {}).get(k, "") for k in
-                  ("name", "ai_training", "terms_date", "summary", "reference")})
+        p.update(
+            {
+                k: platforms.get(p["key"], {}).get(k, "")
+                for k in ("name", "ai_training", "terms_date", "summary", "reference")
+            }
+        )
 
     # Stock agencies: in credit, copyright, source, licensor, web statement, EXIF Software.
-    haystack = " | ".join(sig.credit + sig.copyright + sig.licensors + sig.web_statement
-                          + [exif.get("software", ""), exif.get("copyright", "")]).lower()
+    haystack = " | ".join(
+        sig.credit
+        + sig.copyright
+        + sig.licensors
+        + sig.web_statement
+        + [exif.get("software", ""), exif.get("copyright", "")]
+    ).lower()
     for agency in settings.cfg.rights.stock_agencies:
         if agency.lower() in haystack:
             sig.agencies.append(agency)
     if sig.provenance.get("remote_urls"):
         sig.provenance["remote_urls"] = _uniq(sig.provenance["remote_urls"])
-    for attr in ("authors", "copyright", "credit", "usage_terms", "web_statement", "licensors", "agencies",
-                 "source_urls"):
+    for attr in (
+        "authors",
+        "copyright",
+        "credit",
+        "usage_terms",
+        "web_statement",
+        "licensors",
+        "agencies",
+        "source_urls",
+    ):
         setattr(sig, attr, _uniq(getattr(sig, attr)))
     sig.agencies = _dedupe_agencies(sig.agencies)
     return sig

@@ -43,15 +43,21 @@ def versions(names=None) -> dict[str, int]:
 @dataclass
 class ExtractStats:
     images: int = 0
-    from_cache: int = 0      # features found in the cache (no decode)
-    hashed: int = 0          # files read and hashed (their path and date were not in the cache)
-    decoded: int = 0         # files decoded: each distinct content once
-    identical: int = 0       # files whose bytes equal another file's in this audit: not decoded again
+    from_cache: int = 0  # features found in the cache (no decode)
+    hashed: int = 0  # files read and hashed (their path and date were not in the cache)
+    decoded: int = 0  # files decoded: each distinct content once
+    identical: int = 0  # files whose bytes equal another file's in this audit: not decoded again
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"images": self.images, "from_cache": self.from_cache, "hashed": self.hashed,
-                "decoded": self.decoded, "identical": self.identical, "seconds": round(self.seconds, 3)}
+        return {
+            "images": self.images,
+            "from_cache": self.from_cache,
+            "hashed": self.hashed,
+            "decoded": self.decoded,
+            "identical": self.identical,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _read(path: str, limits: Limits) -> tuple[bytes | None, dict[str, Any] | None, tuple[int, int, int] | None]:
@@ -86,8 +92,9 @@ def hash_file(path: str, limits: Limits) -> tuple[str | None, tuple[int, int, in
     return h.hexdigest(), stat_key(st), None
 
 
-def extract_one(path: str, limits: Limits,
-                names: tuple[str, ...] | None = None) -> tuple[str | None, tuple | None, dict, bool]:
+def extract_one(
+    path: str, limits: Limits, names: tuple[str, ...] | None = None
+) -> tuple[str | None, tuple | None, dict, bool]:
     """(sha256, stat key, features, decoded?) for one file. Runs in a worker process; never raises."""
     vers = versions(names)
     data, error, st = _read(path, limits)
@@ -161,7 +168,7 @@ def extract_features(
         hashes = [hash_file(r.abs_path, limits) for r in unknown]
     by_content: dict[str, list[ImageRecord]] = {}
     for rec, (sha, st, error) in zip(unknown, hashes):
-        if sha is None:       # cannot be read: the finding says why; never cached (it may be readable later)
+        if sha is None:  # cannot be read: the finding says why; never cached (it may be readable later)
             done(rec, None, {name: {"error": error} for name in vers})
             continue
         stats.hashed += 1
@@ -190,13 +197,15 @@ def extract_features(
         nonlocal last_commit, pending
         for (sha, same), (got_sha, st, features, was_decoded) in zip(todo, results):
             stats.decoded += was_decoded
-            if got_sha is not None and got_sha != sha:   # the file changed since it was hashed
+            if got_sha is not None and got_sha != sha:  # the file changed since it was hashed
                 changed.extend(same[1:])
                 same = same[:1]
                 sha = got_sha
             if got_sha is not None:
-                transient = any(isinstance(f, dict) and f.get("error", {}).get("kind") in TRANSIENT_ERRORS
-                                for f in features.values())
+                transient = any(
+                    isinstance(f, dict) and f.get("error", {}).get("kind") in TRANSIENT_ERRORS
+                    for f in features.values()
+                )
                 if not transient:
                     cache.put_features(sha, features, vers)
                     if st is not None:
@@ -216,7 +225,7 @@ def extract_features(
         else:
             with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
                 consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(todo) // (jobs * 8)))))
-        for rec in changed:   # rare: copies of a file that changed mid-audit are decoded on their own
+        for rec in changed:  # rare: copies of a file that changed mid-audit are decoded on their own
             sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
             stats.decoded += was_decoded
             done(rec, sha, features)

@@ -57,14 +57,14 @@ VIEWS = ("full", "background", "person", "head")
 @dataclass(frozen=True)
 class ClipOptions:
     model: str = DEFAULT_MODEL
-    pretrained: str | None = DEFAULT_PRETRAINED   # None: random weights (tests and benchmarks only)
-    weights: Path | None = None                   # a local checkpoint for `model`
+    pretrained: str | None = DEFAULT_PRETRAINED  # None: random weights (tests and benchmarks only)
+    weights: Path | None = None  # a local checkpoint for `model`
     offline: bool = False
-    device: str = "auto"                          # auto | cpu | cuda | mps
+    device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int = BATCH
 
     @staticmethod
-    def from_env(**kw) -> "ClipOptions":
+    def from_env(**kw) -> ClipOptions:
         if kw.get("weights") is None and os.environ.get("CURATE_CLIP_WEIGHTS"):
             kw["weights"] = Path(os.environ["CURATE_CLIP_WEIGHTS"])
         if os.environ.get("CURATE_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -98,7 +98,7 @@ def installed() -> str | None:
 class Loader:
     """The model, loaded on first need and at most once; remembers why it could not be."""
 
-    def __init__(self, opts: "ClipOptions", model: ClipModel | None = None):
+    def __init__(self, opts: ClipOptions, model: ClipModel | None = None):
         self.opts, self.model = opts, model
         self.error: str | None = None
 
@@ -187,7 +187,7 @@ def _reachable(url: str) -> str | None:
         return f"{host} is unreachable ({e.strerror or type(e).__name__})"
 
 
-_unavailable: dict[tuple, str] = {}   # per process: do not probe the network again for the same weights
+_unavailable: dict[tuple, str] = {}  # per process: do not probe the network again for the same weights
 
 
 def _default_weights_unavailable(opts: ClipOptions) -> str | None:
@@ -219,8 +219,10 @@ def _cannot_fetch(opts: ClipOptions, endpoint: str) -> str | None:
         blocker = _reachable(endpoint)
         if blocker is None:
             return None
-    return (f"the CLIP weights {opts.model}/{opts.pretrained} are not in the local cache and {blocker}; "
-            "give --clip-weights FILE or run once with internet")
+    return (
+        f"the CLIP weights {opts.model}/{opts.pretrained} are not in the local cache and {blocker}; "
+        "give --clip-weights FILE or run once with internet"
+    )
 
 
 def _weights_file(opts: ClipOptions) -> str:
@@ -240,8 +242,10 @@ def _find_or_download(opts: ClipOptions) -> str:
 
     cfg = oc_pretrained.get_pretrained_cfg(opts.model, opts.pretrained)
     if not cfg:
-        raise ClipUnavailable(f"open_clip has no pretrained weights '{opts.pretrained}' for {opts.model} "
-                              "(see open_clip.list_pretrained())")
+        raise ClipUnavailable(
+            f"open_clip has no pretrained weights '{opts.pretrained}' for {opts.model} "
+            "(see open_clip.list_pretrained())"
+        )
     with _hub_offline():
         try:
             path = oc_pretrained.download_pretrained(cfg) if cfg.get("hf_hub") else _cached_url_file(cfg)
@@ -272,8 +276,9 @@ def load_model(opts: ClipOptions) -> ClipModel:
         import open_clip
         import torch
     except Exception as e:  # noqa: BLE001 — ImportError or a broken torch install
-        raise ClipUnavailable(f"CLIP is not installed ({type(e).__name__}: {e}); "
-                              "install it with: pip install 'curate[clip]'") from None
+        raise ClipUnavailable(
+            f"CLIP is not installed ({type(e).__name__}: {e}); install it with: pip install 'curate[clip]'"
+        ) from None
     if opts.model not in open_clip.list_models():
         raise ClipUnavailable(f"open_clip has no model '{opts.model}' (see open_clip.list_models())")
     if opts.weights is not None:
@@ -294,13 +299,15 @@ def load_model(opts: ClipOptions) -> ClipModel:
         logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "initialised randomly"
         model, _, preprocess = open_clip.create_model_and_transforms(opts.model, pretrained=source, device=device)
     except Exception as e:  # noqa: BLE001 — a wrong or damaged checkpoint
-        raise ClipUnavailable(f"could not load the CLIP model {opts.model} from {source}: "
-                              f"{type(e).__name__}: {str(e)[:200]}") from None
+        raise ClipUnavailable(
+            f"could not load the CLIP model {opts.model} from {source}: {type(e).__name__}: {str(e)[:200]}"
+        ) from None
     model.eval()
     return ClipModel(model, preprocess, open_clip.get_tokenizer(opts.model), model_id(opts), device)
 
 
 # ---- views ---------------------------------------------------------------------------------------------
+
 
 def main_face(faces: dict | None, min_score: float) -> list[float] | None:
     """The largest detected face's relative box, or None."""
@@ -331,12 +338,16 @@ def views_of(im, face: list[float] | None) -> dict[str, Any]:
     w, h = im.size
 
     def px(box):
-        return (round(box[0] * w), round(box[1] * h), max(round(box[0] * w) + 1, round(box[2] * w)),
-                max(round(box[1] * h) + 1, round(box[3] * h)))
+        return (
+            round(box[0] * w),
+            round(box[1] * h),
+            max(round(box[0] * w) + 1, round(box[2] * w)),
+            max(round(box[1] * h) + 1, round(box[3] * h)),
+        )
 
     pb, hb = px(person_box(face)), px(head_box(face))
     background = im.copy()
-    background.paste((124, 116, 104), pb)   # CLIP's mean colour: the person's region carries no information
+    background.paste((124, 116, 104), pb)  # CLIP's mean colour: the person's region carries no information
     out["background"] = background
     out["person"] = im.crop(pb)
     out["head"] = im.crop(hb)
@@ -345,8 +356,16 @@ def views_of(im, face: list[float] | None) -> dict[str, Any]:
 
 # ---- the stage -----------------------------------------------------------------------------------------
 
-def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_score: float,
-                 on_progress: Callable[[int], None] | None = None, loader: Loader | None = None) -> dict[str, Any]:
+
+def embed_images(
+    records,
+    cache,
+    opts: ClipOptions,
+    limits: Limits,
+    min_face_score: float,
+    on_progress: Callable[[int], None] | None = None,
+    loader: Loader | None = None,
+) -> dict[str, Any]:
     """Fill rec.features["clip"] for every readable record (from the cache where possible).
 
     Returns the analysis status: {"status": "ok", "model": id, "embedded": n, "from_cache": n, "seconds": s,
@@ -374,8 +393,8 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
     if todo and model is None:
         return {"status": "skipped", "reason": loader.error or "the CLIP model is unavailable"}
     for start in range(0, len(todo), opts.batch_size):
-        assert model is not None     # there is work, and a missing model returned above
-        batch = todo[start:start + opts.batch_size]
+        assert model is not None  # there is work, and a missing model returned above
+        batch = todo[start : start + opts.batch_size]
         tensors, owners = [], []
         for rec in batch:
             try:
@@ -402,8 +421,14 @@ def embed_images(records, cache, opts: ClipOptions, limits: Limits, min_face_sco
         cache.commit()
         if on_progress:
             on_progress(len(batch))
-    return {"status": "ok", "model": mid, "device": model.device if model else None, "embedded": len(todo),
-            "from_cache": from_cache, "seconds": round(time.perf_counter() - t0, 3)}
+    return {
+        "status": "ok",
+        "model": mid,
+        "device": model.device if model else None,
+        "embedded": len(todo),
+        "from_cache": from_cache,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def _encode_images(model: ClipModel, tensors: list) -> np.ndarray:

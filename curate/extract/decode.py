@@ -32,7 +32,7 @@ class Limits:
     full_decode_max_pixels: int = 40_000_000
 
     @classmethod
-    def from_settings(cls, decode: dict[str, Any]) -> "Limits":
+    def from_settings(cls, decode: dict[str, Any]) -> Limits:
         return cls(**{k: decode[k] for k in cls.__dataclass_fields__ if k in decode})
 
 
@@ -43,7 +43,7 @@ class Decoded:
     data: bytes
     image: Image.Image | None = None
     error: dict[str, Any] | None = None
-    info: dict[str, Any] = field(default_factory=dict)   # format, mode, frames, orientation, decode_scale
+    info: dict[str, Any] = field(default_factory=dict)  # format, mode, frames, orientation, decode_scale
 
 
 class DecodeTimeout(Exception):
@@ -122,8 +122,13 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
             Image.MAX_IMAGE_PIXELS = limits.max_pixels
             im = Image.open(io.BytesIO(data))
             w, h = im.size
-            out.info.update(format=im.format, mode=im.mode, declared_width=w, declared_height=h,
-                            frames=int(getattr(im, "n_frames", 1) or 1))
+            out.info.update(
+                format=im.format,
+                mode=im.mode,
+                declared_width=w,
+                declared_height=h,
+                frames=int(getattr(im, "n_frames", 1) or 1),
+            )
             if im.format in ("JPEG", "MPO") and getattr(im, "quantization", None):
                 # The encoder's quantisation tables: the JPEG quality estimate needs nothing else.
                 tables = getattr(im, "quantization", {})

@@ -28,10 +28,10 @@ VERSION = 4
 # Detection size (long side). Measured on one core: HOG at 800 px 147 ms with one upsampling, 36 ms without
 # (faces from ~80 px); 640 px with upsampling 90 ms; 1024 px without ≈ 60 ms. Each descriptor adds 65 ms.
 MAX_SIDE = 1024
-UPSAMPLE_BELOW = 640    # smaller pictures are upsampled once, so that their faces of ~40 px are found
-MAX_FACES = 3           # descriptors for the largest faces only (more faces are still counted and boxed)
-MIN_SCORE = -0.2        # keep weak detections too: the checks apply [identity] min_face_score
-MIN_SKIN_PX = 400       # skin pixels needed before a face's skin texture is reported
+UPSAMPLE_BELOW = 640  # smaller pictures are upsampled once, so that their faces of ~40 px are found
+MAX_FACES = 3  # descriptors for the largest faces only (more faces are still counted and boxed)
+MIN_SCORE = -0.2  # keep weak detections too: the checks apply [identity] min_face_score
+MIN_SKIN_PX = 400  # skin pixels needed before a face's skin texture is reported
 
 _engine: Any = None
 
@@ -50,7 +50,10 @@ def available() -> str | None:
     try:
         import dlib  # noqa: F401
     except Exception as e:  # noqa: BLE001
-        return f"the face detector is not installed ({type(e).__name__}: {e}); install it with: pip install 'curate[faces]'"
+        return (
+            f"the face detector is not installed ({type(e).__name__}: {e}); "
+            "install it with: pip install 'curate[faces]'"
+        )
     models = _models_dir()
     if models is None or not (models / "dlib_face_recognition_resnet_model_v1.dat").is_file():
         return "the face models are not installed; install them with: pip install 'curate[faces]'"
@@ -70,9 +73,11 @@ def engine():
         models = _models_dir()
         if models is None:
             raise RuntimeError(available() or "face_recognition_models is not installed")
-        _engine = (dlib.get_frontal_face_detector(),
-                   dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
-                   dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")))
+        _engine = (
+            dlib.get_frontal_face_detector(),
+            dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat")),
+            dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat")),
+        )
     return _engine
 
 
@@ -85,7 +90,7 @@ def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
         pad = [(r, r) if a == axis else (0, 0) for a in (0, 1)]
         xp = np.pad(x, pad, mode="reflect")
         n = x.shape[axis]
-        x = sum(k[i] * (xp[i:i + n] if axis == 0 else xp[:, i:i + n]) for i in range(2 * r + 1))
+        x = sum(k[i] * (xp[i : i + n] if axis == 0 else xp[:, i : i + n]) for i in range(2 * r + 1))
     return x
 
 
@@ -100,8 +105,10 @@ def skin_texture(y: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
     little skin is visible."""
     left, top, right, bottom = box
     w, h = right - left, bottom - top
-    crop = y[max(0, int(top + 0.1 * h)):max(0, int(bottom - 0.05 * h)),
-             max(0, int(left + 0.1 * w)):max(0, int(right - 0.1 * w))]
+    crop = y[
+        max(0, int(top + 0.1 * h)) : max(0, int(bottom - 0.05 * h)),
+        max(0, int(left + 0.1 * w)) : max(0, int(right - 0.1 * w)),
+    ]
     if min(crop.shape) < 16:
         return None
     fine = _gauss(np.abs(crop - _gauss(crop, 1.0)), 2.0)
@@ -149,7 +156,9 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         right, bottom = min(w, box.right()), min(h, box.bottom())
         face: dict[str, Any] = {
             "box": [round(left / w, 4), round(top / h, 4), round(right / w, 4), round(bottom / h, 4)],
-            "score": round(float(score), 3), "size_px": int(min(box.width(), box.height()) / scale)}
+            "score": round(float(score), 3),
+            "size_px": int(min(box.width(), box.height()) / scale),
+        }
         if i < MAX_FACES:
             face["skin_texture"] = skin_texture(luma, (left, top, right, bottom))
             shape = landmarks(rgb, box)

@@ -68,7 +68,10 @@ def view_hashes(thumb: Image.Image) -> list[list[str]]:
 def compute(decoded: Decoded) -> dict[str, Any]:
     info = decoded.info
     if decoded.error is not None:
-        return {"error": decoded.error, **{k: info[k] for k in ("format", "declared_width", "declared_height") if k in info}}
+        return {
+            "error": decoded.error,
+            **{k: info[k] for k in ("format", "declared_width", "declared_height") if k in info},
+        }
     import imagehash
 
     im = decoded.image

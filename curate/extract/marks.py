@@ -25,11 +25,11 @@ from curate.extract.decode import Decoded, to_rgb
 NAME = "marks"
 VERSION = 3
 
-MAX_SIDE = 576          # text detection size (long side): bench/eval_marks.py — 576 keeps the pass ≤ 150 ms
-BAND = 0.15             # height of the top and bottom bands searched again with contrast enhanced
+MAX_SIDE = 576  # text detection size (long side): bench/eval_marks.py — 576 keeps the pass ≤ 150 ms
+BAND = 0.15  # height of the top and bottom bands searched again with contrast enhanced
 ENGINE_NAME = "rapidocr"
 
-_engine: Any = None   # built once per worker process, on first use
+_engine: Any = None  # built once per worker process, on first use
 
 
 def available() -> str | None:
@@ -38,8 +38,10 @@ def available() -> str | None:
         import onnxruntime  # noqa: F401
         import rapidocr  # noqa: F401
     except Exception as e:  # noqa: BLE001 — ImportError, or a broken onnxruntime/OpenCV install
-        return (f"the text detector is not installed ({type(e).__name__}: {e}); "
-                "install it with: pip install rapidocr onnxruntime")
+        return (
+            f"the text detector is not installed ({type(e).__name__}: {e}); "
+            "install it with: pip install rapidocr onnxruntime"
+        )
     return None
 
 
@@ -58,14 +60,18 @@ def engine():
 
         # The models are the ones inside the wheel (no download). One ONNX thread: extraction already
         # runs one worker process per core. The picture is reduced by analysed_copy(), not by the engine.
-        _engine = RapidOCR(params={
-            "Global.use_cls": False, "Global.log_level": "error",
-            "Det.limit_type": "max", "Det.limit_side_len": 4096,
-            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            # RapidOCR turns the memory arena off; on, each detection is ~20 ms faster (bench/eval_marks.py)
-            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
-        })
+        _engine = RapidOCR(
+            params={
+                "Global.use_cls": False,
+                "Global.log_level": "error",
+                "Det.limit_type": "max",
+                "Det.limit_side_len": 4096,
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                # RapidOCR turns the memory arena off; on, each detection is ~20 ms faster (bench/eval_marks.py)
+                "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+            }
+        )
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     return _engine
 
@@ -94,7 +100,9 @@ def analysed_copy(im: Image.Image, max_side: int | None = None) -> Image.Image:
     im = to_rgb(im, on_white=True) if im.mode != "RGB" else im
     s = (max_side or MAX_SIDE) / max(im.size)
     if s < 1:
-        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        im = im.resize(
+            (max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.BILINEAR, reducing_gap=2.0
+        )
     return im
 
 
@@ -112,12 +120,21 @@ def _regions(result, offset_y: int, w: int, h: int, pass_name: str) -> list[dict
         x0, y0 = q.min(axis=0)
         x1, y1 = q.max(axis=0)
         side = np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[1] - q[0])
-        out.append({
-            "text": str(text), "score": round(float(score), 3),
-            "box": [round(max(0.0, float(x0)) / w, 4), round(max(0.0, float(y0)) / h, 4),
-                    round(min(float(w), float(x1)) / w, 4), round(min(float(h), float(y1)) / h, 4)],
-            "angle": round(_quad_angle(q), 1), "height": round(float(min(side)) / h, 4), "pass": pass_name,
-        })
+        out.append(
+            {
+                "text": str(text),
+                "score": round(float(score), 3),
+                "box": [
+                    round(max(0.0, float(x0)) / w, 4),
+                    round(max(0.0, float(y0)) / h, 4),
+                    round(min(float(w), float(x1)) / w, 4),
+                    round(min(float(h), float(y1)) / h, 4),
+                ],
+                "angle": round(_quad_angle(q), 1),
+                "height": round(float(min(side)) / h, 4),
+                "pass": pass_name,
+            }
+        )
     return out
 
 
@@ -143,7 +160,7 @@ def read_text(rgb: Image.Image) -> list[dict[str, Any]]:
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         clahe = cv2.createCLAHE(clipLimit=4.0, tileGridSize=(8, 2))
         for top in (0, h - band):
-            enhanced = cv2.cvtColor(clahe.apply(np.ascontiguousarray(grey[top:top + band])), cv2.COLOR_GRAY2BGR)
+            enhanced = cv2.cvtColor(clahe.apply(np.ascontiguousarray(grey[top : top + band])), cv2.COLOR_GRAY2BGR)
             for r in _regions(_ocr(eng, enhanced), top, w, h, "edge-band"):
                 if not any(_overlaps(r["box"], f["box"]) for f in found):
                     found.append(r)

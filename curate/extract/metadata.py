@@ -24,17 +24,41 @@ from curate.extract.decode import Decoded
 NAME = "metadata"
 VERSION = 1
 
-MAX_TEXT = 4000            # characters kept of any one value (prompts can be long)
-MAX_XMP_BYTES = 4 << 20    # XMP packets larger than this are not parsed
-MAX_INFLATE = 1 << 20      # zTXt/iTXt chunks inflate to at most this many bytes
+MAX_TEXT = 4000  # characters kept of any one value (prompts can be long)
+MAX_XMP_BYTES = 4 << 20  # XMP packets larger than this are not parsed
+MAX_INFLATE = 1 << 20  # zTXt/iTXt chunks inflate to at most this many bytes
 
 # XMP properties kept (lower-case local names); everything else in a packet is ignored.
 XMP_KEEP = {
-    "datamining", "otherconstraints", "embdencrightsexpr", "linkedencrightsexpr", "encrightsexpr",
-    "linkedrightsexpr", "digitalsourcetype", "aisystemused", "aisystemversionused", "aipromptinformation",
-    "aipromptwritername", "creator", "rights", "subject", "usageterms", "webstatement", "marked", "credit",
-    "source", "licensorname", "licensorurl", "copyrightownername", "imagecreatorname", "assetid", "provenance",
-    "reservation", "policy", "creatortool", "copyrightnotice",
+    "datamining",
+    "otherconstraints",
+    "embdencrightsexpr",
+    "linkedencrightsexpr",
+    "encrightsexpr",
+    "linkedrightsexpr",
+    "digitalsourcetype",
+    "aisystemused",
+    "aisystemversionused",
+    "aipromptinformation",
+    "aipromptwritername",
+    "creator",
+    "rights",
+    "subject",
+    "usageterms",
+    "webstatement",
+    "marked",
+    "credit",
+    "source",
+    "licensorname",
+    "licensorurl",
+    "copyrightownername",
+    "imagecreatorname",
+    "assetid",
+    "provenance",
+    "reservation",
+    "policy",
+    "creatortool",
+    "copyrightnotice",
 }
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -42,8 +66,20 @@ XMP_STD = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT = b"http://ns.adobe.com/xmp/extension/\x00"
 
 # PNG text keys written by AI image generators (docs/rights-signals.md §5).
-GENERATOR_KEYS = {"parameters", "prompt", "workflow", "dream", "sd-metadata", "invokeai_metadata",
-                  "invokeai_graph", "fooocus_scheme", "comment", "software", "source", "generation_data"}
+GENERATOR_KEYS = {
+    "parameters",
+    "prompt",
+    "workflow",
+    "dream",
+    "sd-metadata",
+    "invokeai_metadata",
+    "invokeai_graph",
+    "fooocus_scheme",
+    "comment",
+    "software",
+    "source",
+    "generation_data",
+}
 
 
 def _clip(text: str) -> str:
@@ -71,10 +107,10 @@ def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
             continue
         if marker in (0xDA, 0xD9):  # start of scan / end of image: no more metadata segments
             return
-        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if length < 2:
             return
-        yield marker, data[i + 4:i + 2 + length]
+        yield marker, data[i + 4 : i + 2 + length]
         i += 2 + length
 
 
@@ -83,11 +119,11 @@ def png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         return
     i = 8
     while i + 8 <= len(data):
-        length = struct.unpack(">I", data[i:i + 4])[0]
-        kind = data[i + 4:i + 8]
+        length = struct.unpack(">I", data[i : i + 4])[0]
+        kind = data[i + 4 : i + 8]
         if i + 12 + length > len(data):
             return
-        yield kind, data[i + 8:i + 8 + length]
+        yield kind, data[i + 8 : i + 8 + length]
         if kind == b"IEND":
             return
         i += 12 + length
@@ -98,9 +134,9 @@ def riff_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         return
     i = 12
     while i + 8 <= len(data):
-        kind = data[i:i + 4]
-        length = struct.unpack("<I", data[i + 4:i + 8])[0]
-        yield kind, data[i + 8:i + 8 + length]
+        kind = data[i : i + 4]
+        length = struct.unpack("<I", data[i + 4 : i + 8])[0]
+        yield kind, data[i + 8 : i + 8 + length]
         i += 8 + length + (length & 1)
 
 
@@ -142,10 +178,14 @@ def png_text(kind: bytes, body: bytes) -> tuple[str, str] | None:
 def _as_utf8(packet: bytes) -> bytes:
     """XMP may be UTF-16 or UTF-32 (the XMP spec allows it; ExifTool's test files use it)."""
     head = packet[:4]
-    for bom, enc in ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
-                     (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+    for bom, enc in (
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\xfe\xff", "utf-16-be"),
+        (b"\xff\xfe", "utf-16-le"),
+    ):
         if head.startswith(bom):
-            return packet[len(bom):].decode(enc, "replace").encode("utf-8")
+            return packet[len(bom) :].decode(enc, "replace").encode("utf-8")
     if head[:2] == b"\x00<":
         return packet.decode("utf-16-be", "replace").encode("utf-8")
     if head[:2] == b"<\x00":
@@ -176,7 +216,7 @@ def parse_xmp(packet: bytes, out: dict[str, list[list[str]]]) -> str | None:
     if 0 <= doctype < start:
         start = doctype
     end = packet.rfind(b">")
-    text = packet[start:end + 1]
+    text = packet[start : end + 1]
     try:
         root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
@@ -260,8 +300,15 @@ def parse_exif(raw: bytes) -> dict[str, str]:
     except Exception:
         return {}
     out = {}
-    for tag, key in ((0x013B, "artist"), (0x8298, "copyright"), (0x010E, "description"), (0x0131, "software"),
-                     (0x9C9D, "xpauthor"), (0x9C9C, "xpcomment"), (0x9C9E, "xpkeywords")):
+    for tag, key in (
+        (0x013B, "artist"),
+        (0x8298, "copyright"),
+        (0x010E, "description"),
+        (0x0131, "software"),
+        (0x9C9D, "xpauthor"),
+        (0x9C9C, "xpcomment"),
+        (0x9C9E, "xpkeywords"),
+    ):
         try:
             v = exif.get(tag)
         except Exception:
@@ -281,8 +328,15 @@ def parse_exif(raw: bytes) -> dict[str, str]:
     return out
 
 
-IIM_FIELDS = {(2, 80): "by-line", (2, 116): "copyright", (2, 110): "credit", (2, 115): "source",
-              (2, 25): "keywords", (2, 40): "special-instructions", (2, 5): "title"}
+IIM_FIELDS = {
+    (2, 80): "by-line",
+    (2, 116): "copyright",
+    (2, 110): "credit",
+    (2, 115): "source",
+    (2, 25): "keywords",
+    (2, 40): "special-instructions",
+    (2, 5): "title",
+}
 
 
 def parse_iim(data: bytes, utf8: bool | None = None) -> dict[str, list[str]]:
@@ -294,10 +348,10 @@ def parse_iim(data: bytes, utf8: bool | None = None) -> dict[str, list[str]]:
             i += 1
             continue
         record, dataset = data[i + 1], data[i + 2]
-        length = struct.unpack(">H", data[i + 3:i + 5])[0]
+        length = struct.unpack(">H", data[i + 3 : i + 5])[0]
         if length & 0x8000:  # extended length: not used by text fields
             return out
-        value = data[i + 5:i + 5 + length]
+        value = data[i + 5 : i + 5 + length]
         i += 5 + length
         if (record, dataset) == (1, 90):
             utf8 = value == b"\x1b%G"
@@ -320,16 +374,16 @@ def photoshop_iim(app13: bytes) -> bytes | None:
         return None
     i = 14
     while i + 12 <= len(app13):
-        if app13[i:i + 4] != b"8BIM":
+        if app13[i : i + 4] != b"8BIM":
             return None
-        rid = struct.unpack(">H", app13[i + 4:i + 6])[0]
+        rid = struct.unpack(">H", app13[i + 4 : i + 6])[0]
         nlen = app13[i + 6]
         j = i + 7 + nlen
         j += j & 1  # the name is padded to an even length (counting its length byte)
         if j + 4 > len(app13):
             return None
-        size = struct.unpack(">I", app13[j:j + 4])[0]
-        body = app13[j + 4:j + 4 + size]
+        size = struct.unpack(">I", app13[j : j + 4])[0]
+        body = app13[j + 4 : j + 4 + size]
         if rid == 0x0404:
             return body
         i = j + 4 + size + (size & 1)
@@ -357,10 +411,10 @@ def stealth_pnginfo(im) -> str | None:
     if sig not in (b"stealth_pnginfo", b"stealth_pngcomp"):
         return None
     bits = (alpha.T.reshape(-1) & 1).astype(np.uint8)
-    n = int("".join(map(str, bits[sig_len:sig_len + 32].tolist())), 2)
+    n = int("".join(map(str, bits[sig_len : sig_len + 32].tolist())), 2)
     if n <= 0 or sig_len + 32 + n > bits.size or n > 8 * (4 << 20):
         return None
-    payload = np.packbits(bits[sig_len + 32:sig_len + 32 + n]).tobytes()
+    payload = np.packbits(bits[sig_len + 32 : sig_len + 32 + n]).tobytes()
     try:
         if sig == b"stealth_pngcomp":
             payload = gzip.decompress(payload)
@@ -371,8 +425,16 @@ def stealth_pnginfo(im) -> str | None:
 
 # --- C2PA ---------------------------------------------------------------------------------------------
 
-_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "AVIF": "image/avif",
-         "HEIF": "image/heif", "GIF": "image/gif", "TIFF": "image/tiff", "BMP": "image/bmp"}
+_MIME = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "AVIF": "image/avif",
+    "HEIF": "image/heif",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+}
 _C2PA_CTX = None
 
 
@@ -432,9 +494,14 @@ def summarise_c2pa(store: dict[str, Any], state: Any) -> dict[str, Any]:
     manifests = store.get("manifests") or {}
     active_label = store.get("active_manifest")
     active = manifests.get(active_label) or {}
-    out: dict[str, Any] = {"status": "ok", "validation": str(state) if state is not None else None,
-                           "active_manifest": active_label, "training_mining": {},
-                           "digital_source_types": [], "ingredient_source_types": []}
+    out: dict[str, Any] = {
+        "status": "ok",
+        "validation": str(state) if state is not None else None,
+        "active_manifest": active_label,
+        "training_mining": {},
+        "digital_source_types": [],
+        "ingredient_source_types": [],
+    }
     gen = active.get("claim_generator") or (active.get("claim_generator_info") or [{}])[0].get("name")
     if gen:
         out["claim_generator"] = str(gen)
@@ -482,10 +549,10 @@ def compute(decoded: Decoded) -> dict[str, Any]:
             if marker == 0xE1 and body.startswith(b"Exif\x00\x00") and exif_raw is None:
                 exif_raw = body[6:]
             elif marker == 0xE1 and body.startswith(XMP_STD):
-                xmp_packets.append(body[len(XMP_STD):])
+                xmp_packets.append(body[len(XMP_STD) :])
             elif marker == 0xE1 and body.startswith(XMP_EXT) and len(body) >= len(XMP_EXT) + 40:
                 # Extended XMP: GUID (32 bytes), full length (4), offset (4), then a slice of the packet.
-                rest = body[len(XMP_EXT):]
+                rest = body[len(XMP_EXT) :]
                 guid, offset = rest[:32], struct.unpack(">I", rest[36:40])[0]
                 extended.setdefault(guid, {})[offset] = rest[40:]
             elif marker == 0xED:

@@ -30,10 +30,75 @@ VERSION = 1
 
 TILE = 128
 MAX_TILES = 12
-STD_LUMA_Q = np.array([  # IJG standard luminance table (JPEG Annex K), any order: only its sum is compared
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.float64)
+STD_LUMA_Q = np.array(
+    [  # IJG standard luminance table (JPEG Annex K), any order: only its sum is compared
+        16,
+        11,
+        10,
+        16,
+        24,
+        40,
+        51,
+        61,
+        12,
+        12,
+        14,
+        19,
+        26,
+        58,
+        60,
+        55,
+        14,
+        13,
+        16,
+        24,
+        40,
+        57,
+        69,
+        56,
+        14,
+        17,
+        22,
+        29,
+        51,
+        87,
+        80,
+        62,
+        18,
+        22,
+        37,
+        56,
+        68,
+        109,
+        103,
+        77,
+        24,
+        35,
+        55,
+        64,
+        81,
+        104,
+        113,
+        92,
+        49,
+        64,
+        78,
+        87,
+        103,
+        121,
+        120,
+        101,
+        72,
+        92,
+        95,
+        98,
+        112,
+        100,
+        103,
+        99,
+    ],
+    dtype=np.float64,
+)
 
 
 def jpeg_quality(tables: dict) -> int | None:
@@ -55,10 +120,10 @@ def jpeg_quality(tables: dict) -> int | None:
 def _haar(y: np.ndarray):
     h, w = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
     a, b, c, d = y[0:h:2, 0:w:2], y[0:h:2, 1:w:2], y[1:h:2, 0:w:2], y[1:h:2, 1:w:2]
-    ll = (a + b + c + d) * 0.25          # a local mean: same intensity scale as y
+    ll = (a + b + c + d) * 0.25  # a local mean: same intensity scale as y
     lh = (a + b - c - d) * 0.5
     hl = (a - b + c - d) * 0.5
-    hh = (a - b - c + d) * 0.5           # i.i.d. noise of σ gives HH of σ
+    hh = (a - b - c + d) * 0.5  # i.i.d. noise of σ gives HH of σ
     return ll, lh, hl, hh
 
 
@@ -92,20 +157,22 @@ def edge_sharpness(y: np.ndarray) -> dict[str, Any]:
     y = y[:h, :w]
     ll1 = (y[0::2, 0::2] + y[0::2, 1::2] + y[1::2, 0::2] + y[1::2, 1::2]) * 0.25
     _, lh2, hl2, hh2 = _haar(ll1)
-    g2 = np.sqrt(lh2 ** 2 + hl2 ** 2 + hh2 ** 2)
+    g2 = np.sqrt(lh2**2 + hl2**2 + hh2**2)
     strong = g2 >= max(np.percentile(g2, 98), 8.0)
     if strong.sum() < 20:
         return {"edge_sharpness": None}
     rows, cols = np.nonzero(strong)
     best = np.zeros(len(rows))
-    for dr in (0, 1):          # the level-1 coefficients under each strong level-2 one: keep the largest
+    for dr in (0, 1):  # the level-1 coefficients under each strong level-2 one: keep the largest
         for dc in (0, 1):
             r, c = (rows * 2 + dr) * 2, (cols * 2 + dc) * 2
             a, b, cc, d = y[r, c], y[r, c + 1], y[r + 1, c], y[r + 1, c + 1]
             g1 = np.sqrt(((a + b - cc - d) * 0.5) ** 2 + ((a - b + cc - d) * 0.5) ** 2 + ((a - b - cc + d) * 0.5) ** 2)
             best = np.maximum(best, g1)
-    return {"edge_sharpness": round(float(np.median(best / g2[strong])), 4),
-            "edge_strength": round(float(np.median(g2[strong])), 2)}
+    return {
+        "edge_sharpness": round(float(np.median(best / g2[strong])), 4),
+        "edge_strength": round(float(np.median(g2[strong])), 2),
+    }
 
 
 def flat_fraction(y: np.ndarray) -> float:
@@ -124,7 +191,7 @@ def _tiles(y: np.ndarray) -> list[np.ndarray]:
     tiles = []
     for r in range(0, h - TILE + 1, TILE):
         for c in range(0, w - TILE + 1, TILE):
-            t = y[r:r + TILE, c:c + TILE]
+            t = y[r : r + TILE, c : c + TILE]
             tiles.append((float(np.abs(np.diff(t, axis=1)).mean() + np.abs(np.diff(t, axis=0)).mean()), t))
     tiles.sort(key=lambda x: -x[0])
     return [t for _, t in tiles[:MAX_TILES]]
@@ -133,7 +200,7 @@ def _tiles(y: np.ndarray) -> list[np.ndarray]:
 _WINDOW = np.outer(np.hanning(TILE), np.hanning(TILE)).astype(np.float32)
 _FY = np.fft.fftfreq(TILE)[:, None]
 _FX = np.fft.rfftfreq(TILE)[None, :]
-_RADIUS = np.sqrt(_FY ** 2 + _FX ** 2)
+_RADIUS = np.sqrt(_FY**2 + _FX**2)
 # JPEG's 8×8 grid puts spectral peaks at multiples of 1/8 cycle/px on and off the axes: left out.
 _GRID = (np.abs(_FY * 8 - np.round(_FY * 8)) < 1e-9) & (np.abs(_FX * 8 - np.round(_FX * 8)) < 1e-9)
 _BINS = np.linspace(0.0, 0.5, 33)
@@ -169,7 +236,7 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | 
         low = (centres >= 0.02) & (centres <= 0.09) & np.isfinite(p)
         slope, icept = np.polyfit(np.log10(centres[low]), p[low], 1)
     expected = icept + slope * np.log10(centres)
-    deficit = p - expected                      # log10 ratio measured / extrapolated
+    deficit = p - expected  # log10 ratio measured / extrapolated
     smooth = np.convolve(np.nan_to_num(deficit), np.ones(3) / 3, mode="same")
     high = float(np.nanmean(deficit[centres >= 0.35]))
     cutoff = 0.5

@@ -44,8 +44,13 @@ def _page(text: str) -> dict[str, Any]:
     except Exception:
         pass
     robots = " ".join(p.meta.get("robots", []) + p.meta.get("x-robots-tag", [])).lower()
-    return {"kind": "page", "robots": robots, "tdm_reservation": p.meta.get("tdm-reservation", []),
-            "tdm_policy": p.meta.get("tdm-policy", []), "url": p.url}
+    return {
+        "kind": "page",
+        "robots": robots,
+        "tdm_reservation": p.meta.get("tdm-reservation", []),
+        "tdm_policy": p.meta.get("tdm-policy", []),
+        "url": p.url,
+    }
 
 
 def _headers(d: dict[str, Any]) -> dict[str, Any]:
@@ -55,21 +60,36 @@ def _headers(d: dict[str, Any]) -> dict[str, Any]:
         v = low.get(key, "")
         return " ".join(map(str, v)) if isinstance(v, list) else str(v)
 
-    return {"kind": "headers", "robots": text("x-robots-tag").lower(),
-            "tdm_reservation": [text("tdm-reservation")] if "tdm-reservation" in low else [],
-            "tdm_policy": [text("tdm-policy")] if "tdm-policy" in low else [],
-            "url": low.get("url") or low.get("location")}
+    return {
+        "kind": "headers",
+        "robots": text("x-robots-tag").lower(),
+        "tdm_reservation": [text("tdm-reservation")] if "tdm-reservation" in low else [],
+        "tdm_policy": [text("tdm-policy")] if "tdm-policy" in low else [],
+        "url": low.get("url") or low.get("location"),
+    }
 
 
 def _json(d: Any, name: str) -> dict[str, Any]:
     if not isinstance(d, dict):
         return {"kind": "json", "problem": "not a JSON object"}
-    if name.endswith(".headers.json") or any(str(k).lower() in ("x-robots-tag", "tdm-reservation", "content-type")
-                                             for k in d):
+    if name.endswith(".headers.json") or any(
+        str(k).lower() in ("x-robots-tag", "tdm-reservation", "content-type") for k in d
+    ):
         return _headers(d)
     out: dict[str, Any] = {"kind": "gallery-dl" if "category" in d else "json"}
-    for key in ("category", "subcategory", "url", "source", "page_url", "post_url", "illust_ai_type",
-                "ai_generated", "rating", "license", "copyright"):
+    for key in (
+        "category",
+        "subcategory",
+        "url",
+        "source",
+        "page_url",
+        "post_url",
+        "illust_ai_type",
+        "ai_generated",
+        "rating",
+        "license",
+        "copyright",
+    ):
         if key in d and isinstance(d[key], (str, int, float, bool)):
             out[key] = d[key]
     user = d.get("user") or d.get("author") or d.get("artist")
@@ -79,8 +99,9 @@ def _json(d: Any, name: str) -> dict[str, Any]:
         out["user"] = str(user)
     tags = d.get("tags")
     if isinstance(tags, list):
-        out["tags"] = [t if isinstance(t, str) else str(t.get("name", "")) if isinstance(t, dict) else str(t)
-                       for t in tags[:200]]
+        out["tags"] = [
+            t if isinstance(t, str) else str(t.get("name", "")) if isinstance(t, dict) else str(t) for t in tags[:200]
+        ]
     elif isinstance(tags, str):
         out["tags"] = tags.split()[:200]
     return out

@@ -59,14 +59,19 @@ def _header(result: AuditResult, console: Console) -> None:
     head.append(f"curate {__version__}", style="bold")
     head.append(f" · audit of {_p(str(scan.root))}")
     console.print(head)
-    layout = {"kohya": "kohya folders", "dataset_config": f"kohya config {_p(scan.config_path or '')}",
-              "plain": "plain folder"}[scan.layout]
-    console.print(Text(f"  {_plural(len(result.records), 'image')} · {layout} · profile {result.settings.profile}",
-                       style="dim"))
+    layout = {
+        "kohya": "kohya folders",
+        "dataset_config": f"kohya config {_p(scan.config_path or '')}",
+        "plain": "plain folder",
+    }[scan.layout]
+    console.print(
+        Text(f"  {_plural(len(result.records), 'image')} · {layout} · profile {result.settings.profile}", style="dim")
+    )
     st = result.stats
     same = f", {st.identical} identical to another file" if st.identical else ""
-    console.print(Text(f"  features: {st.decoded} decoded{same}, {st.from_cache} from cache, in {st.seconds:.1f} s",
-                       style="dim"))
+    console.print(
+        Text(f"  features: {st.decoded} decoded{same}, {st.from_cache} from cache, in {st.seconds:.1f} s", style="dim")
+    )
     console.print(Text("  assumed for training (and where from):", style="dim"))
     for setting, value, source in scan.assumptions:
         console.print(Text(f"    {setting} {value} — {_p(source)}", style="dim"))
@@ -77,22 +82,37 @@ def _header(result: AuditResult, console: Console) -> None:
         for (folder, repeats, tokens), recs in sorted(concepts.items(), key=lambda x: x[0][0]):
             label = _p(folder) or "(dataset root)"
             if repeats is None:
-                console.print(Text(f"  {label}: {_plural(len(recs), 'image')} — kohya will not read this folder "
-                                   f"(no N_ repeats prefix, or not a subset of the config)", style="yellow"))
+                console.print(
+                    Text(
+                        f"  {label}: {_plural(len(recs), 'image')} — kohya will not read this folder "
+                        f"(no N_ repeats prefix, or not a subset of the config)",
+                        style="yellow",
+                    )
+                )
                 continue
             k = sum(1 for r in recs if r.trained)
             skipped = f" ({len(recs) - k} more that kohya does not load)" if k < len(recs) else ""
-            console.print(Text(f"  {label}: {_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
-                               f"per epoch{skipped}{f' · tokens “{_p(tokens)}”' if tokens else ''}", style="dim"))
+            console.print(
+                Text(
+                    f"  {label}: {_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
+                    f"per epoch{skipped}{f' · tokens “{_p(tokens)}”' if tokens else ''}",
+                    style="dim",
+                )
+            )
     for path, reason in scan.skipped:
         console.print(Text(f"  skipped {_p(path) or '.'}: {reason}", style="yellow"))
     for name, a in sorted(result.analyses.items()):
         if a.get("status") == "skipped" and not a.get("by_choice") and not a.get("cause"):
-            console.print(Text(f"  {name} checks ({', '.join(a.get('checks', []))}) skipped: {a['reason']}",
-                               style="yellow"))
+            console.print(
+                Text(f"  {name} checks ({', '.join(a.get('checks', []))}) skipped: {a['reason']}", style="yellow")
+            )
         if a.get("failed"):
-            console.print(Text(f"  the {name} analysis failed on {_plural(a['failed'], 'image')} (UNR010): review "
-                               "them by eye", style="yellow"))
+            console.print(
+                Text(
+                    f"  the {name} analysis failed on {_plural(a['failed'], 'image')} (UNR010): review them by eye",
+                    style="yellow",
+                )
+            )
     console.print()
 
 
@@ -108,19 +128,31 @@ def _summary(result: AuditResult, console: Console) -> None:
     console.print(t)
     by_cat = Counter(f.category for f in result.findings if f.severity != "info")
     if by_cat:
-        console.print(Text("  findings by category: " + " · ".join(f"{c} {k}" for c, k in by_cat.most_common()),
-                           style="dim"))
+        console.print(
+            Text("  findings by category: " + " · ".join(f"{c} {k}" for c, k in by_cat.most_common()), style="dim")
+        )
 
 
-def _images(result: AuditResult, by_path: dict[str, ImageRecord], console: Console, verdict: str, title: str,
-            only_with_findings: bool = False) -> None:
-    paths = [r.path for r in result.records if result.verdicts[r.path] == verdict
-             and (not only_with_findings or result.per_image.get(r.path))]
+def _images(
+    result: AuditResult,
+    by_path: dict[str, ImageRecord],
+    console: Console,
+    verdict: str,
+    title: str,
+    only_with_findings: bool = False,
+) -> None:
+    paths = [
+        r.path
+        for r in result.records
+        if result.verdicts[r.path] == verdict and (not only_with_findings or result.per_image.get(r.path))
+    ]
     if not paths:
         return
     t = Text()
-    t.append(f"{title} {_plural(len(paths), 'image')}" if only_with_findings else f"{title} {len(paths)}",
-             style=VERDICT_STYLE[verdict] if not only_with_findings else "cyan")
+    t.append(
+        f"{title} {_plural(len(paths), 'image')}" if only_with_findings else f"{title} {len(paths)}",
+        style=VERDICT_STYLE[verdict] if not only_with_findings else "cyan",
+    )
     if not only_with_findings:
         t.append(" image" + ("s" if len(paths) != 1 else ""))
     console.print(t)
@@ -143,8 +175,10 @@ def _groups(result: AuditResult, console: Console) -> None:
         console.print(Text("COMPOSITION CLUSTERS", style="bold"))
         for g in clusters:
             e = g.evidence
-            head = (f"  {e.get('aspect', g.kind)} ≈ '{e.get('label', '?')}' (p {e.get('probability', 0):.2f}): "
-                    f"{len(g.members)} images, {e.get('allowed', '?')} allowed — keep ")
+            head = (
+                f"  {e.get('aspect', g.kind)} ≈ '{e.get('label', '?')}' (p {e.get('probability', 0):.2f}): "
+                f"{len(g.members)} images, {e.get('allowed', '?')} allowed — keep "
+            )
             _group_line(result, console, head, g, tuple(e.get("keep") or (g.keep,)))
         console.print()
 
@@ -177,7 +211,12 @@ def _gate(result: AuditResult, console: Console, fail_on: str, code: int) -> Non
     worst = Counter(f.severity for f in result.findings)
     if code:
         level = "errors" if fail_on == "error" else "warnings or errors"
-        console.print(Text(f"gate: exit 1 — {worst.get('error', 0)} error and {worst.get('warning', 0)} warning "
-                           f"findings; fails on {level} (--fail-on {fail_on})", style="bold red"))
+        console.print(
+            Text(
+                f"gate: exit 1 — {worst.get('error', 0)} error and {worst.get('warning', 0)} warning "
+                f"findings; fails on {level} (--fail-on {fail_on})",
+                style="bold red",
+            )
+        )
     else:
         console.print(Text(f"gate: exit 0 — nothing at or above --fail-on {fail_on}", style="green"))

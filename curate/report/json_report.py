@@ -17,8 +17,13 @@ SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 
 def _finding(f: Finding) -> dict[str, Any]:
-    return {"code": f.code, "category": f.category, "severity": f.severity, "message": display_path(f.message),
-            "evidence": f.evidence}
+    return {
+        "code": f.code,
+        "category": f.category,
+        "severity": f.severity,
+        "message": display_path(f.message),
+        "evidence": f.evidence,
+    }
 
 
 def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
@@ -26,28 +31,40 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
     images = []
     for rec in result.records:
         img = rec.image
-        images.append({
-            "path": display_path(rec.path),
-            "sha256": rec.sha256,
-            "width": img.get("width"),
-            "height": img.get("height"),
-            "format": img.get("format"),
-            "verdict": result.verdicts[rec.path],
-            "findings": [_finding(f) for f in result.per_image.get(rec.path, ())],
-        })
+        images.append(
+            {
+                "path": display_path(rec.path),
+                "sha256": rec.sha256,
+                "width": img.get("width"),
+                "height": img.get("height"),
+                "format": img.get("format"),
+                "verdict": result.verdicts[rec.path],
+                "findings": [_finding(f) for f in result.per_image.get(rec.path, ())],
+            }
+        )
     concepts: dict[str, dict[str, Any]] = {}
     for rec in result.records:
         c = rec.concept
-        entry = concepts.setdefault(c.folder, {"folder": display_path(c.folder), "repeats": c.repeats,
-                                               "tokens": c.tokens, "caption_extension": c.caption_extension,
-                                               "resolution": list(c.resolution), "images": 0,
-                                               "not_loaded_by_kohya": 0})
+        entry = concepts.setdefault(
+            c.folder,
+            {
+                "folder": display_path(c.folder),
+                "repeats": c.repeats,
+                "tokens": c.tokens,
+                "caption_extension": c.caption_extension,
+                "resolution": list(c.resolution),
+                "images": 0,
+                "not_loaded_by_kohya": 0,
+            },
+        )
         entry["images"] += 1
         entry["not_loaded_by_kohya"] += not rec.trained
     verdicts = result.verdict_counts()
     summary = {
         "images": len(result.records),
-        "keep": verdicts.get("keep", 0), "review": verdicts.get("review", 0), "drop": verdicts.get("drop", 0),
+        "keep": verdicts.get("keep", 0),
+        "review": verdicts.get("review", 0),
+        "drop": verdicts.get("drop", 0),
         "by_severity": dict(sorted(Counter(f.severity for f in result.findings).items())),
         "by_category": dict(sorted(Counter(f.category for f in result.findings).items())),
         "by_code": dict(sorted(Counter(f.code for f in result.findings).items())),
@@ -70,14 +87,20 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
             "kohya_config": display_path(scan.config_path) if scan.config_path else None,
             "caption_extension": scan.caption_extension,
             "caption_extension_source": scan.caption_extension_source,
-            "assumptions": [{"setting": k, "value": v, "source": display_path(src)}
-                            for k, v, src in scan.assumptions],
+            "assumptions": [{"setting": k, "value": v, "source": display_path(src)} for k, v, src in scan.assumptions],
             "concepts": list(concepts.values()),
             "skipped": [{"path": display_path(p), "reason": r} for p, r in scan.skipped],
         },
         "images": images,
-        "groups": [{"kind": g.kind, "members": [display_path(m) for m in g.members], "keep": display_path(g.keep),
-                    "evidence": g.evidence} for g in result.groups],
+        "groups": [
+            {
+                "kind": g.kind,
+                "members": [display_path(m) for m in g.members],
+                "keep": display_path(g.keep),
+                "evidence": g.evidence,
+            }
+            for g in result.groups
+        ],
         "findings": [{"path": display_path(f.path) if f.path else None, **_finding(f)} for f in result.other_findings],
         "analyses": result.analyses,
         "summary": summary,
