@@ -130,7 +130,7 @@ def run_audit(
         for rec in scan.images:  # sidecars are small and may change while the image does not: read fresh
             if rec.sidecars:
                 rec.features["sidecars"] = read_sidecars(root, rec.sidecars, memo)
-        consent_manifest = read_manifest(root / settings.get("consent", "manifest_name"))
+        consent_manifest = read_manifest(root / settings.cfg.consent.manifest_name)
 
     config_rel = None
     if scan.config_path:
@@ -240,7 +240,7 @@ def _clip(records, cache, opts: AuditOptions, settings: Settings, on_progress, o
         cache,
         opts.clip,
         Limits.from_settings(settings.section("decode")),
-        float(settings.get("identity", "min_face_score")),
+        settings.cfg.identity.min_face_score,
         on_progress,
         loader,
     )

@@ -348,7 +348,7 @@ def consent_init(
     from curate.consent import merge, prefill, read_manifest, write_manifest
 
     result = _run_for_command(path, profile, None, rules, cache_dir, no_cache, jobs)
-    target = Path(path) / result.settings.get("consent", "manifest_name")
+    target = Path(path) / result.settings.cfg.consent.manifest_name
     existing = read_manifest(target)
     if existing is not None and existing.problem:
         _fail(f"{existing.problem}; fix or move it before running `curate consent init`")

@@ -160,7 +160,7 @@ def scan_dataset(
     """Walk `root`; pair images with captions; read kohya's folder names and dataset_config.toml."""
     root = Path(root)
     kohya = settings.section("kohya")
-    known_caption_exts = {e.lower() for e in settings.get("caption", "known_extensions")}
+    known_caption_exts = {e.lower() for e in settings.cfg.caption.known_extensions}
     scan = Scan(root=root, images=[])
 
     cfg: KohyaConfig | None = None
@@ -240,7 +240,7 @@ def scan_dataset(
         )
     )
 
-    max_caption = int(settings.get("caption", "max_bytes"))
+    max_caption = settings.cfg.caption.max_bytes
     loaded_exts = {e.lower() for e in (*kohya["image_extensions"], *kohya["plugin_image_extensions"])}
     concepts: dict[str, Concept] = {}
     for folder, files in listing:

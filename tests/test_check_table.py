@@ -724,6 +724,69 @@ CASES = [
         lambda: ctx("person", clip_texts=pose_set(2)[1]),
         ["CPS004", "CPS005"],
     ),
+    # The remaining PASS / FAIL examples the rules' documentation gives.
+    (
+        "CNS004 doc PASS provenance.csv present",
+        consent.check_manifest,
+        lambda: [record()],
+        lambda: ctx(
+            "person",
+            consent_manifest=manifest({"10_hanako woman/a.png": {"subject_consent": "yes"}}),
+            image_paths=["10_hanako woman/a.png"],
+        ),
+        [],
+    ),
+    (
+        "CPS002 doc PASS varied clothing",
+        composition.check,
+        lambda: composition_set(1, 11, "outfit")[0],
+        lambda: ctx(clip_texts=composition_set(1, 11, "outfit")[1]),
+        [],
+    ),
+    (
+        "CPS003 doc PASS the hair varies",
+        composition.check,
+        lambda: composition_set(2, 10, "hairstyle")[0],
+        lambda: ctx(clip_texts=composition_set(2, 10, "hairstyle")[1]),
+        [],
+    ),
+    (
+        "CPS005 doc PASS one plain standing shot",
+        composition.check,
+        lambda: (
+            pose_set(2, 5)[0]
+            + [record("10_x/stand.png", quality=q(), clip=clip_features(full=unit(15), person=unit(0)))]
+        ),
+        lambda: ctx("person", clip_texts=pose_set(2)[1]),
+        ["CPS004"],
+    ),
+    (
+        "DUP001 doc PASS two photos of one scene",
+        duplicate.check,
+        lambda: [record("10_x/a.png", pixel="p1"), record("10_x/b.png", pixel="p2")],
+        ctx,
+        [],
+    ),
+    ("IDN001 doc PASS a frontal portrait", identity.check, lambda: people(4), lambda: ctx("person"), []),
+    ("IDN002 doc PASS one face", identity.check, lambda: people(3), lambda: ctx("person"), []),
+    (
+        "RES003 doc PASS short side at min_bucket_reso",
+        resolution.check,
+        lambda: record(w=1600, h=256, conc=concept(max_reso=4096)),
+        ctx,
+        ["RES001"],
+    ),
+    ("UNR001 doc PASS a file with content", unreadable.check, lambda: record(size=10), ctx, []),
+    ("UNR002 doc PASS a PNG named .jpg", unreadable.check, lambda: record("10_x/a.jpg", fmt="PNG"), ctx, []),
+    ("UNR005 doc PASS a 100 MP photo", unreadable.check, lambda: record(w=12000, h=8000, fmt="JPEG"), ctx, []),
+    (
+        "UNR010 doc FAIL the quality analysis raised",
+        unreadable.check,
+        lambda: record(quality={"error": {"kind": "failed", "detail": "IndexError: x"}}),
+        ctx,
+        ["UNR010"],
+    ),
+    ("UNR010 doc PASS every analysis ran", unreadable.check, lambda: record(quality=q(), marks={"texts": []}), ctx, []),
 ]
 
 
@@ -731,6 +794,14 @@ CASES = [
 def test_case(check, subject, context, expected):
     got = [f.code for f in run_one(check, subject(), context()) if isinstance(f, Finding)]
     assert got == expected
+
+
+def test_every_fail_and_pass_example_in_the_docs_is_a_case():
+    ids = [c[0] for c in CASES]
+    for code, r in RULES.items():
+        for kind in ("FAIL", "PASS"):
+            if f"{kind}:" in r.doc:
+                assert any(i.startswith(f"{code} doc {kind}") for i in ids), f"{code}'s doc {kind} example has no case"
 
 
 def test_every_code_has_a_failing_case_and_every_check_a_passing_one():

@@ -10,7 +10,10 @@ flag in a gallery-dl sidecar (pixiv `illust_ai_type` 2). `algorithmicMedia` is n
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
+from curate.model import Finding, ImageRecord
 
 AIG001 = rule(
     "AIG001",
@@ -40,7 +43,7 @@ AIG002 = rule(
 
 
 @image_check(emits=(AIG001, AIG002), needs=("metadata",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     sig = ctx.signals(rec)
     for gen in sig.generators:
         model = f", model {gen['model']}" if gen.get("model") else ""

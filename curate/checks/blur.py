@@ -9,8 +9,11 @@ curate/checks/smoothing.py.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.quality import is_soft
+from curate.model import Finding, ImageRecord
 
 BLR001 = rule(
     "BLR001",
@@ -31,10 +34,10 @@ BLR001 = rule(
 
 
 @image_check(emits=(BLR001,), needs=("quality",), settings=("blur", "quality"))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     q = ctx.quality(rec)
-    if q and is_soft(q, ctx.cfg):
-        deficit, edges = q["high_band_deficit"], q["edge_sharpness"]
+    deficit, edges = (q.get("high_band_deficit"), q.get("edge_sharpness")) if q else (None, None)
+    if q and deficit is not None and edges is not None and is_soft(q, ctx.cfg):
         yield ctx.finding(
             BLR001,
             f"soft or out of focus: fine detail at {100 * 10**deficit:.0f} % of the expected "

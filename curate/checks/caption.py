@@ -8,8 +8,10 @@ extension most caption files in the folder use. Captions are UTF-8 text.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
-from curate.checks.registry import dataset_check, image_check, rule
+from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.model import Finding, Group, ImageRecord
 
 CAP001 = rule(
     "CAP001",
@@ -67,7 +69,7 @@ CAP005 = rule(
 
 
 @image_check(emits=(CAP001, CAP002, CAP003, CAP005), settings=("caption", "kohya"))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     if not rec.readable:  # an unreadable image is dropped anyway: one finding says why
         return
     cap = rec.caption
@@ -97,6 +99,6 @@ def check(rec, ctx):
 
 
 @dataset_check(emits=(CAP004,), settings=("caption",))
-def check_orphans(records, ctx):
+def check_orphans(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     for path in ctx.dataset.get("orphan_captions", ()):
         yield ctx.finding(CAP004, "caption file with no image of the same name", {}, path=path)

@@ -9,8 +9,10 @@ remove it. (Pixel-level detection is research-grade; it is not attempted here.)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from curate.checks.registry import image_check, rule
+from curate.checks.registry import Context, image_check, rule
+from curate.model import Finding, ImageRecord
 
 CLK001 = rule(
     "CLK001",
@@ -30,7 +32,7 @@ NIGHTSHADE = re.compile(r"-nightshade-intensity-(low|default|high)(?:-[^/]*?)?(?
 
 
 @image_check(emits=(CLK001,))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     stem = rec.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     m = GLAZE.search(stem)
     if m:

@@ -14,13 +14,15 @@ rules/prompts.toml; clustering and keep-selection are curate/derive/embeddings.p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from curate.checks.registry import dataset_check, rule
+from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES
 from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
 from curate.derive.quality import quality_score
-from curate.model import Group
+from curate.model import Finding, Group, ImageRecord
 
 CPS001 = rule(
     "CPS001",
@@ -140,7 +142,7 @@ def aspect_clusters(records, ctx, aspect: str):
     settings=("composition", "quality"),
     consumes=(DUPLICATES,),
 )
-def check(records, ctx):
+def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     # uses faces: where installed, a face locates the person for the background / outfit / hair views
     if not ctx.dataset.get("clip_texts"):
         return

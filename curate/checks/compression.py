@@ -8,8 +8,13 @@ Thresholds: rules/checks.toml [compression], set by bench/eval_quality.py.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+from typing import cast
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.quality import is_low_jpeg_quality
+from curate.features import QualityFeatures
+from curate.model import Finding, ImageRecord
 
 CMP001 = rule(
     "CMP001",
@@ -48,13 +53,13 @@ CMP003 = rule(
 
 
 @image_check(emits=(CMP001, CMP002, CMP003), needs=("quality",), settings=("compression", "quality"))
-def check(rec, ctx):
-    q = rec.features.get("quality") or {}
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
+    q = cast(QualityFeatures, rec.features.get("quality") or {})
     if not rec.readable or "skipped" in q or "error" in q:
         return
     quality = q.get("jpeg_quality")
     conf = ctx.cfg.compression
-    if is_low_jpeg_quality(q, ctx.cfg):
+    if quality is not None and is_low_jpeg_quality(q, ctx.cfg):
         code = CMP001 if quality <= conf.error_quality else CMP002
         yield ctx.finding(
             code,
@@ -63,12 +68,13 @@ def check(rec, ctx):
             {"jpeg_quality": quality, "blockiness": q.get("blockiness")},
         )
         return
-    if q.get("blockiness") is not None and q["blockiness"] >= conf.warn_blockiness and not ctx.is_flat_art(q):
+    blockiness = q.get("blockiness")
+    if blockiness is not None and blockiness >= conf.warn_blockiness and not ctx.is_flat_art(q):
         saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
         yield ctx.finding(
             CMP003,
-            f"8×8 block artefacts (blockiness {q['blockiness']:.2f}, flagged from "
+            f"8×8 block artefacts (blockiness {blockiness:.2f}, flagged from "
             f"{conf.warn_blockiness:g}): "
             f"heavily JPEG-compressed at some point, then {saved}",
-            {"blockiness": q["blockiness"], "jpeg_quality": quality},
+            {"blockiness": blockiness, "jpeg_quality": quality},
         )

@@ -4,7 +4,10 @@ record. curate reads `provenance.csv` at the dataset root (`curate consent init 
 
 from __future__ import annotations
 
-from curate.checks.registry import dataset_check, image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.model import Finding, Group, ImageRecord
 
 CNS001 = rule(
     "CNS001",
@@ -59,7 +62,7 @@ CNS004 = rule(
 
 
 @image_check(emits=(CNS001, CNS002), needs=("metadata",), settings=("consent",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     manifest = ctx.dataset.get("consent_manifest")
     row = manifest.rows.get(rec.path) if manifest else None
     if row and row.get("sha256") and rec.sha256 and row["sha256"].lower() != rec.sha256:
@@ -84,7 +87,7 @@ def check(rec, ctx):
 
 
 @dataset_check(emits=(CNS003, CNS004), needs=("metadata",), settings=("consent",))
-def check_manifest(records, ctx):
+def check_manifest(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     manifest = ctx.dataset.get("consent_manifest")
     name = ctx.cfg.consent.manifest_name
     if ctx.cfg.consent.require_subject_consent and (manifest is None or manifest.problem):

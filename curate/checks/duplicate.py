@@ -8,9 +8,11 @@ rules/checks.toml [duplicate], measured by bench/eval_duplicates.py.
 
 from __future__ import annotations
 
-from curate.checks.registry import dataset_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES, VIEW_NAMES, Duplicates
-from curate.model import Group, ImageRecord
+from curate.model import Finding, Group, ImageRecord
 
 DUP001 = rule(
     "DUP001",
@@ -49,7 +51,7 @@ def _dims(rec: ImageRecord) -> str:
 
 
 @dataset_check(emits=(DUP001, DUP002), settings=("duplicate", "kohya"), consumes=(DUPLICATES,))
-def check(records, ctx):
+def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     found: Duplicates = ctx.derived(DUPLICATES)
     for g in found.exact:
         keep = g.keep

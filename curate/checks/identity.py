@@ -8,11 +8,14 @@ rule are curate/derive/identity.py. Thresholds: rules/checks.toml [identity]. On
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from curate.checks.registry import dataset_check, rule
+from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES
 from curate.derive.identity import main_identity
+from curate.model import Finding, Group, ImageRecord
 
 IDN001 = rule(
     "IDN001",
@@ -64,7 +67,7 @@ def _descriptor(face):
 
 
 @dataset_check(emits=(IDN001, IDN002, IDN003), needs=("faces",), settings=("identity",), consumes=(DUPLICATES,))
-def check(records, ctx):
+def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     conf = ctx.cfg.identity
     same = conf.same_person_distance
     copies = ctx.derived(DUPLICATES).copies  # a copy would count twice for one identity

@@ -5,7 +5,10 @@ estimate over weak-texture patches); thresholds in rules/checks.toml [noise], se
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
+from curate.model import Finding, ImageRecord
 
 NOI001 = rule(
     "NOI001",
@@ -36,11 +39,12 @@ NOI002 = rule(
 
 
 @image_check(emits=(NOI001, NOI002), needs=("quality",), settings=("noise", "quality"))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     q = ctx.quality(rec)
-    if not q or q.get("noise_sigma") is None:
+    sigma = q.get("noise_sigma") if q else None
+    if not q or sigma is None:
         return
-    sigma, chroma = q["noise_sigma"], q.get("chroma_noise_sigma")
+    chroma = q.get("chroma_noise_sigma")
     conf = ctx.cfg.noise
     colour = chroma is None or chroma >= conf.min_chroma_sigma
     if not (sigma >= conf.luma_only_sigma or (sigma >= conf.warn_sigma and colour)):

@@ -8,7 +8,10 @@ true of it. Read from XMP (`plus:DataMining`, TDMRep `tdm:reservation`), the act
 
 from __future__ import annotations
 
-from curate.checks.registry import Rule, image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, Rule, image_check, rule
+from curate.model import Finding, ImageRecord
 
 OPT001 = rule(
     "OPT001",
@@ -87,7 +90,7 @@ def _evidence(signals) -> dict:
 
 
 @image_check(emits=(OPT001, OPT002, OPT003, OPT004, OPT005, OPT006), needs=("metadata",), settings=("rights",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     sig = ctx.signals(rec)
     by_kind = {"plus:DataMining": OPT001, "tdm-reservation": OPT003, "noai": OPT004}
     groups: dict[Rule, list] = {}

@@ -7,7 +7,10 @@ dates, one-line summaries and references are data: rules/platforms.toml.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
+from curate.model import Finding, ImageRecord
 
 PLT001 = rule(
     "PLT001",
@@ -34,7 +37,7 @@ PLT002 = rule(
 
 
 @image_check(emits=(PLT001, PLT002), needs=("metadata",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     for p in ctx.signals(rec).platforms:
         code = PLT001 if p["declared"] else PLT002
         when = f" ({p['terms_date']})" if p.get("terms_date") else ""

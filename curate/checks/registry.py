@@ -25,9 +25,10 @@ import inspect
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal, cast
 
 from curate.derive import Derivation
+from curate.features import Face, FacesFeatures, QualityFeatures
 from curate.model import CATEGORIES, SEVERITIES, Finding, Group, ImageRecord
 from curate.rules import BaseModel, Settings
 from curate.thresholds import SECTIONS, Thresholds
@@ -298,23 +299,21 @@ class Context:
         encoded = (f or {}).get("views", {}).get(view)
         return decode_vector(encoded) if encoded else None
 
-    def faces(self, rec: ImageRecord) -> list[dict[str, Any]]:
+    def faces(self, rec: ImageRecord) -> list[Face]:
         """The image's detected faces at or above [identity] min_face_score, largest first."""
-        f = rec.features.get("faces") if rec.readable else None
-        if not f or "faces" not in f:
-            return []
-        return [x for x in f["faces"] if x.get("score", 0) >= self.cfg.identity.min_face_score]
+        f = cast(FacesFeatures, rec.features.get("faces") or {}) if rec.readable else FacesFeatures()
+        return [x for x in f.get("faces", []) if x.get("score", 0) >= self.cfg.identity.min_face_score]
 
-    def quality(self, rec: ImageRecord) -> dict[str, Any] | None:
+    def quality(self, rec: ImageRecord) -> QualityFeatures | None:
         """The image's quality measurements, or None when they do not apply (unreadable, failed, flat-colour art)."""
-        q = rec.features.get("quality") or {}
+        q = cast(QualityFeatures, rec.features.get("quality") or {})
         if not rec.readable or not q or "skipped" in q or "error" in q:
             return None
         if self.is_flat_art(q):
             return None
         return q
 
-    def is_flat_art(self, q: dict[str, Any]) -> bool:
+    def is_flat_art(self, q: QualityFeatures | dict[str, Any]) -> bool:
         """Flat-colour digital art: noise, softness and upscaling measures do not apply to it."""
         return (q.get("flat_fraction") or 0) >= self.cfg.quality.flat_art_fraction
 

@@ -10,9 +10,11 @@ bucket exactly as sd-scripts' BucketManager does and reports the factor. Thresho
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
-from curate.checks.registry import image_check, rule
+from curate.checks.registry import Context, image_check, rule
 from curate.kohya import fit_bucket, fit_no_upscale, make_buckets
+from curate.model import Finding, ImageRecord
 
 RES001 = rule(
     "RES001",
@@ -77,7 +79,7 @@ RES004 = rule(
 
 
 @image_check(emits=(RES001, RES002, RES003, RES004), settings=("resolution", "kohya"))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     if not rec.readable or not rec.width or not rec.height:
         return
     c = rec.concept

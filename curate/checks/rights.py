@@ -9,7 +9,10 @@ recorded in provenance.csv turns the warning into a note.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
+from curate.model import Finding, ImageRecord
 
 RGT001 = rule(
     "RGT001",
@@ -68,7 +71,7 @@ def _recorded(rec, ctx) -> dict[str, str] | None:
 
 
 @image_check(emits=(RGT001, RGT002, RGT003, RGT004), needs=("metadata",), settings=("rights",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     sig = ctx.signals(rec)
     recorded = _recorded(rec, ctx)
     who = "; ".join((sig.authors or sig.copyright or sig.credit or sig.licensors)[:3])

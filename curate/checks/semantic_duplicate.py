@@ -8,13 +8,15 @@ rules/checks.toml [duplicate] clip_min_cosine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from curate.checks.registry import dataset_check, rule
+from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES, keeper_groups
 from curate.derive.embeddings import near_pairs
 from curate.derive.quality import quality_score
-from curate.model import Group
+from curate.model import Finding, Group, ImageRecord
 
 DUP003 = rule(
     "DUP003",
@@ -35,7 +37,7 @@ DUP003 = rule(
 
 
 @dataset_check(emits=(DUP003,), needs=("quality", "clip"), settings=("duplicate", "quality"), consumes=(DUPLICATES,))
-def check(records, ctx):
+def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     copies = ctx.derived(DUPLICATES).copies
     rows = [r for r in records if r.readable and r.path not in copies and ctx.clip(r, "full") is not None]
     if len(rows) < 2:

@@ -8,8 +8,11 @@ at most three words, letters, not an all-capitals sign.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.marks import quoted, where
+from curate.model import Finding, ImageRecord
 
 SIG001 = rule(
     "SIG001",
@@ -29,7 +32,7 @@ SIG001 = rule(
 
 
 @image_check(emits=(SIG001,), needs=("marks",), settings=("marks",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     marks = [m for m in ctx.marks(rec) if m.kind == "signature"]
     if not marks:
         return

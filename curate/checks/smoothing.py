@@ -13,8 +13,11 @@ costs ~60 ms per image plus ~65 ms per face), or with a [severity] override.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.quality import is_low_jpeg_quality, is_soft, is_upscaled
+from curate.model import Finding, ImageRecord
 
 BLR002 = rule(
     "BLR002",
@@ -41,7 +44,7 @@ BLR002 = rule(
     needs=("quality", "faces"),
     settings=("smoothing", "blur", "upscaled", "compression", "quality", "identity"),
 )
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     q = ctx.quality(rec)  # None for flat-colour art and unreadable files
     faces = ctx.faces(rec)
     if not q or not faces or is_soft(q, ctx.cfg) or is_upscaled(q, ctx.cfg) or is_low_jpeg_quality(q, ctx.cfg):

@@ -7,8 +7,11 @@ Regions the text detector read with confidence that are neither a watermark nor 
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.marks import quoted
+from curate.model import Finding, ImageRecord
 
 TXT001 = rule(
     "TXT001",
@@ -26,7 +29,7 @@ TXT001 = rule(
 
 
 @image_check(emits=(TXT001,), needs=("marks",), settings=("marks",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     marks = [m for m in ctx.marks(rec) if m.kind == "text"]
     if not marks:
         return

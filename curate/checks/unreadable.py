@@ -7,8 +7,11 @@ never a crash. The limits (pixel count, file size, decode time) are in rules/che
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
-from curate.checks.registry import dataset_check, image_check, rule
+from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.features import ErrorInfo
+from curate.model import Finding, Group, ImageRecord
 
 UNR001 = rule(
     "UNR001",
@@ -152,7 +155,7 @@ ANALYSIS_FEEDS = {
 }
 
 
-def describe(error: dict, rec) -> str:
+def describe(error: ErrorInfo, rec: ImageRecord) -> str:
     """One sentence for a cached decode error."""
     kind = error.get("kind")
     detail = error.get("detail", "")
@@ -184,7 +187,7 @@ def describe(error: dict, rec) -> str:
 @image_check(
     emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010), settings=("decode", "kohya")
 )
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     failed = {
         name: f["error"]
         for name, f in rec.features.items()
@@ -199,7 +202,7 @@ def check(rec, ctx):
         )
     error = rec.image.get("error")
     if error and error.get("kind") != "failed":
-        code = ERROR_CODES.get(error.get("kind"), UNR004)
+        code = ERROR_CODES.get(error.get("kind", ""), UNR004)
         evidence = {**error, "file_bytes": rec.file_size}
         for key in ("format", "declared_width", "declared_height"):
             if rec.image.get(key) is not None:
@@ -227,7 +230,7 @@ def check(rec, ctx):
 
 
 @dataset_check(emits=(UNR009,))
-def check_config(records, ctx):
+def check_config(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     problem = ctx.dataset.get("config_problem")
     if problem:
         yield ctx.finding(

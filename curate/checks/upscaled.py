@@ -9,9 +9,11 @@ effective size in place of the file size. Thresholds: rules/checks.toml [upscale
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
-from curate.checks.registry import image_check, rule
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.quality import is_upscaled
+from curate.model import Finding, ImageRecord
 
 UPS001 = rule(
     "UPS001",
@@ -44,11 +46,11 @@ UPS002 = rule(
 
 
 @image_check(emits=(UPS001, UPS002), needs=("quality",), settings=("upscaled", "quality"))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     q = ctx.quality(rec)
-    if not q or not rec.width or not rec.height or not is_upscaled(q, ctx.cfg):
+    frac = q.get("detail_fraction") if q else None
+    if not q or not frac or not rec.width or not rec.height or not is_upscaled(q, ctx.cfg):
         return
-    frac = q["detail_fraction"]
     w, h = rec.width, rec.height
     ew, eh = round(w * frac), round(h * frac)
     tw, th = rec.concept.resolution

@@ -8,8 +8,11 @@ over the picture, or a diagonal line across the middle.
 
 from __future__ import annotations
 
-from curate.checks.registry import image_check, rule
+from collections.abc import Iterator
+
+from curate.checks.registry import Context, image_check, rule
 from curate.derive.marks import quoted, where
+from curate.model import Finding, ImageRecord
 
 WMK001 = rule(
     "WMK001",
@@ -30,7 +33,7 @@ WMK001 = rule(
 
 
 @image_check(emits=(WMK001,), needs=("marks",), settings=("marks",))
-def check(rec, ctx):
+def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     marks = [m for m in ctx.marks(rec) if m.kind == "watermark"]
     if not marks:
         return
