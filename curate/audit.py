@@ -101,8 +101,9 @@ def run_audit(
     needed = needed_extractors(selection, settings, frozenset(missing))
     analyses: dict[str, dict] = {}
     cache = FeatureCache((opts.cache_dir or default_cache_dir()) if opts.use_cache else None)
-    if cache.notice and on_notice:
-        on_notice(cache.notice)
+    said = cache.notice
+    if said and on_notice:
+        on_notice(said)
     clip_texts = None
     try:
         stats = extract_features(
@@ -121,6 +122,8 @@ def run_audit(
                 analyses["clip"] = status
     finally:
         cache.close()
+        if cache.notice and cache.notice != said and on_notice:  # a fault during the run: the cache was dropped
+            on_notice(cache.notice[len(said) + 2 :] if said else cache.notice)
     if opts.require_clip and "clip" in missing:
         raise ClipRequired(f"--require-clip: {missing['clip']}")
 

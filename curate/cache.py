@@ -3,6 +3,9 @@
 Two tables. `files` maps a path's stat signature (size, mtime, inode) to the SHA-256 of its bytes, so that
 an unchanged folder is not even read again. `features` maps (sha256, extractor) to that extractor's JSON
 output and version. Rows are committed in small batches: a killed run leaves every finished image cached.
+
+The cache is an optimisation: any fault in it (a damaged file, a malformed row, a full disk, a read-only
+file) is one notice, and the audit goes on without it, with the same findings.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ def stat_key(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def path_key(path: str) -> str:
+    """A file path as the cache stores it: the name's bytes as UTF-8, undecodable bytes as `\\xNN` (file names
+    need not be valid UTF-8; SQLite text must be)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 class FeatureCache:
     """`FeatureCache(None)` is an in-memory cache that forgets everything (`--no-cache`)."""
 
@@ -51,6 +60,7 @@ class FeatureCache:
         self.db.executescript(SCHEMA)
 
     def _open(self, directory: Path) -> sqlite3.Connection:
+        directory = directory.expanduser().absolute()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / self.FILE_NAME
         for attempt in (1, 2):
@@ -71,31 +81,70 @@ class FeatureCache:
                 self.notice = f"the feature cache {path} was damaged; moved it aside and started a new one"
         raise AssertionError("unreachable")
 
+    def _fault(self, e: Exception) -> None:
+        """A cache operation failed: say so once and go on with an empty in-memory cache."""
+        where = self.path or "memory"
+        self.notice = (self.notice + "; " if self.notice else "") + (
+            f"the feature cache {where} failed ({type(e).__name__}: {e}); continuing without it"
+        )
+        self.path = None
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+        self.db = sqlite3.connect(":memory:")
+        self.db.executescript(SCHEMA)
+
     def close(self) -> None:
-        self.db.commit()
-        self.db.close()
+        try:
+            self.db.commit()
+            self.db.close()
+        except sqlite3.Error as e:
+            self._fault(e)
 
     def lookup_sha(self, path: str, st: os.stat_result) -> str | None:
-        row = self.db.execute("SELECT size, mtime_ns, inode, sha256 FROM files WHERE path = ?", (path,)).fetchone()
-        if row and tuple(row[:3]) == stat_key(st):
+        try:
+            row = self.db.execute(
+                "SELECT size, mtime_ns, inode, sha256 FROM files WHERE path = ?", (path_key(path),)
+            ).fetchone()
+        except sqlite3.Error as e:
+            self._fault(e)
+            return None
+        if row and tuple(row[:3]) == stat_key(st) and isinstance(row[3], str):
             return row[3]
         return None
 
     def put_sha(self, path: str, st: tuple[int, int, int], sha: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path, *st, sha))
+        try:
+            self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path_key(path), *st, sha))
+        except sqlite3.Error as e:
+            self._fault(e)
 
     def get_features(self, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
-        """All extractors' features for `sha` at the current versions, or None if any is missing."""
-        return get_features(self.db, sha, versions)
+        """All extractors' features for `sha` at the current versions, or None if any is missing or unreadable."""
+        try:
+            return get_features(self.db, sha, versions)
+        except sqlite3.Error as e:
+            self._fault(e)
+            return None
 
     def put_features(self, sha: str, features: dict[str, Any], versions: dict[str, int]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
-            [(sha, name, versions[name], json.dumps(data, separators=(",", ":"))) for name, data in features.items()],
-        )
+        try:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+                [
+                    (sha, name, versions[name], json.dumps(data, separators=(",", ":")))
+                    for name, data in features.items()
+                ],
+            )
+        except sqlite3.Error as e:
+            self._fault(e)
 
     def commit(self) -> None:
-        self.db.commit()
+        try:
+            self.db.commit()
+        except sqlite3.Error as e:
+            self._fault(e)
 
 
 def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
@@ -105,5 +154,11 @@ def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> 
     for name, version in versions.items():
         if name not in found or found[name][0] != version:
             return None
-        out[name] = json.loads(found[name][1])
+        try:
+            value = json.loads(found[name][1])
+        except (TypeError, ValueError, RecursionError):
+            return None  # a malformed row is a miss: the features are computed again and the row replaced
+        if not isinstance(value, dict):
+            return None
+        out[name] = value
     return out

@@ -12,14 +12,16 @@ a recorded licence or consent turns a `rights` warning into a note.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from curate.derive.rights import RightsSignals
-from curate.model import ImageRecord
+from curate.files import NotRegularFile, TooLarge, read_bounded, write_atomic
+from curate.model import ImageRecord, display_path
 
 COLUMNS = ["path", "sha256", "source_url", "author", "licence", "subject", "subject_consent", "consent_ref", "notes"]
 CONSENT_VALUES = ("yes", "no", "unknown")
@@ -35,26 +37,50 @@ class Manifest:
 
 def read_manifest(path: Path) -> Manifest | None:
     """None when there is no manifest; a Manifest with `problem` set when it cannot be used."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
+    if path.is_symlink():
+        return Manifest(
+            {},
+            f"{path.name} is a symbolic link; curate does not read or replace a linked manifest "
+            "(replace the link with the file itself)",
+        )
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            return Manifest({}, f"{path.name} is larger than 64 MB; not read")
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bounded(path, MAX_MANIFEST_BYTES).decode("utf-8-sig")
+    except TooLarge:
+        return Manifest({}, f"{path.name} is larger than 64 MB; not read")
+    except NotRegularFile as e:
+        return Manifest({}, f"{path.name} is {e.strerror}; not read")
     except (OSError, UnicodeDecodeError) as e:
         return Manifest({}, f"cannot read {path.name}: {getattr(e, 'strerror', None) or e}")
     try:
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text), strict=True)
         fields = reader.fieldnames or []
         if "path" not in fields:
             return Manifest({}, f"{path.name} has no 'path' column (expected: {', '.join(COLUMNS)})")
-        rows = {}
+        rows: dict[str, dict[str, str]] = {}
+        first_line: dict[str, int] = {}
         for row in reader:
-            p = (row.get("path") or "").strip()
-            if p:
-                rows[p] = {k: (v or "").strip() for k, v in row.items() if k is not None}
+            line = reader.line_num
+            if None in row or any(v is None for v in row.values()):
+                return Manifest(
+                    {},
+                    f"{path.name} line {line}: the row has {'more' if None in row else 'fewer'} cells "
+                    "than the header (an unclosed quote or a stray comma?); fix it, nothing was read",
+                )
+            p = restore((row.get("path") or "").strip())
+            if not p:
+                continue
+            if p in rows:  # never resolved silently: one row might say consent "no" and the other "yes"
+                return Manifest(
+                    {},
+                    f"{path.name} lines {first_line[p]} and {line} both describe {p}; keep one "
+                    "row per image (nothing was read)",
+                )
+            first_line[p] = line
+            rows[p] = {k: restore((v or "").strip()) for k, v in row.items() if k is not None}
     except csv.Error as e:
-        return Manifest({}, f"{path.name} is not valid CSV: {e}")
+        return Manifest({}, f"{path.name} is not valid CSV (line {getattr(reader, 'line_num', '?')}): {e}")
     return Manifest(rows, None, tuple(f for f in fields if f not in COLUMNS))
 
 
@@ -74,7 +100,7 @@ def prefill(rec: ImageRecord, sig: RightsSignals) -> dict[str, str]:
         notes.append("stock agency: " + ", ".join(sig.agencies))
     licence = "; ".join(sig.usage_terms or sig.web_statement or sig.licensors)
     return {
-        "path": rec.path,
+        "path": display_path(rec.path),  # file-name bytes that are not UTF-8 written escaped
         "sha256": rec.sha256 or "",
         "source_url": (sig.source_urls or [""])[0],
         "author": "; ".join(sig.authors or sig.copyright),
@@ -109,21 +135,40 @@ def merge(existing: Manifest | None, fresh: list[dict[str, str]]) -> tuple[list[
     return out, added, filled
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK("http://…?"&A1) leaks the
+# sheet). OWASP's advice: prefix such cells with an apostrophe; reading strips it again, so nothing is lost.
+FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def neutralise(cell: str) -> str:
+    """A cell as written to provenance.csv: formula-like text gets a leading apostrophe."""
+    return "'" + cell if FORMULA.match(cell) else cell
+
+
+def restore(cell: str) -> str:
+    """A cell as read back: the apostrophe that `neutralise` added is removed (lossless round trip)."""
+    return cell[1:] if cell.startswith("'") and FORMULA.match(cell) else cell
+
+
 def write_manifest(path: Path, rows: list[dict[str, str]], extra: tuple[str, ...] = ()) -> Path | None:
-    """Write atomically; an existing file is kept beside it as `<name>.bak`. Returns the backup path."""
+    """Write atomically (a temporary file, then one rename), mode 0600, never through a symbolic link; an
+    existing file is kept beside it as `<name>.bak` (written the same way). Returns the backup path."""
+    for target in (path, path.with_name(path.name + ".bak")):
+        if target.is_symlink():
+            raise OSError(
+                errno.ELOOP,
+                f"{target.name} is a symbolic link; curate does not write through links (remove the link)",
+                str(target),
+            )
     backup = None
+    mode = 0o600  # a new record of people's consent is private to its owner
     if path.exists():
+        mode = path.stat().st_mode & 0o777  # an existing one keeps the permissions its owner gave it
         backup = path.with_name(path.name + ".bak")
-        backup.write_bytes(path.read_bytes())
-    fd, tmp = tempfile.mkstemp(prefix=".provenance-", suffix=".csv", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS + [c for c in extra if c not in COLUMNS], extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        write_atomic(backup, read_bounded(path, MAX_MANIFEST_BYTES), mode)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS + [c for c in extra if c not in COLUMNS], extrasaction="ignore")
+    w.writeheader()
+    w.writerows({k: neutralise(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
+    write_atomic(path, buf.getvalue().encode("utf-8"), mode)
     return backup

@@ -110,3 +110,21 @@ class Group:
     members: tuple[str, ...]
     keep: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def display_path(path: str) -> str:
+    """A path (or any text holding one) that can always be written as UTF-8: bytes of a file name that are not
+    valid UTF-8 (kept by Python as lone surrogates) are shown escaped, `\\x82\\xa0`."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# C0 and C1 control characters and DEL: a terminal obeys them (clear the screen, move the cursor, set the
+# title, open a hyperlink), so a file name or a metadata field must never reach one raw.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def printable(text: str) -> str:
+    """Untrusted text as the console shows it: undecodable file-name bytes and control characters (ESC,
+    newline, …) made visible as escapes, so a name cannot forge a line or drive the terminal."""
+    return display_path(text).translate(_CONTROL)

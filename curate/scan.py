@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from curate.files import NotRegularFile, TooLarge, read_bounded
 from curate.kohya import KohyaConfig, find_config, load_config, parse_concept_folder, parse_resolution
-from curate.model import Caption, Concept, ImageRecord
+from curate.model import Caption, Concept, ImageRecord, display_path, printable  # noqa: F401 (re-exported)
 from curate.rules import BaseModel, RulesError, Settings
 
 # What curate decodes. kohya itself reads fewer of these (rules/checks.toml [kohya] image_extensions).
@@ -38,11 +39,6 @@ FOLDER_SIDECARS = ("info.json",)
 
 # Never descend into these: caches and outputs of training tools and of curate itself.
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", "curate-out"})
-
-
-def display_path(path: str) -> str:
-    """A path that can always be printed and written as JSON (undecodable bytes become U+FFFD)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 @dataclass
@@ -103,10 +99,11 @@ def _walk(root: Path, skipped: list[tuple[str, str]]):
 
 def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, "too-large"
-        data = path.read_bytes()
+        data = read_bounded(path, max_bytes)
+    except TooLarge:
+        return None, "too-large"
+    except NotRegularFile:
+        return None, "not-a-file"
     except OSError:
         return None, "unreadable"
     try:

@@ -7,6 +7,7 @@ those the extractors cache (curate/extract/*.py).
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def record(
 ) -> ImageRecord:
     """One image record; keyword arguments add features by extractor name (quality={...}, marks={...}).
     Perceptual hashes default to ones derived from the path: records are not near-duplicates unless asked."""
-    digest = hashlib.sha256(path.encode()).hexdigest()
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()
     phash = phash or digest[:16]
     dhash = dhash or digest[16:32]
     image = (
@@ -71,7 +72,7 @@ def record(
         size,
         conc or concept(),
         cap or Caption(path.rsplit(".", 1)[0] + ".txt", "hanako woman, smiling"),
-        sha or (path.encode().hex() + "0" * 64)[:64],
+        sha or (os.fsencode(path).hex() + "0" * 64)[:64],
         {"image": image, **features},
         trained=trained,
     )

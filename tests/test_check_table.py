@@ -4,6 +4,8 @@ documentation are cases here (ids say "doc"); a test fails when a code has no fa
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from builders import clip_features, concept, ctx, face, hx, record, text_region, unit
@@ -787,6 +789,14 @@ CASES = [
         ["UNR010"],
     ),
     ("UNR010 doc PASS every analysis ran", unreadable.check, lambda: record(quality=q(), marks={"texts": []}), ctx, []),
+    (
+        "UNR011 doc FAIL a cp932 name",
+        unreadable.check,
+        lambda: record(os.fsdecode(b"10_x/\x82\xa0\x82\xa2.png")),
+        ctx,
+        ["UNR011"],
+    ),
+    ("UNR011 doc PASS a UTF-8 name", unreadable.check, lambda: record("10_x/あい.png"), ctx, []),
 ]
 
 

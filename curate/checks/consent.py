@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, dataset_check, image_check, rule
-from curate.model import Finding, Group, ImageRecord
+from curate.model import Finding, Group, ImageRecord, display_path
 
 CNS001 = rule(
     "CNS001",
@@ -64,7 +64,7 @@ CNS004 = rule(
 @image_check(emits=(CNS001, CNS002), needs=("metadata",), settings=("consent",))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     manifest = ctx.dataset.get("consent_manifest")
-    row = manifest.rows.get(rec.path) if manifest else None
+    row = manifest.rows.get(display_path(rec.path)) if manifest else None
     if row and row.get("sha256") and rec.sha256 and row["sha256"].lower() != rec.sha256:
         yield ctx.finding(
             CNS002,
@@ -105,7 +105,7 @@ def check_manifest(records: list[ImageRecord], ctx: Context) -> Iterator[Finding
     if manifest.problem:
         yield ctx.finding(CNS003, manifest.problem, {}, path=name)
         return
-    paths = set(ctx.dataset.get("image_paths") or (r.path for r in records))
+    paths = {display_path(p) for p in ctx.dataset.get("image_paths") or (r.path for r in records)}
     stale = sorted(p for p in manifest.rows if p not in paths)
     if stale:
         yield ctx.finding(

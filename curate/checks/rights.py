@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, image_check, rule
-from curate.model import Finding, ImageRecord
+from curate.model import Finding, ImageRecord, display_path
 
 RGT001 = rule(
     "RGT001",
@@ -64,7 +64,7 @@ RGT004 = rule(
 
 def _recorded(rec, ctx) -> dict[str, str] | None:
     manifest = ctx.dataset.get("consent_manifest")
-    row = manifest.rows.get(rec.path) if manifest else None
+    row = manifest.rows.get(display_path(rec.path)) if manifest else None
     if row and (row.get("licence") or row.get("subject_consent", "").lower() == "yes"):
         return row
     return None

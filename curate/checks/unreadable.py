@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from curate.checks.registry import Context, dataset_check, image_check, rule
 from curate.features import ErrorInfo
-from curate.model import Finding, Group, ImageRecord
+from curate.model import Finding, Group, ImageRecord, display_path
 
 UNR001 = rule(
     "UNR001",
@@ -133,6 +133,22 @@ UNR010 = rule(
 """,
     since="0.2.0",
 )
+UNR011 = rule(
+    "UNR011",
+    "file-name-not-utf8",
+    "unreadable",
+    "warning",
+    """
+    The file's name is not valid UTF-8: it was made on a system with another encoding (a ZIP from Japanese
+    Windows names files in cp932) and arrived as raw bytes, shown here escaped (`\\x82\\xa0.png`). Tools
+    that print or store the name as text — training logs, caption editors, the kohya_ss GUI on another
+    system — can fail on it or see another name. Rename it to UTF-8 (e.g. `convmv -f cp932 -t utf-8 -r
+    --notest DIR`).
+
+    FAIL: `\\x82\\xa0\\x82\\xa2.png` (あい.png in cp932). PASS: `あい.png` in UTF-8.
+""",
+    since="0.2.0",
+)
 
 ERROR_CODES = {
     "empty": UNR001,
@@ -185,9 +201,16 @@ def describe(error: ErrorInfo, rec: ImageRecord) -> str:
 
 
 @image_check(
-    emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010), settings=("decode", "kohya")
+    emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010, UNR011), settings=("decode", "kohya")
 )
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
+    if rec.path != display_path(rec.path):  # undecodable bytes in the name (kept as lone surrogates)
+        yield ctx.finding(
+            UNR011,
+            f"the file name is not valid UTF-8 (shown escaped: {display_path(rec.path.rsplit('/', 1)[-1])}); "
+            "rename it to UTF-8 (e.g. convmv -f cp932 -t utf-8), or tools that print the name may fail on it",
+            {"name_bytes_hex": os.fsencode(rec.path.rsplit("/", 1)[-1]).hex()},
+        )
     failed = {
         name: f["error"]
         for name, f in rec.features.items()

@@ -19,6 +19,7 @@ from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, image, marks, metadata, quality
 from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
 from curate.features import Extractor
+from curate.files import NotRegularFile, open_regular
 from curate.model import ImageRecord
 
 EXTRACTORS: list[Extractor] = [image, metadata, quality, marks, faces]
@@ -60,35 +61,58 @@ class ExtractStats:
         }
 
 
-def _read(path: str, limits: Limits) -> tuple[bytes | None, dict[str, Any] | None, tuple[int, int, int] | None]:
+def _open(path: str, limits: Limits) -> tuple[int | None, os.stat_result | None, dict[str, Any] | None]:
+    """(descriptor, stat, None) of a regular file within the size limit, or (None, stat or None, read error).
+    FIFOs, devices and sockets are refused before any read (a FIFO would block, /dev/zero never ends)."""
     try:
-        st = os.stat(path)
+        fd, st = open_regular(path)
+    except NotRegularFile as e:
+        return None, None, {"kind": "unopenable", "detail": f"not read: the path is {e.strerror}"}
     except OSError as e:
-        return None, {"kind": "unopenable", "detail": f"cannot open the file: {e.strerror or e}"}, None
+        return None, None, {"kind": "unopenable", "detail": f"cannot open the file: {e.strerror or e}"}
     if st.st_size > limits.max_file_bytes:
-        return None, {"kind": "too-large", "limit_bytes": limits.max_file_bytes}, stat_key(st)
+        os.close(fd)
+        return None, st, {"kind": "too-large", "limit_bytes": limits.max_file_bytes}
+    return fd, st, None
+
+
+def _chunks(fd: int, limits: Limits) -> Iterable[bytes]:
+    """The file's bytes in chunks, never more than the size limit (a file may grow while it is read)."""
+    left = limits.max_file_bytes + 1
+    with os.fdopen(fd, "rb") as f:
+        while left > 0 and (chunk := f.read(min(1 << 20, left))):
+            left -= len(chunk)
+            yield chunk
+
+
+def _read(path: str, limits: Limits) -> tuple[bytes | None, dict[str, Any] | None, tuple[int, int, int] | None]:
+    fd, st, error = _open(path, limits)
+    if fd is None or st is None:
+        return None, error, stat_key(st) if st else None
     try:
-        with open(path, "rb") as f:
-            return f.read(), None, stat_key(st)
+        data = b"".join(_chunks(fd, limits))
     except OSError as e:
         return None, {"kind": "unopenable", "detail": f"cannot read the file: {e.strerror or e}"}, stat_key(st)
+    if len(data) > limits.max_file_bytes:
+        return None, {"kind": "too-large", "limit_bytes": limits.max_file_bytes}, stat_key(st)
+    return data, None, stat_key(st)
 
 
 def hash_file(path: str, limits: Limits) -> tuple[str | None, tuple[int, int, int] | None, dict[str, Any] | None]:
     """(sha256, stat key, read error) of one file, read in chunks (memory stays small whatever its size)."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        return None, None, {"kind": "unopenable", "detail": f"cannot open the file: {e.strerror or e}"}
-    if st.st_size > limits.max_file_bytes:
-        return None, stat_key(st), {"kind": "too-large", "limit_bytes": limits.max_file_bytes}
+    fd, st, error = _open(path, limits)
+    if fd is None or st is None:
+        return None, stat_key(st) if st else None, error
     h = hashlib.sha256()
+    size = 0
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        for chunk in _chunks(fd, limits):
+            size += len(chunk)
+            h.update(chunk)
     except OSError as e:
         return None, stat_key(st), {"kind": "unopenable", "detail": f"cannot read the file: {e.strerror or e}"}
+    if size > limits.max_file_bytes:
+        return None, stat_key(st), {"kind": "too-large", "limit_bytes": limits.max_file_bytes}
     return h.hexdigest(), stat_key(st), None
 
 

@@ -11,7 +11,6 @@ Field names and vocabularies: docs/rights-signals.md.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
@@ -26,6 +25,7 @@ VERSION = 1
 
 MAX_TEXT = 4000  # characters kept of any one value (prompts can be long)
 MAX_XMP_BYTES = 4 << 20  # XMP packets larger than this are not parsed
+MAX_XMP_DEPTH = 64  # real XMP nests under 10 levels (xmpmeta/RDF/Description/property/Bag/li/...)
 MAX_INFLATE = 1 << 20  # zTXt/iTXt chunks inflate to at most this many bytes
 
 # XMP properties kept (lower-case local names); everything else in a packet is ignored.
@@ -238,7 +238,12 @@ def parse_xmp(packet: bytes, out: dict[str, list[list[str]]]) -> str | None:
             return ns, local
         return "", tag
 
-    def walk(el, prop: tuple[str, str] | None) -> None:
+    # Depth-first, in document order, with an explicit stack: a hostile packet nested thousands deep must not
+    # exhaust Python's recursion (and lose what was read before it).
+    too_deep = False
+    stack: list[tuple[Any, tuple[str, str] | None, int]] = [(root, None, 0)]
+    while stack:
+        el, prop, depth = stack.pop()
         ns, local = split(el.tag)
         if ns != RDF:
             prop = (ns, local)
@@ -251,10 +256,12 @@ def parse_xmp(packet: bytes, out: dict[str, list[list[str]]]) -> str | None:
         children = list(el)
         if not children and el.text and prop and not (ns == RDF and local == "Description"):
             add(prop[1], prop[0], el.text)
-        for child in children:
-            walk(child, prop if ns == RDF or children else None)
-
-    walk(root, None)
+        if depth >= MAX_XMP_DEPTH:
+            too_deep = too_deep or bool(children)
+            continue
+        stack.extend((child, prop, depth + 1) for child in reversed(children))
+    if too_deep:
+        return f"XMP nested deeper than {MAX_XMP_DEPTH} levels: the deeper part was not read"
     return None
 
 
@@ -415,12 +422,14 @@ def stealth_pnginfo(im) -> str | None:
     if n <= 0 or sig_len + 32 + n > bits.size or n > 8 * (4 << 20):
         return None
     payload = np.packbits(bits[sig_len + 32 : sig_len + 32 + n]).tobytes()
-    try:
-        if sig == b"stealth_pngcomp":
-            payload = gzip.decompress(payload)
-        return _clip(payload.decode("utf-8", "replace"))
-    except (OSError, EOFError):
-        return None
+    if sig == b"stealth_pngcomp":
+        # Bounded: a few hundred KB of gzip can expand to gigabytes (a decompression bomb in the alpha channel).
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            payload = d.decompress(payload, MAX_INFLATE)
+        except zlib.error:
+            return None
+    return _clip(payload.decode("utf-8", "replace"))
 
 
 # --- C2PA ---------------------------------------------------------------------------------------------

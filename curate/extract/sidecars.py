@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.extract.metadata import parse_sidecar_xmp
+from curate.files import NotRegularFile, TooLarge, read_bounded
 
 MAX_SIDECAR_BYTES = 2 << 20
 
@@ -110,9 +111,11 @@ def _json(d: Any, name: str) -> dict[str, Any]:
 def read_sidecar(path: Path) -> dict[str, Any]:
     name = path.name.lower()
     try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            return {"kind": "unknown", "problem": "larger than 2 MB; not read"}
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_SIDECAR_BYTES)
+    except TooLarge:
+        return {"kind": "unknown", "problem": "larger than 2 MB; not read"}
+    except NotRegularFile as e:
+        return {"kind": "unknown", "problem": f"not read: the path is {e.strerror}"}
     except OSError as e:
         return {"kind": "unknown", "problem": f"cannot read: {e.strerror or e}"}
     if name.endswith(".xmp"):
@@ -124,6 +127,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         return _json(json.loads(text), name)
     except ValueError:
         return {"kind": "json", "problem": "not valid JSON"}
+    except RecursionError:  # `[[[[…` nested deeper than Python's parser goes
+        return {"kind": "json", "problem": "JSON nested too deeply to read"}
 
 
 def read_sidecars(root: Path, rel_paths: tuple[str, ...], memo: dict[str, dict]) -> dict[str, dict]:

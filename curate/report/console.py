@@ -12,7 +12,7 @@ from curate import __version__
 from curate.audit import AuditResult
 from curate.checks.registry import RULES
 from curate.model import Finding, ImageRecord
-from curate.scan import display_path as _p
+from curate.model import printable as _p
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 LABEL = {"error": "error", "warning": "warn ", "info": "info "}

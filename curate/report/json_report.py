@@ -9,8 +9,7 @@ from typing import Any
 
 from curate import __version__
 from curate.audit import AuditResult
-from curate.model import Finding
-from curate.scan import display_path
+from curate.model import Finding, display_path
 
 SCHEMA_ID = "curate.audit/v1"
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
@@ -108,4 +107,16 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_utf8(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _utf8(value: Any) -> Any:
+    """Every string made writable as UTF-8 (file-name bytes that are not UTF-8 escaped as `\\xNN`), anywhere
+    in the report — evidence quotes paths and metadata too."""
+    if isinstance(value, str):
+        return display_path(value)
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_utf8(v) for v in value]
+    return value

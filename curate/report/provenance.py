@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import re
 from collections import Counter
 from typing import Any
 
 from curate import __version__
 from curate.audit import AuditResult
-from curate.scan import display_path
+from curate.model import display_path, printable
 
 SCHEMA_ID = "curate.provenance/v1"
 
@@ -24,7 +25,7 @@ def build(result: AuditResult) -> dict[str, Any]:
     images = []
     for rec in result.records:
         sig = result.signals_for(rec)
-        row = rows.get(rec.path, {})
+        row = rows.get(display_path(rec.path), {})
         codes = {f.code for f in result.per_image.get(rec.path, ())}
         platform = sig.platforms[0] if sig.platforms else None
         images.append(
@@ -86,13 +87,20 @@ def build(result: AuditResult) -> dict[str, Any]:
     }
 
 
+# Markdown that untrusted text (file names, metadata) must not produce in a model card: links and images
+# (`![x](http://…)` would load a remote pixel; without brackets there is no link), code spans, table pipes.
+_MD_SPECIAL = re.compile(r"([\\`\[\]|])")  # link and image brackets, code spans, table pipes, backslash
+
+
 def _md(text: Any) -> str:
-    """A table cell: HTML-escaped (file names can hold '<', '&'), pipes and newlines neutralised."""
+    """Untrusted text for the Markdown datasheet: control characters and newlines escaped (printable), HTML
+    escaped, Markdown syntax backslash-escaped, and URLs broken so that nothing renders as a link or image."""
     if text is None or text == "" or text == []:
         return "—"
     if isinstance(text, list):
         text = ", ".join(map(str, text))
-    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
+    out = _MD_SPECIAL.sub(r"\\\1", html.escape(printable(str(text)), quote=False))
+    return out.replace("://", "&#58;//").replace("www.", "www&#46;")
 
 
 def _resolution(r: list[int]) -> str:

@@ -1,0 +1,90 @@
+"""Reading and writing files from a stranger's folder, safely (docs/security.md).
+
+Reads open regular files only — a named pipe would block forever and a device (`/dev/zero`) never ends — and
+never read more than the caller's bound. Writes go to a temporary file in the target's own folder, then
+replace the target in one rename; a target that is a symbolic link is refused, so an archive cannot make
+curate write through a link it ships.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a folder: curate does not open it."""
+
+
+class TooLarge(OSError):
+    """The file holds more bytes than the caller allows."""
+
+
+def kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """(file descriptor, its stat) of a regular file, following links. O_NONBLOCK: opening a FIFO returns at
+    once instead of waiting for a writer, and the descriptor is checked before any read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.EINVAL, f"{kind_of(st.st_mode)}, not a regular file")
+        return fd, st
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most `max_bytes` bytes (TooLarge beyond, whatever its stat
+    said: a file may grow while it is read)."""
+    fd, st = open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        if st.st_size > max_bytes:
+            raise TooLarge(errno.EFBIG, f"{st.st_size} bytes, over the {max_bytes}-byte limit")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TooLarge(errno.EFBIG, f"more than the {max_bytes}-byte limit")
+    return data
+
+
+def is_regular(path: str | os.PathLike[str]) -> bool:
+    """Whether the path (links followed) is a regular file; False for anything that cannot be stat'ed."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` in one rename, never through a symbolic link (refused: OSError ELOOP)."""
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, f"{path.name} is a symbolic link; curate does not write through links", str(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # replaces a link itself, never its target
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
