@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, List, Optional, TypeVar
 
@@ -283,6 +285,21 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(report_app, name="report")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: unwound like Ctrl-C (the extraction pool ends its workers), then exit code 143."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _ignore_further_interrupts() -> None:
+    """The workers are gone and curate is exiting: another Ctrl-C must not cut the exit short."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _run(opts):
     """The audit pipeline with a progress bar on stderr; usage errors exit 2, Ctrl-C exits 130."""
     from curate.audit import run_audit
@@ -298,6 +315,9 @@ def _run(opts):
         disable=not err.is_terminal,
     )
     task = progress.add_task("extracting features", total=None)
+    previous = (
+        signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
+    )
     try:
         with progress:
             return run_audit(
@@ -309,9 +329,17 @@ def _run(opts):
             )
     except RulesError as e:
         _fail(str(e))
+    except Terminated:
+        _ignore_further_interrupts()
+        err.print("curate: terminated; features extracted so far are cached")
+        raise typer.Exit(143) from None
     except KeyboardInterrupt:
+        _ignore_further_interrupts()
         err.print("curate: interrupted; features extracted so far are cached")
         raise typer.Exit(130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_for_command(path: Path, profile, base_model, rules, cache_dir, no_cache, jobs):
@@ -405,4 +433,7 @@ def report_provenance(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # a Ctrl-C outside an audit (while starting up, or in a report)
+        sys.exit(130)

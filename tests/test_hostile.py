@@ -281,8 +281,8 @@ def test_markdown_datasheet_renders_no_link_or_image_from_metadata(tmp_path, run
     code, _, err = run("report", "provenance", d, "--no-cache", "-o", tmp_path / "out")
     assert code == 0, err
     md = (tmp_path / "out" / "provenance-report.md").read_text(encoding="utf-8")
-    assert "evil.example" in md                                  # the text is there, shown…
-    assert not re.search(r"(?<!\\)\]\(", md)                     # …but no unescaped `](`: no link, no image
+    assert "evil.example" in md  # the text is there, shown…
+    assert not re.search(r"(?<!\\)\]\(", md)  # …but no unescaped `](`: no link, no image
     assert "http://evil" not in md and "\r" not in md and "\x1b" not in md
 
 
@@ -303,3 +303,63 @@ def test_bounded_inflate_helpers_do_not_expand_bombs():
     got = png_text(b"zTXt", b"parameters\x00\x00" + bomb)
     assert got is None or len(got[1]) <= MAX_INFLATE
     assert io  # keep the import for readers adding byte-level cases
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose environment holds `marker` (the audit and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    stat = (entry / "stat").read_text()
+                    if ") Z " not in stat:  # zombies are already gone for all practical purposes
+                        found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["sigint-twice", "sigterm", "kill-9"])
+def test_interrupts_end_every_worker_quickly(tmp_path, how):
+    import signal
+    import time
+    import uuid
+
+    d = tmp_path / "data"
+    for i in range(40):
+        # distinct contents (identical files are decoded once), enough work for a pool of two
+        write_image(d / f"{i:02d}.png", (1024 + 8 * i, 1024), name=["hubble.jpg", "coffee.jpg", "rocket.jpg"][i % 3])
+    marker = f"CURATE_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curate", "audit", str(d), "--no-cache", "--jobs", "2", "-q"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # the audit and its two workers
+        time.sleep(0.2)
+    assert len(_processes_with(marker)) >= 3, "the workers never started"
+    time.sleep(1.0)
+    if how == "sigint-twice":
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        expected = 130
+    elif how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+        expected = 143
+    else:
+        proc.kill()
+        expected = -9
+    code = proc.wait(timeout=15)
+    assert code == expected, proc.stderr.read().decode()[-2000:]
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == [], "worker processes outlived the audit"

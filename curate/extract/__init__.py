@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -139,6 +141,30 @@ def extract_one(
     return sha, st, features, True
 
 
+def _worker_init() -> None:
+    """In each worker: die with the parent (Linux: PR_SET_PDEATHSIG), and leave Ctrl-C to the parent, which ends
+    the workers itself (a worker interrupted mid-task would make the pool wait forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+            if os.getppid() == 1:  # the parent died before prctl took effect
+                os._exit(1)
+        except (OSError, AttributeError):
+            pass
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            proc.kill()
+        except (OSError, ValueError):
+            pass
+
+
 def _extract_star(args):
     return extract_one(*args)
 
@@ -247,8 +273,14 @@ def extract_features(
         if jobs == 1 or len(todo) < 4:
             consume(_extract_star(a) for a in args)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_worker_init)
+            try:
                 consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(todo) // (jobs * 8)))))
+            except BaseException:
+                _kill_workers(pool)  # Ctrl-C / SIGTERM: end every worker now, never wait on them
+                raise
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         for rec in changed:  # rare: copies of a file that changed mid-audit are decoded on their own
             sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
             stats.decoded += was_decoded
