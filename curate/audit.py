@@ -153,6 +153,8 @@ def run_audit(
             "consent_manifest": consent_manifest,
             "clip_texts": clip_texts,
             "image_paths": [r.path for r in scan.images],
+            "skipped_folders": scan.skipped,
+            "outside_folders": scan.outside,
         },
     )
     runnable = [c for c in CHECKS if _on(c, ctx) and not set(missing) & set(c.needs)]

@@ -54,6 +54,49 @@ def _resolve_dir(value: str, config: Path, root: Path) -> Path:
     return (config.parent / p).resolve()
 
 
+# Values kohya cannot train with are refused here, with the reason, instead of crashing or spinning later
+# (`min_bucket_reso = 0` divides by zero, `max_bucket_reso = 1e12` builds buckets for ever, nan has no size).
+MAX_SIDE = 16384  # no base model trains anywhere near this; sd-scripts' own presets stop at 2048-4096
+
+
+def _whole(value: Any, key: str, path: Path, lo: int, hi: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
+        raise RulesError(f"{path}: {key} must be a whole number, not {value!r} (kohya would refuse it)")
+    if not lo <= int(value) <= hi:
+        raise RulesError(f"{path}: {key} = {int(value)} is outside {lo}–{hi}; kohya cannot train with it")
+    return int(value)
+
+
+def check_options(opts: dict[str, Any], path: Path) -> None:
+    """Refuse, with one line, option values kohya cannot train with (types and ranges)."""
+    if "resolution" in opts:
+        try:
+            w, h = parse_resolution(opts["resolution"])
+        except RulesError as e:
+            raise RulesError(f"{path}: {e}") from None
+        if not (64 <= w <= MAX_SIDE and 64 <= h <= MAX_SIDE):
+            raise RulesError(f"{path}: resolution {opts['resolution']!r} must be between 64 and {MAX_SIDE} px per side")
+    for key, lo, hi in (
+        ("min_bucket_reso", 1, MAX_SIDE),
+        ("max_bucket_reso", 1, MAX_SIDE),
+        ("bucket_reso_steps", 1, 1024),
+        ("num_repeats", 1, 1_000_000),
+    ):
+        if key in opts:
+            _whole(opts[key], key, path, lo, hi)
+    for key in ("enable_bucket", "bucket_no_upscale", "is_reg"):
+        if key in opts and not isinstance(opts[key], bool):
+            raise RulesError(f"{path}: {key} must be true or false, not {opts[key]!r}")
+    for key in ("image_dir", "caption_extension", "class_tokens"):
+        if key in opts and (not isinstance(opts[key], str) or "\x00" in opts[key]):
+            raise RulesError(f"{path}: {key} must be text without NUL characters, not {opts[key]!r}")
+
+
 def load_config(path: Path, root: Path) -> KohyaConfig:
     """Parse a kohya dataset_config.toml. Raises RulesError with a one-line reason when it is malformed."""
     doc = load_toml(path, "kohya config")
@@ -73,16 +116,20 @@ def load_config(path: Path, root: Path) -> KohyaConfig:
             if not isinstance(sub, dict):
                 raise RulesError(f"{path}: each [[datasets.subsets]] entry must be a table")
             opts = {**ds_opts, **sub}
+            check_options(opts, path)
             image_dir = sub.get("image_dir")
             cfg.subsets.append(Subset(_resolve_dir(str(image_dir), path, root) if image_dir else None, opts))
         if not subsets:
+            check_options(ds_opts, path)
             cfg.subsets.append(Subset(None, ds_opts))
     return cfg
 
 
 def parse_resolution(value: Any) -> tuple[int, int]:
     """kohya accepts `resolution = 512`, `[512, 768]` (width, height) or the string `"512,768"`."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        raise RulesError(f"resolution must be a number or [width, height], not {value!r}")
+    if isinstance(value, (list, tuple)) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
         raise RulesError(f"resolution must be a number or [width, height], not {value!r}")
     if isinstance(value, (int, float)):
         return int(value), int(value)

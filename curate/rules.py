@@ -29,12 +29,23 @@ def rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+MAX_TOML_BYTES = 16 << 20  # configs and rules are a few KB; a dataset_config.toml from an archive is untrusted
+
+
 def load_toml(path: Path, what: str = "rules file") -> dict[str, Any]:
+    """A TOML file (a regular file only, bounded), or RulesError with one line saying why not."""
+    from curate.files import NotRegularFile, TooLarge, read_bounded
+
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_bounded(path, MAX_TOML_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise RulesError(f"{what} not found: {path}") from None
+    except NotRegularFile as e:
+        raise RulesError(f"{what} {path} is {e.strerror}; not read") from None
+    except TooLarge:
+        raise RulesError(f"{what} {path} is larger than {MAX_TOML_BYTES >> 20} MB; not read") from None
+    except RecursionError:
+        raise RulesError(f"cannot read {what} {path}: nested too deeply") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RulesError(f"cannot read {what} {path}: {e}") from None
 

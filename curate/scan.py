@@ -47,6 +47,7 @@ class Scan:
     images: list[ImageRecord]
     orphan_captions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (folder, target) reached through a link
     layout: str = "plain"  # 'kohya' (N_ folders), 'dataset_config', 'plain'
     config_path: str | None = None
     config_problem: str | None = None
@@ -59,9 +60,12 @@ class Scan:
     assumptions: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _walk(root: Path, skipped: list[tuple[str, str]]):
-    """Yield (dir relative POSIX path, sorted file names) depth-first, following directory symlinks once."""
+def _walk(root: Path, skipped: list[tuple[str, str]], outside: list[tuple[str, str]] | None = None):
+    """Yield (dir relative POSIX path, sorted file names) depth-first, following directory symlinks once.
+    Folders that cannot be listed go to `skipped`; folders reached through a link that leaves `root`, to
+    `outside` (relative path, where it leads)."""
     seen: set[tuple[int, int]] = set()
+    real_root = root.resolve()
     stack = [root]
     while stack:
         d = stack.pop()
@@ -91,6 +95,10 @@ def _walk(root: Path, skipped: list[tuple[str, str]]):
             if is_dir:
                 if entry.name not in SKIP_DIRS:
                     subdirs.append(Path(entry.path))
+                    if outside is not None and entry.is_symlink():
+                        target = Path(entry.path).resolve()
+                        if target != real_root and real_root not in target.parents:
+                            outside.append((Path(entry.path).relative_to(root).as_posix(), str(target)))
             else:
                 files.append(entry.name)
         yield rel, files
@@ -107,9 +115,12 @@ def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
     except OSError:
         return None, "unreadable"
     try:
-        return data.decode("utf-8-sig"), None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None, "not-utf8"
+    if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after every letter
+        return None, "nul-bytes"
+    return text, None
 
 
 def _concept_for(folder: str, cfg: KohyaConfig | None, root: Path, defaults: dict) -> Concept:
@@ -186,7 +197,7 @@ def scan_dataset(
     if caption_extension:
         known_caption_exts.add(caption_extension.lower())
 
-    listing = list(_walk(root, scan.skipped))
+    listing = list(_walk(root, scan.skipped, scan.outside))
     caption_counts: Counter[str] = Counter()
     for _folder, files in listing:
         stems = {os.path.splitext(f)[0] for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS}

@@ -797,6 +797,28 @@ CASES = [
         ["UNR011"],
     ),
     ("UNR011 doc PASS a UTF-8 name", unreadable.check, lambda: record("10_x/あい.png"), ctx, []),
+    (
+        "UNR012 doc FAIL a folder with mode 000",
+        unreadable.check_folders,
+        lambda: [],
+        lambda: ctx(skipped_folders=[("10_x/locked", "cannot list folder: Permission denied")]),
+        ["UNR012"],
+    ),
+    (
+        "UNR012 doc PASS every folder readable (a link loop is not this)",
+        unreadable.check_folders,
+        lambda: [],
+        lambda: ctx(skipped_folders=[("10_x/loop", "symbolic link loop (folder already scanned)")]),
+        [],
+    ),
+    (
+        "UNR013 doc FAIL a link to /home/me/pictures",
+        unreadable.check_folders,
+        lambda: [],
+        lambda: ctx(outside_folders=[("10_x/more", "/home/me/pictures")]),
+        ["UNR013"],
+    ),
+    ("UNR013 doc PASS links inside the dataset", unreadable.check_folders, lambda: [], ctx, []),
 ]
 
 

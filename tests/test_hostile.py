@@ -363,3 +363,61 @@ def test_interrupts_end_every_worker_quickly(tmp_path, how):
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_with(marker) == [], "worker processes outlived the audit"
+
+
+HOSTILE_CONFIG_VALUES = [
+    ("resolution = nan", "resolution"),
+    ("resolution = inf", "resolution"),
+    ("resolution = [0, 0]", "between 64 and"),
+    ("resolution = [1e308, 1e308]", "between 64 and"),
+    ("resolution = -1", "between 64 and"),
+    ("min_bucket_reso = 0", "min_bucket_reso = 0 is outside"),
+    ('min_bucket_reso = "x"', "min_bucket_reso must be a whole number"),
+    ("max_bucket_reso = 1e12", "max_bucket_reso = 1000000000000 is outside"),
+    ('num_repeats = "abc"', "num_repeats must be a whole number"),
+    ("num_repeats = -5", "num_repeats = -5 is outside"),
+    ('caption_extension = "\\u0000.txt"', "without NUL"),
+    ("resolution = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("line, message", HOSTILE_CONFIG_VALUES, ids=[v[0][:28] for v in HOSTILE_CONFIG_VALUES])
+def test_a_config_kohya_cannot_use_is_one_clear_error(tmp_path, run, line, message):
+    d = tmp_path / "data"
+    write_image(d / "10_a b" / "a.png", (1024, 1024))
+    config = d / "dataset_config.toml"
+    config.write_text(f'[[datasets]]\n{line}\n[[datasets.subsets]]\nimage_dir = "10_a b"\n', encoding="utf-8")
+    before = snapshot(d)
+    # Found in the folder: a dataset finding (the gate fails), audited with curate's defaults.
+    code, out, err = run("audit", d, "--no-cache")
+    assert code == 1 and "Traceback" not in err and "UNR009" in out and message in " ".join(out.split()), out[-1500:]
+    # Passed by the user: exit 2, one line.
+    code, out, err = run("audit", d, "--no-cache", "--kohya-config", config)
+    assert code == 2 and message in err and len([x for x in err.splitlines() if x.strip()]) == 1, err
+    assert snapshot(d) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 folder anyway")
+def test_a_folder_that_cannot_be_read_fails_the_gate(tmp_path, run):
+    d = tmp_path / "data"
+    write_image(d / "10_x" / "a.png", (1024, 1024))
+    write_image(d / "10_x" / "locked" / "b.png", (1024, 1024))
+    (d / "10_x" / "locked").chmod(0)
+    try:
+        code, out, _ = run("audit", d, "--no-cache")
+    finally:
+        (d / "10_x" / "locked").chmod(0o755)
+    assert code == 1 and "UNR012" in out
+
+
+def test_a_folder_link_leaving_the_dataset_and_utf16_captions_are_said(tmp_path, audit_json):
+    elsewhere = tmp_path / "elsewhere"
+    write_image(elsewhere / "c.png", (1024, 1024))
+    d = tmp_path / "data"
+    write_image(d / "10_x" / "a.png", (1024, 1024), caption=None)
+    (d / "10_x" / "a.txt").write_bytes("a photo".encode("utf-16-le"))  # no byte-order mark: NULs as UTF-8
+    (d / "10_x" / "more").symlink_to(elsewhere)
+    code, report = audit_json(d, "--no-cache")
+    dataset = {f["code"]: f for f in report["findings"]}
+    assert "UNR013" in dataset and str(elsewhere) in dataset["UNR013"]["message"]
+    assert "CAP005" in codes(report, "10_x/a.png")

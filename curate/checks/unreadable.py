@@ -252,6 +252,59 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         yield ctx.finding(UNR008, f"animated ({frames} frames): only the first frame is trained on", {"frames": frames})
 
 
+UNR012 = rule(
+    "UNR012",
+    "folder-not-read",
+    "unreadable",
+    "error",
+    """
+    A folder inside the dataset could not be listed (permission denied, a broken link): whatever images it
+    holds were not audited, and kohya cannot read them either. Said once for the dataset; the gate fails,
+    because it must not pass on what it could not see.
+
+    FAIL: a sub-folder with mode 000. PASS: every folder readable (a link loop is not this: it was scanned once).
+""",
+    scope="dataset",
+    since="0.2.0",
+)
+UNR013 = rule(
+    "UNR013",
+    "folder-outside-dataset",
+    "unreadable",
+    "warning",
+    """
+    A folder in the dataset is a link to a place outside it: its images were audited and kohya trains them,
+    but the dataset is not self-contained — an archive or copy of the folder will not hold them, and the audit
+    read files outside the folder you named. Copy them in, or point kohya at them on purpose.
+
+    FAIL: `10_x/more -> /home/me/pictures`. PASS: links between folders inside the dataset.
+""",
+    scope="dataset",
+    since="0.2.0",
+)
+
+
+@dataset_check(emits=(UNR012, UNR013))
+def check_folders(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | None]:
+    for folder, reason in ctx.dataset.get("skipped_folders", ()):
+        if "link loop" in reason:
+            continue
+        yield ctx.finding(
+            UNR012,
+            f"{reason}: its images were not audited (kohya cannot read them either)",
+            {"folder": folder, "reason": reason},
+            path=folder or ".",
+        )
+    for folder, target in ctx.dataset.get("outside_folders", ()):
+        yield ctx.finding(
+            UNR013,
+            f"a link to {target}, outside the dataset: its images are audited and trained, "
+            "but a copy or archive of the dataset will not hold them",
+            {"folder": folder, "target": target},
+            path=folder,
+        )
+
+
 @dataset_check(emits=(UNR009,))
 def check_config(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     problem = ctx.dataset.get("config_problem")
