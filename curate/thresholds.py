@@ -21,6 +21,7 @@ class Decode:
     max_file_bytes: int
     timeout_seconds: float
     full_decode_max_pixels: int
+    memory_budget_mb: int
 
 
 @dataclass(frozen=True)

@@ -421,3 +421,31 @@ def test_a_folder_link_leaving_the_dataset_and_utf16_captions_are_said(tmp_path,
     dataset = {f["code"]: f for f in report["findings"]}
     assert "UNR013" in dataset and str(elsewhere) in dataset["UNR013"]["message"]
     assert "CAP005" in codes(report, "10_x/a.png")
+
+
+def test_the_worker_plan_keeps_extraction_under_the_memory_budget():
+    from curate.extract import BYTES_PER_PIXEL, WORKER_BASE_BYTES, plan_workers
+
+    mp = 1_000_000
+    budget = 2048 << 20
+    # Small pictures: all cores. Pictures too big to run two at a time: one worker, after the others.
+    phases = plan_workers([12 * mp, 24 * mp, 100 * mp, 120 * mp, 2 * mp], jobs=2, budget_bytes=budget)
+    assert phases == [(2, [0, 1, 4]), (1, [3, 2])]
+    for workers, idx in phases:
+        if workers > 1:
+            worst = max(BYTES_PER_PIXEL * p + WORKER_BASE_BYTES for p in [[12, 24, 100, 120, 2][i] * mp for i in idx])
+            assert workers * worst <= budget
+    assert plan_workers([200 * mp], jobs=8, budget_bytes=budget) == [(1, [0])]  # never zero workers
+    assert plan_workers([30 * mp] * 3, jobs=8, budget_bytes=budget)[0][0] == 3  # as many as fit: 3 × 670 MB
+
+
+def test_huge_images_are_extracted_with_fewer_workers(tmp_path, audit_json):
+    d = tmp_path / "data"
+    d.mkdir()
+    for i in range(4):
+        Image.new("RGB", (4000 + i, 3000), (10 * i, 40, 90)).save(d / f"big{i}.png")  # 12 MP: ~330 MB a worker
+    rules = tmp_path / "mine.toml"
+    rules.write_text("[decode]\nmemory_budget_mb = 400\n")
+    _, report = audit_json(d, "--no-cache", "--rules", str(rules), "--jobs", "2")
+    assert report["summary"]["extraction"]["memory_limited"] == 4
+    assert report["summary"]["extraction"]["decoded"] == 4

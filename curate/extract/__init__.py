@@ -50,6 +50,7 @@ class ExtractStats:
     hashed: int = 0  # files read and hashed (their path and date were not in the cache)
     decoded: int = 0  # files decoded: each distinct content once
     identical: int = 0  # files whose bytes equal another file's in this audit: not decoded again
+    memory_limited: int = 0  # images extracted with fewer workers to stay under [decode] memory_budget_mb
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class ExtractStats:
             "hashed": self.hashed,
             "decoded": self.decoded,
             "identical": self.identical,
+            "memory_limited": self.memory_limited,
             "seconds": round(self.seconds, 3),
         }
 
@@ -141,6 +143,49 @@ def extract_one(
     return sha, st, features, True
 
 
+# Peak memory of one worker extracting one image, measured on 24 and 100 MP PNGs and JPEGs with the image,
+# metadata, quality and marks extractors (docs/benchmarks.md): 17–19 bytes per decoded pixel, plus the
+# worker's own ~80 MB.
+BYTES_PER_PIXEL = 19
+WORKER_BASE_BYTES = 100 << 20
+
+
+def decoded_pixels(path: str, limits: Limits) -> int:
+    """Pixels the decoder will hold for this file (header only; a JPEG above full_decode_max_pixels is decoded
+    at 1/2, 1/4 or 1/8 scale). 0 when the header cannot be read (the decode will say why)."""
+    from PIL import Image
+
+    try:
+        fd, _ = open_regular(path)
+        with os.fdopen(fd, "rb") as f, Image.open(f) as im:
+            w, h = im.size
+            fmt = im.format
+    except Exception:  # noqa: BLE001 — any header the decoder cannot read is the decoder's finding
+        return 0
+    if w * h > limits.max_pixels:
+        return 0  # refused as a decompression bomb, never decoded
+    scale = 1
+    if fmt == "JPEG" and w * h > limits.full_decode_max_pixels:
+        scale = 2
+        while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
+            scale *= 2
+    return (w // scale) * (h // scale)
+
+
+def plan_workers(pixels: list[int], jobs: int, budget_bytes: int) -> list[tuple[int, list[int]]]:
+    """Phases of (worker count, indices into `pixels`) that keep the workers' summed peak under the budget:
+    images small enough to run `jobs` at a time first, then the bigger ones with as many workers as fit (at least
+    one: an image over the whole budget alone is still extracted, alone)."""
+    need = [BYTES_PER_PIXEL * p + WORKER_BASE_BYTES for p in pixels]
+    small = [i for i, n in enumerate(need) if n * jobs <= budget_bytes]
+    big = sorted((i for i, n in enumerate(need) if n * jobs > budget_bytes), key=lambda i: -need[i])
+    phases = [(jobs, small)] if small else []
+    if big:
+        workers = max(1, min(jobs, budget_bytes // max(need[i] for i in big)))
+        phases.append((workers, big))
+    return phases
+
+
 def _worker_init() -> None:
     """In each worker: die with the parent (Linux: PR_SET_PDEATHSIG), and leave Ctrl-C to the parent, which ends
     the workers itself (a worker interrupted mid-task would make the pool wait forever)."""
@@ -155,6 +200,17 @@ def _worker_init() -> None:
                 os._exit(1)
         except (OSError, AttributeError):
             pass
+
+
+def _pooled(args: list, items: list, workers: int, jobs: int, consume: Callable[[Iterable[tuple], list], None]) -> None:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_worker_init)
+    try:
+        consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(args) // (jobs * 8)))), items)
+    except BaseException:
+        _kill_workers(pool)  # Ctrl-C / SIGTERM: end every worker now, never wait on them
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -243,9 +299,9 @@ def extract_features(
     pending = 0
     changed: list[ImageRecord] = []
 
-    def consume(results: Iterable[tuple]) -> None:
+    def consume(results: Iterable[tuple], items: list[tuple[str, list[ImageRecord]]]) -> None:
         nonlocal last_commit, pending
-        for (sha, same), (got_sha, st, features, was_decoded) in zip(todo, results):
+        for (sha, same), (got_sha, st, features, was_decoded) in zip(items, results):
             stats.decoded += was_decoded
             if got_sha is not None and got_sha != sha:  # the file changed since it was hashed
                 changed.extend(same[1:])
@@ -271,16 +327,17 @@ def extract_features(
 
     try:
         if jobs == 1 or len(todo) < 4:
-            consume(_extract_star(a) for a in args)
+            consume((_extract_star(a) for a in args), todo)
         else:
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_worker_init)
-            try:
-                consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(todo) // (jobs * 8)))))
-            except BaseException:
-                _kill_workers(pool)  # Ctrl-C / SIGTERM: end every worker now, never wait on them
-                raise
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
+            pixels = [decoded_pixels(same[0].abs_path, limits) for _, same in todo]
+            for workers, idx in plan_workers(pixels, jobs, limits.memory_budget_mb << 20):
+                part, items = [args[i] for i in idx], [todo[i] for i in idx]
+                if workers < jobs:
+                    stats.memory_limited += len(idx)
+                if workers == 1:
+                    consume((_extract_star(a) for a in part), items)
+                else:
+                    _pooled(part, items, workers, jobs, consume)
         for rec in changed:  # rare: copies of a file that changed mid-audit are decoded on their own
             sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
             stats.decoded += was_decoded

@@ -30,6 +30,7 @@ class Limits:
     max_file_bytes: int = 402_653_184
     timeout_seconds: float = 30.0
     full_decode_max_pixels: int = 40_000_000
+    memory_budget_mb: int = 2048
 
     @classmethod
     def from_settings(cls, decode: dict[str, Any]) -> Limits:
