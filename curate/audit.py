@@ -157,7 +157,7 @@ def run_audit(
             "outside_folders": scan.outside,
         },
     )
-    runnable = [c for c in CHECKS if _on(c, ctx) and not set(missing) & set(c.needs)]
+    runnable = [c for c in CHECKS if c.is_on(ctx.selection, ctx.settings) and not set(missing) & set(c.needs)]
     findings, groups = run_checks(scan.images, ctx, runnable)
     per_image, other = split_findings(scan.images, findings)
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
@@ -179,10 +179,6 @@ def run_audit(
     )
 
 
-def _on(check: Check, ctx: Context) -> bool:
-    return any(ctx.wants(r) for r in check.emits)
-
-
 def _analyses(
     ctx: Context, runnable: list[Check], needed: tuple[str, ...], missing: dict[str, str], records: list[ImageRecord]
 ) -> dict[str, dict]:
@@ -194,7 +190,7 @@ def _analyses(
         codes = [r.code for c in mine for r in c.emits]
         if any(c in runnable for c in mine):
             out[name] = {"status": "ok"}
-        elif not any(_on(c, ctx) for c in mine):
+        elif not any(c.is_on(ctx.selection, ctx.settings) for c in mine):
             out[name] = {
                 "status": "skipped",
                 "reason": "not selected, or its rules are off",
@@ -217,7 +213,13 @@ def _analyses(
         if failed:
             out[name]["failed"] = failed
     for name, reason in missing.items():
-        codes = [r.code for c in CHECKS if name in c.needs and _on(c, ctx) for r in c.emits if ctx.wants(r)]
+        codes = [
+            r.code
+            for c in CHECKS
+            if name in c.needs and c.is_on(ctx.selection, ctx.settings)
+            for r in c.emits
+            if ctx.wants(r)
+        ]
         if codes:  # a missing analyser only some checks could use is not worth a line
             out[name] = {"status": "skipped", "reason": reason, "checks": codes}
     return out

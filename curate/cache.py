@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,41 +97,41 @@ class FeatureCache:
         self.db = sqlite3.connect(":memory:")
         self.db.executescript(SCHEMA)
 
-    def close(self) -> None:
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Run one cache operation; a SQLite fault drops the cache (see _fault) instead of the audit."""
         try:
-            self.db.commit()
-            self.db.close()
+            yield
         except sqlite3.Error as e:
             self._fault(e)
 
+    def close(self) -> None:
+        with self._guarded():
+            self.db.commit()
+            self.db.close()
+
     def lookup_sha(self, path: str, st: os.stat_result) -> str | None:
-        try:
+        row = None
+        with self._guarded():
             row = self.db.execute(
                 "SELECT size, mtime_ns, inode, sha256 FROM files WHERE path = ?", (path_key(path),)
             ).fetchone()
-        except sqlite3.Error as e:
-            self._fault(e)
-            return None
         if row and tuple(row[:3]) == stat_key(st) and isinstance(row[3], str):
             return row[3]
         return None
 
     def put_sha(self, path: str, st: tuple[int, int, int], sha: str) -> None:
-        try:
+        with self._guarded():
             self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path_key(path), *st, sha))
-        except sqlite3.Error as e:
-            self._fault(e)
 
     def get_features(self, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
         """All extractors' features for `sha` at the current versions, or None if any is missing or unreadable."""
-        try:
+        with self._guarded():
             return get_features(self.db, sha, versions)
-        except sqlite3.Error as e:
-            self._fault(e)
-            return None
+        return None
 
     def put_features(self, sha: str, features: dict[str, Any], versions: dict[str, int]) -> None:
-        try:
+        with self._guarded():
             self.db.executemany(
                 "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
                 [
@@ -137,14 +139,10 @@ class FeatureCache:
                     for name, data in features.items()
                 ],
             )
-        except sqlite3.Error as e:
-            self._fault(e)
 
     def commit(self) -> None:
-        try:
+        with self._guarded():
             self.db.commit()
-        except sqlite3.Error as e:
-            self._fault(e)
 
 
 def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:

@@ -14,8 +14,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-CHUNK = 1 << 20
-
 
 class NotRegularFile(OSError):
     """The path is a FIFO, a device, a socket or a folder: curate does not open it."""
@@ -62,14 +60,6 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise TooLarge(errno.EFBIG, f"more than the {max_bytes}-byte limit")
     return data
-
-
-def is_regular(path: str | os.PathLike[str]) -> bool:
-    """Whether the path (links followed) is a regular file; False for anything that cannot be stat'ed."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

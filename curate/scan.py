@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from curate.files import NotRegularFile, TooLarge, read_bounded
 from curate.kohya import KohyaConfig, find_config, load_config, parse_concept_folder, parse_resolution
-from curate.model import Caption, Concept, ImageRecord, display_path, printable  # noqa: F401 (re-exported)
+from curate.model import Caption, Concept, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings
 
 # What curate decodes. kohya itself reads fewer of these (rules/checks.toml [kohya] image_extensions).

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,21 @@ os.environ.setdefault("CURATE_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_datasets" / "lora_data"
 PHOTOS = SAMPLE / "10_pdphoto photo"
+
+
+@functools.lru_cache(maxsize=1)
+def _netns_available() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `netns` run curate inside a network namespace with no interfaces; skip them where
+    `unshare -rn` is not available."""
+    if item.get_closest_marker("netns") and not _netns_available():
+        pytest.skip("unshare -rn (a network namespace) is not available on this machine")
 
 
 def real_photo(name: str = "hubble.jpg") -> Image.Image:

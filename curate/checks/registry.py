@@ -137,6 +137,10 @@ class Check:
         """The module's last name ('blur'): the key of its analysis in the report."""
         return self.module.rsplit(".", 1)[-1]
 
+    def is_on(self, selection: Selection, settings: Settings) -> bool:
+        """Whether any rule it emits is selected and not severity "off" (else the check does not run)."""
+        return any(selection.enabled(r) and settings.severity(r.code, r.severity) != "off" for r in self.emits)
+
     @property
     def on_untrained(self) -> bool:
         """Whether it runs on files kohya will not load (only the checks that say why a file is not trained)."""
@@ -247,8 +251,7 @@ class Context:
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
     running: Check | None = field(default=None, repr=False)  # the check being run (its declaration is enforced)
-    _records: list[ImageRecord] = field(default_factory=list, repr=False)  # the trained records
-    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)  # by name, computed before the checks
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)  # rights signals by image path
     _marks: dict[str, Any] = field(default_factory=dict, repr=False)  # classified text marks by image path
 
@@ -270,8 +273,6 @@ class Context:
             raise UndeclaredRule(
                 f"{self.running.module} reads the derived result '{d.name}' without declaring it in consumes="
             )
-        if d.name not in self._derived:
-            self._derived[d.name] = d.compute(self._records, self.settings)
         return self._derived[d.name]
 
     def signals(self, rec: ImageRecord) -> Any:
@@ -332,7 +333,7 @@ class Context:
 
 def enabled_checks(ctx: Context) -> list[Check]:
     """The checks with at least one rule on and selected."""
-    return [c for c in CHECKS if any(ctx.wants(r) for r in c.emits)]
+    return [c for c in CHECKS if c.is_on(ctx.selection, ctx.settings)]
 
 
 def derivation_order(checks: Iterable[Check]) -> list[Derivation]:
@@ -366,10 +367,7 @@ def run_checks(
     findings: list[Finding] = []
     groups: list[Group] = []
     trained = [r for r in records if r.trained]
-    ctx._records = trained
-    ctx.running = None
-    for d in derivation_order(checks):
-        ctx._derived[d.name] = d.compute(trained, ctx.settings)
+    _compute_derived(ctx, trained, checks)
     try:
         for rec in records:
             for check in (c for c in checks if c.scope == "image"):
@@ -390,6 +388,14 @@ def run_checks(
     return findings, groups
 
 
+def _compute_derived(ctx: Context, records: list[ImageRecord], checks: list[Check]) -> None:
+    """The derived results the checks consume, computed once from `records`, in data-flow order."""
+    ctx.running = None
+    ctx._derived.clear()
+    for d in derivation_order(checks):
+        ctx._derived[d.name] = d.compute(records, ctx.settings)
+
+
 def spec_of(func: Callable) -> Check:
     """The declaration of a check function."""
     for c in CHECKS:
@@ -402,12 +408,7 @@ def run_one(func: Callable, subject: ImageRecord | list[ImageRecord], ctx: Conte
     """Run one check as the runner would (its derived results computed, its declaration enforced) on one record
     (an image check) or a list of records (a dataset check): what it yields, in order, without the Nones."""
     check = spec_of(func)
-    records = subject if isinstance(subject, list) else [subject]
-    ctx._records = records
-    ctx._derived.clear()
-    ctx.running = None
-    for d in derivation_order([check]):
-        ctx._derived[d.name] = d.compute(records, ctx.settings)
+    _compute_derived(ctx, subject if isinstance(subject, list) else [subject], [check])
     ctx.running = check
     try:
         return [item for item in _items(check.func(subject, ctx)) if item is not None]
@@ -423,11 +424,6 @@ def _with_path(f: Finding, path: str) -> Finding:
     return Finding(f.code, f.category, f.severity, f.message, f.evidence, path)
 
 
-def reads(r: Rule) -> tuple[str, ...]:
-    """The extractors a rule's check needs."""
-    return check_of(r).needs
-
-
 def needed_extractors(
     selection: Selection, settings: Settings, missing: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
@@ -436,8 +432,7 @@ def needed_extractors(
     nothing."""
     needs = {"image"}
     for c in CHECKS:
-        on = any(selection.enabled(r) and settings.severity(r.code, r.severity) != "off" for r in c.emits)
-        if on and not missing & set(c.needs):
+        if c.is_on(selection, settings) and not missing & set(c.needs):
             needs.update(c.needs)
             needs.update(set(c.uses) - missing)
             for d in derivation_order([c]):

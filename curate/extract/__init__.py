@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, image, marks, metadata, quality
-from curate.extract.decode import Decoded, Limits, decode_image, sha256_of
+from curate.extract.decode import Decoded, Limits, decode_image, draft_scale, sha256_of
 from curate.features import Extractor
 from curate.files import NotRegularFile, open_regular
 from curate.model import ImageRecord
@@ -164,11 +164,7 @@ def decoded_pixels(path: str, limits: Limits) -> int:
         return 0
     if w * h > limits.max_pixels:
         return 0  # refused as a decompression bomb, never decoded
-    scale = 1
-    if fmt == "JPEG" and w * h > limits.full_decode_max_pixels:
-        scale = 2
-        while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
-            scale *= 2
+    scale = draft_scale(fmt, w, h, limits)
     return (w // scale) * (h // scale)
 
 

@@ -134,11 +134,8 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
                 # The encoder's quantisation tables: the JPEG quality estimate needs nothing else.
                 tables = getattr(im, "quantization", {})
                 out.info["quantization"] = {int(k): [int(v) for v in t] for k, t in tables.items()}
-            scale = 1
-            if im.format == "JPEG" and w * h > limits.full_decode_max_pixels:
-                while (w // (scale * 2)) * (h // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
-                    scale *= 2
-                scale = max(scale, 2)
+            scale = draft_scale(im.format, w, h, limits)
+            if scale > 1:
                 im.draft(im.mode, (w // scale, h // scale))
             im.load()
             out.info["decode_scale"] = scale
@@ -175,6 +172,17 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
     except Exception as e:  # a decoder bug must not stop the audit
         out.error = _error("corrupt", detail=f"the decoder failed ({type(e).__name__}: {e})")
     return out
+
+
+def draft_scale(fmt: str | None, width: int, height: int, limits: Limits) -> int:
+    """1, or the reduction (2, 4 or 8) at which a JPEG above [decode] full_decode_max_pixels is decoded
+    (libjpeg DCT scaling: the smallest that brings it under the limit, at least 2)."""
+    if fmt != "JPEG" or width * height <= limits.full_decode_max_pixels:
+        return 1
+    scale = 2
+    while (width // (scale * 2)) * (height // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
+        scale *= 2
+    return scale
 
 
 def to_rgb(im: Image.Image, on_white: bool = False) -> Image.Image:
