@@ -320,6 +320,24 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def _pool_workers(parent: int) -> list[int]:
+    """Pids of the extraction workers of `parent`: its children forked with its own command line."""
+    try:
+        cmdline = (Path("/proc") / str(parent) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == parent and (entry / "cmdline").read_bytes() == cmdline:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how", ["sigint-twice", "sigterm", "kill-9"])
@@ -341,11 +359,14 @@ def test_interrupts_end_every_worker_quickly(tmp_path, how):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    # Wait for the pool's own workers: children forked from the audit (same command line). Counting every process
+    # with the marker is not enough: start-up spawns short-lived helpers (ldconfig) while modules are imported.
     deadline = time.monotonic() + 60
-    while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # the audit and its two workers
-        time.sleep(0.2)
-    assert len(_processes_with(marker)) >= 3, "the workers never started"
-    time.sleep(1.0)
+    while len(_pool_workers(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_pool_workers(proc.pid)) >= 2, "the workers never started"
+    time.sleep(0.5)
+    assert proc.poll() is None, "the audit ended before it could be interrupted: give it more work"
     if how == "sigint-twice":
         proc.send_signal(signal.SIGINT)
         time.sleep(0.1)
