@@ -18,7 +18,7 @@ from curate.extract.clip import ClipOptions
 from curate.extract.decode import Limits
 from curate.extract.sidecars import read_sidecars
 from curate.model import Finding, Group, ImageRecord
-from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model
+from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model, resolve_trainer
 from curate.scan import Scan, scan_dataset
 
 
@@ -30,6 +30,7 @@ class AuditOptions:
     rules_file: Path | None = None
     kohya_config: Path | None = None
     caption_extension: str | None = None
+    trainer: str | None = None  # rules/trainers.toml; None: its default
     jobs: int = 0
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -92,7 +93,8 @@ def run_audit(
         raise RulesError(f"--kohya-config: no such file: {kohya_config}")
     base = resolve_base_model(opts.base_model)
 
-    scan = scan_dataset(root, settings, base, kohya_config, opts.caption_extension)
+    trainer = resolve_trainer(opts.trainer)
+    scan = scan_dataset(root, settings, base, kohya_config, opts.caption_extension, trainer)
     if on_scanned:
         on_scanned(len(scan.images))
 

@@ -136,6 +136,12 @@ def audit(
     caption_extension: Optional[str] = typer.Option(
         None, "--caption-extension", help="Caption extension kohya will read (.txt/.caption)."
     ),
+    trainer: Optional[str] = typer.Option(
+        None,
+        "--trainer",
+        help="Whose defaults apply where no config says: kohya_ss (the GUI: buckets on, no upscale, .txt; "
+        "default) or sd-scripts (its command line: buckets off, .caption). rules/trainers.toml.",
+    ),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report to FILE ('-' for stdout)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
@@ -201,6 +207,7 @@ def audit(
         rules_file=rules,
         kohya_config=kohya_config,
         caption_extension=caption_extension,
+        trainer=trainer,
         jobs=jobs,
         cache_dir=cache_dir,
         use_cache=not no_cache,

@@ -1,32 +1,104 @@
-"""The kohya sd-scripts dataset conventions: `N_token class` folders, dataset_config.toml, buckets."""
+"""What kohya will do with a dataset: its folder names, configs, caption files and buckets.
+
+Every rule here follows sd-scripts as read at kohya-ss/sd-scripts commit 0005867b (`SD_SCRIPTS`), and names the
+function it follows, so the next kohya change is easy to check against. This is curate's own code: tests compare it
+with figures worked by hand from kohya's code and with the issue's measurements (tests/test_kohya_fidelity.py).
+"""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from curate.rules import RulesError, load_toml
 
-CONCEPT_FOLDER = re.compile(r"^(\d+)_(.*)$")
+SD_SCRIPTS = "kohya-ss/sd-scripts@0005867b"
 CONFIG_NAMES = ("dataset_config.toml", "dataset.toml", "config_dataset.toml")
 
 
+class KohyaRefuses(RulesError):
+    """A config sd-scripts itself would refuse or crash on (stated as kohya would say it)."""
+
+
+# --- folder names ------------------------------------------------------------------------------
+
+
+def folder_repeats(name: str) -> tuple[int | None, str]:
+    """`10_hanako woman` → (10, 'hanako woman'); (None, '') when the name does not start with a number.
+
+    config_util.generate_dreambooth_subsets_config_by_subdirs / extract_dreambooth_params: the repeats are
+    `int(name.split("_")[0])` — Python's int(), so ` 5_x` and `+3_x` are 5 and 3, and `10` is 10 repeats with no
+    class tokens; the tokens are the rest joined by "_", not stripped."""
+    head, *rest = name.split("_")
+    try:
+        repeats = int(head)
+    except ValueError:
+        return None, ""
+    return repeats, "_".join(rest)
+
+
 def parse_concept_folder(name: str) -> tuple[int, str] | None:
-    """`10_hanako woman` → (10, 'hanako woman'); None when kohya would skip the folder."""
-    m = CONCEPT_FOLDER.match(name)
-    if not m:
+    """(repeats, class tokens) of a folder kohya trains; None where it skips it (no number, or fewer than 1
+    repeats: `generate` drops `num_repeats < 1`)."""
+    repeats, tokens = folder_repeats(name)
+    if repeats is None or repeats < 1:
         return None
-    return int(m.group(1)), m.group(2).strip()
+    return repeats, tokens
+
+
+def caption_extension(value: str) -> str:
+    """DreamBoothSubset.__init__: an extension without its dot gets one (`txt` → `.txt`)."""
+    return value if not value or value.startswith(".") else "." + value
+
+
+def face_crop_stem(stem: str) -> str | None:
+    """DreamBoothDataset.read_caption: `face_1_2_3_4` (a face-crop name, ≥ 5 parts split on "_") also reads the
+    caption of `face`. kohya splits the whole path; curate splits the file name (the same unless the folder names
+    hold underscores)."""
+    parts = stem.split("_")
+    return "_".join(parts[:-4]) if len(parts) >= 5 else None
+
+
+CAPTION_LINES = re.compile(r"\r\n|\r|\n")  # open(..., "rt") reads \r\n, \r and \n as line ends
+
+
+# --- dataset_config.toml -----------------------------------------------------------------------
+
+# config_util.ConfigSanitizer: the keys voluptuous accepts at each level; any other key fails the whole config
+# ("extra keys not allowed"). Newer sd-scripts versions add keys: [kohya] extra_config_keys in a rules file adds
+# them here.
+_SUBSET_ASCENDABLE = {
+    "color_aug", "face_crop_aug_range", "flip_aug", "num_repeats", "random_crop", "shuffle_caption", "keep_tokens",
+    "keep_tokens_separator", "secondary_separator", "caption_separator", "enable_wildcard", "token_warmup_min",
+    "token_warmup_step", "caption_prefix", "caption_suffix", "custom_attributes", "resize_interpolation",
+    "caption_dropout_every_n_epochs", "caption_dropout_rate", "caption_tag_dropout_rate",
+    "caption_extension", "class_tokens", "cache_info",
+}  # fmt: skip
+_SUBSET_ONLY = {"image_dir", "is_reg", "alpha_mask", "metadata_file", "conditioning_data_dir"}
+_DATASET_ASCENDABLE = {
+    "batch_size", "bucket_no_upscale", "bucket_reso_steps", "enable_bucket", "max_bucket_reso", "min_bucket_reso",
+    "resolution", "network_multiplier", "validation_seed", "validation_split",
+}  # fmt: skip
+GENERAL_KEYS = frozenset(_DATASET_ASCENDABLE | _SUBSET_ASCENDABLE)
+DATASET_KEYS = frozenset(GENERAL_KEYS | {"subsets"})
+SUBSET_KEYS = frozenset(_SUBSET_ASCENDABLE | _SUBSET_ONLY)
+
+# musubi-tuner (kohya-ss/musubi-tuner, the trainer of many Flux / HunyuanVideo / Wan LoRAs): one level of
+# [[datasets]], each naming its folder `image_directory`, with [general] defaults.
+MUSUBI_DIR_KEYS = ("image_directory", "video_directory")
 
 
 @dataclass
 class Subset:
-    image_dir: Path | None
+    image_dir: Path | None  # where the folder is on this machine; None when it is not here
     options: dict[str, Any]  # general ← dataset ← subset, as sd-scripts inherits them
+    declared_dir: str | None = None  # image_dir as the config writes it
+    note: str | None = None  # how image_dir was matched to a folder here, said once in the report
 
 
 @dataclass
@@ -34,6 +106,7 @@ class KohyaConfig:
     path: Path
     subsets: list[Subset] = field(default_factory=list)
     general: dict[str, Any] = field(default_factory=dict)
+    trainer: str = "sd-scripts"  # or "musubi-tuner"
 
 
 def find_config(root: Path) -> Path | None:
@@ -44,14 +117,38 @@ def find_config(root: Path) -> Path | None:
     return None
 
 
-def _resolve_dir(value: str, config: Path, root: Path) -> Path:
-    p = Path(value).expanduser()
-    if p.is_absolute():
-        return p
-    for base in (config.parent, root, Path.cwd()):
-        if (base / p).is_dir():
-            return (base / p).resolve()
-    return (config.parent / p).resolve()
+def _last_part(value: str) -> str:
+    """The folder name at the end of a path written on any machine (`C:\\Users\\me\\dataset`, `/content/x/`)."""
+    pure = PureWindowsPath(value) if ("\\" in value or re.match(r"^[A-Za-z]:", value)) else PurePosixPath(value)
+    return pure.name
+
+
+def locate_dir(value: str, root: Path, folders: list[str] | None = None) -> tuple[Path | None, str | None]:
+    """Where a subset's image_dir is on this machine, and a note when that is not where the config says.
+
+    sd-scripts opens image_dir as written: an absolute path, or one relative to where training is started
+    (curate assumes: from here). A config written on another machine (`/content/drive/…/dataset`,
+    `C:\\Users\\…`) is matched to a folder of the dataset by its last part."""
+    p = Path(value)
+    if p.is_dir():
+        return p.resolve(), None
+    relative = not (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute())
+    name = _last_part(value)
+    said = (
+        f"image_dir '{value}' is relative to where training starts; found here as"
+        if relative
+        else f"image_dir '{value}' is not on this machine; using"
+    )
+    if relative and (root / value).is_dir():
+        return (root / value).resolve(), f"{said} ./{PurePosixPath(value).as_posix()}"
+    if name:
+        root_r = root.resolve()
+        if root_r.name == name:
+            return root_r, f"{said} the audited folder ./"
+        for rel in folders or ():
+            if rel and PurePosixPath(rel).name == name:
+                return (root / rel).resolve(), f"{said} ./{rel}"
+    return None, f"image_dir '{value}' is not on this machine and no folder here is named '{name}'"
 
 
 # Values kohya cannot train with are refused here, with the reason, instead of crashing or spinning later
@@ -85,48 +182,86 @@ def check_options(opts: dict[str, Any], path: Path) -> None:
         ("min_bucket_reso", 1, MAX_SIDE),
         ("max_bucket_reso", 1, MAX_SIDE),
         ("bucket_reso_steps", 1, 1024),
-        ("num_repeats", 1, 1_000_000),
+        ("num_repeats", -1_000_000, 1_000_000),
+        ("keep_tokens", 0, 10_000),
+        ("max_token_length", 75, 225),
     ):
-        if key in opts:
+        if key in opts and opts[key] is not None:
             _whole(opts[key], key, path, lo, hi)
-    for key in ("enable_bucket", "bucket_no_upscale", "is_reg"):
+    for key in ("enable_bucket", "bucket_no_upscale", "is_reg", "enable_wildcard", "shuffle_caption"):
         if key in opts and not isinstance(opts[key], bool):
             raise RulesError(f"{path}: {key} must be true or false, not {opts[key]!r}")
-    for key in ("image_dir", "caption_extension", "class_tokens"):
+    for key in ("image_dir", "caption_extension", "class_tokens", "metadata_file", "keep_tokens_separator"):
         if key in opts and (not isinstance(opts[key], str) or "\x00" in opts[key]):
             raise RulesError(f"{path}: {key} must be text without NUL characters, not {opts[key]!r}")
 
 
-def load_config(path: Path, root: Path) -> KohyaConfig:
-    """Parse a kohya dataset_config.toml. Raises RulesError with a one-line reason when it is malformed."""
+def _unknown(keys, allowed: frozenset[str], extra: frozenset[str], where: str, path: Path) -> None:
+    """config_util.ConfigSanitizer.sanitize_user_config: voluptuous refuses any key it does not know."""
+    for key in keys:
+        if key not in allowed and key not in extra:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise KohyaRefuses(
+                f"{path}: unknown key '{key}' in {where}{hint}: sd-scripts rejects the whole config "
+                '("extra keys not allowed"); if your sd-scripts version accepts it, add it to [kohya] '
+                "extra_config_keys in a --rules file"
+            )
+
+
+def load_config(
+    path: Path, root: Path, folders: list[str] | None = None, extra_keys: frozenset[str] = frozenset()
+) -> KohyaConfig:
+    """Parse a kohya dataset_config.toml (sd-scripts or musubi-tuner). Raises RulesError with a one-line reason
+    when it is malformed or kohya would refuse it; `folders` (relative folders of the dataset) let a subset
+    written on another machine be matched here by name."""
     doc = load_toml(path, "kohya config")
     general = doc.get("general", {})
     datasets = doc.get("datasets", [])
     if not isinstance(general, dict) or not isinstance(datasets, list):
         raise RulesError(f"{path}: [general] must be a table and [[datasets]] an array of tables")
-    cfg = KohyaConfig(path=path, general=dict(general))
+    musubi = any(isinstance(ds, dict) and any(k in ds for k in MUSUBI_DIR_KEYS) for ds in datasets)
+    cfg = KohyaConfig(path=path, general=dict(general), trainer="musubi-tuner" if musubi else "sd-scripts")
+    if not musubi:
+        _unknown([k for k in doc if k not in ("general", "datasets")], frozenset(), extra_keys, "the top level", path)
+        _unknown(general, GENERAL_KEYS, extra_keys, "[general]", path)
     for ds in datasets:
         if not isinstance(ds, dict):
             raise RulesError(f"{path}: each [[datasets]] entry must be a table")
+        if not musubi:
+            _unknown(ds, DATASET_KEYS, extra_keys, "[[datasets]]", path)
         ds_opts = {**general, **{k: v for k, v in ds.items() if k != "subsets"}}
         subsets = ds.get("subsets", [])
         if not isinstance(subsets, list):
             raise RulesError(f"{path}: [[datasets.subsets]] must be an array of tables")
+        if musubi:
+            subsets = [{"image_dir": ds.get("image_directory") or ds.get("video_directory")}] if not subsets else []
         for sub in subsets:
             if not isinstance(sub, dict):
                 raise RulesError(f"{path}: each [[datasets.subsets]] entry must be a table")
-            opts = {**ds_opts, **sub}
+            if not musubi:
+                _unknown(sub, SUBSET_KEYS, extra_keys, "[[datasets.subsets]]", path)
+            opts = {**ds_opts, **{k: v for k, v in sub.items() if v is not None}}
             check_options(opts, path)
-            image_dir = sub.get("image_dir")
-            cfg.subsets.append(Subset(_resolve_dir(str(image_dir), path, root) if image_dir else None, opts))
+            if "caption_extension" in opts:
+                opts["caption_extension"] = caption_extension(opts["caption_extension"])
+            declared = sub.get("image_dir")
+            where, note = locate_dir(str(declared), root, folders) if declared else (None, None)
+            cfg.subsets.append(Subset(where, opts, str(declared) if declared else None, note))
         if not subsets:
             check_options(ds_opts, path)
             cfg.subsets.append(Subset(None, ds_opts))
+    # A config with one folder that is not here is about the folder being audited (a config shipped with a
+    # published dataset names the trainer's own path).
+    dirs = [s for s in cfg.subsets if s.declared_dir is not None]
+    if len(dirs) == 1 and dirs[0].image_dir is None:
+        dirs[0].image_dir = root.resolve()
+        dirs[0].note = f"image_dir '{dirs[0].declared_dir}' is not on this machine; using the audited folder ./"
     return cfg
 
 
 def parse_resolution(value: Any) -> tuple[int, int]:
-    """kohya accepts `resolution = 512`, `[512, 768]` (width, height) or the string `"512,768"`."""
+    """kohya accepts `resolution = 512`, `[512, 768]` (width, height) or, on its command line, `"512,768"`."""
     if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
         raise RulesError(f"resolution must be a number or [width, height], not {value!r}")
     if isinstance(value, (list, tuple)) and any(isinstance(v, float) and not math.isfinite(v) for v in value):
@@ -135,7 +270,7 @@ def parse_resolution(value: Any) -> tuple[int, int]:
         return int(value), int(value)
     if isinstance(value, str):
         parts = [p for p in re.split(r"[,x× ]+", value.strip()) if p]
-        value = [int(p) for p in parts] if all(p.isdigit() for p in parts) else None
+        value = [int(p) for p in parts] if parts and all(p.isdigit() for p in parts) else None
     if isinstance(value, (list, tuple)) and len(value) in (1, 2) and all(isinstance(v, (int, float)) for v in value):
         return (int(value[0]), int(value[-1]))
     raise RulesError(f"resolution must be a number or [width, height], not {value!r}")
@@ -144,15 +279,37 @@ def parse_resolution(value: Any) -> tuple[int, int]:
 # --- buckets -----------------------------------------------------------------------------------
 
 
+def adjust_min_max(resolution: tuple[int, int], min_reso: int, max_reso: int, steps: int) -> tuple[int, int]:
+    """BaseDataset.adjust_min_max_bucket_reso_by_steps: min rounded down and max up to the step; kohya then stops
+    ("min_bucket_reso must be equal or less than resolution") when min > the short side of the resolution or
+    max < its long side."""
+    if min_reso % steps:
+        min_reso -= min_reso % steps
+    if max_reso % steps:
+        max_reso += steps - max_reso % steps
+    if min(resolution) < min_reso:
+        raise KohyaRefuses(
+            f"min_bucket_reso {min_reso} (rounded to {steps} px steps) is larger than the resolution's short side "
+            f'{min(resolution)}: sd-scripts stops with "min_bucket_reso must be equal or less than resolution"'
+        )
+    if max(resolution) > max_reso:
+        raise KohyaRefuses(
+            f"max_bucket_reso {max_reso} (rounded to {steps} px steps) is smaller than the resolution's long side "
+            f'{max(resolution)}: sd-scripts stops with "max_bucket_reso must be equal or greater than resolution"'
+        )
+    return min_reso, max_reso
+
+
 @functools.lru_cache(maxsize=64)
 def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, steps: int) -> tuple[tuple[int, int], ...]:
-    """The bucket sizes sd-scripts' BucketManager.make_buckets() builds for `enable_bucket`."""
+    """model_util.make_bucket_resolutions: the square of area ≤ resolution², then for each width from min to max
+    in steps the tallest height (≤ max) within that area, both ways round; sorted, as kohya keeps them."""
     max_area = resolution[0] * resolution[1]
-    side = int(math.sqrt(max_area)) // steps * steps
+    side = int(math.sqrt(max_area) // steps) * steps
     buckets = {(side, side)}
     width = min_reso
     while width <= max_reso:
-        height = min(max_reso, (max_area // width) // steps * steps)
+        height = min(max_reso, int((max_area // width) // steps) * steps)
         if height >= min_reso:
             buckets.add((width, height))
             buckets.add((height, width))
@@ -161,32 +318,79 @@ def make_buckets(resolution: tuple[int, int], min_reso: int, max_reso: int, step
 
 
 @dataclass(frozen=True)
+class Buckets:
+    """How one subset is bucketed (BaseDataset.make_buckets)."""
+
+    resolution: tuple[int, int]
+    no_upscale: bool  # bucket_no_upscale with enable_bucket
+    steps: int
+    predefined: tuple[tuple[int, int], ...]  # the buckets to choose from; empty under bucket_no_upscale
+
+
+def plan_buckets(
+    resolution: tuple[int, int], enable_bucket: bool, no_upscale: bool, min_reso: int, max_reso: int, steps: int
+) -> Buckets:
+    """BaseDataset.make_buckets: without enable_bucket one fixed bucket, the resolution (min/max ignored); with it,
+    min/max adjusted (and refused) by adjust_min_max, then the predefined list — or, under bucket_no_upscale,
+    none: each image gets a bucket from its own size (min/max ignored, as kohya warns)."""
+    if not enable_bucket:
+        return Buckets(resolution, False, steps, (resolution,))
+    min_reso, max_reso = adjust_min_max(resolution, min_reso, max_reso, steps)
+    if no_upscale:
+        return Buckets(resolution, True, steps, ())
+    return Buckets(resolution, False, steps, make_buckets(resolution, min_reso, max_reso, steps))
+
+
+@dataclass(frozen=True)
 class BucketFit:
     bucket: tuple[int, int]
-    scale: float  # >1 means the image is enlarged to cover the bucket
-    crop_fraction: float  # share of the (scaled) image cut away to fit the bucket
+    resized: tuple[int, int]  # the size kohya resizes the image to before cropping it to the bucket
+    scale: float  # >1 means the image is enlarged
+    crop_fraction: float  # share of the resized image cut away to fit the bucket
 
 
-def fit_bucket(width: int, height: int, buckets) -> BucketFit:
-    """How sd-scripts places one image: the bucket of nearest aspect ratio, scaled to cover, then cropped."""
+def _round_to_steps(x: float, steps: int) -> int:
+    """BucketManager.round_to_steps."""
+    n = int(x + 0.5)
+    return n - n % steps
+
+
+def select_bucket(width: int, height: int, plan: Buckets) -> BucketFit:
+    """BucketManager.select_bucket, for an image of its *stored* size (kohya reads it with imagesize and ignores
+    EXIF orientation)."""
     aspect = width / height
-    bucket = min(buckets, key=lambda b: (abs(b[0] / b[1] - aspect), -b[0] * b[1]))
-    return _cover(width, height, bucket)
-
-
-def fit_no_upscale(width: int, height: int, resolution: tuple[int, int], steps: int) -> BucketFit:
-    """`bucket_no_upscale`: the image keeps its size (shrunk to the area if larger), rounded down to steps."""
-    max_area = resolution[0] * resolution[1]
-    w, h = float(width), float(height)
-    if w * h > max_area:
-        s = math.sqrt(max_area / (w * h))
-        w, h = w * s, h * s
-    bw = max(steps, int(w) // steps * steps)
-    bh = max(steps, int(h) // steps * steps)
-    return _cover(width, height, (bw, bh))
-
-
-def _cover(width: int, height: int, bucket: tuple[int, int]) -> BucketFit:
-    scale = max(bucket[0] / width, bucket[1] / height)
-    covered = (width * scale) * (height * scale)
-    return BucketFit(bucket, scale, max(0.0, 1.0 - bucket[0] * bucket[1] / covered))
+    if not plan.no_upscale:
+        # The image's own size if it is a bucket; else the first bucket in sorted order with the least aspect error
+        # (numpy argmin keeps the first of equals).
+        if (width, height) in plan.predefined:
+            reso = (width, height)
+        else:
+            errors = [abs(w / h - aspect) for w, h in plan.predefined]
+            reso = plan.predefined[errors.index(min(errors))]
+        scale = reso[1] / height if aspect > reso[0] / reso[1] else reso[0] / width
+        resized = (int(width * scale + 0.5), int(height * scale + 0.5))
+    else:
+        max_area = plan.resolution[0] * plan.resolution[1]
+        steps = plan.steps
+        if width * height > max_area:
+            # Shrunk to the area keeping the aspect; one side rounded to the step, the other derived from it:
+            # whichever of the two roundings keeps the aspect closer.
+            rw = math.sqrt(max_area * aspect)
+            rh = max_area / rw
+            bw = _round_to_steps(rw, steps)
+            bh_w = _round_to_steps(bw / aspect, steps)
+            bh = _round_to_steps(rh, steps)
+            bw_h = _round_to_steps(bh * aspect, steps)
+            err_w = abs(bw / bh_w - aspect) if bh_w else math.inf
+            err_h = abs(bw_h / bh - aspect) if bh else math.inf
+            if err_w < err_h:
+                resized = (bw, int(bw / aspect + 0.5))
+            else:
+                resized = (int(bh * aspect + 0.5), bh)
+        else:
+            resized = (width, height)
+        reso = (resized[0] - resized[0] % steps, resized[1] - resized[1] % steps)
+        scale = resized[0] / width
+    area = resized[0] * resized[1]
+    crop = 1.0 - (reso[0] * reso[1]) / area if area else 1.0
+    return BucketFit(reso, resized, scale, max(0.0, crop))

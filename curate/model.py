@@ -50,6 +50,8 @@ class Concept:
     max_bucket_reso: int
     bucket_no_upscale: bool
     is_reg: bool = False
+    bucket_reso_steps: int = 64
+    enable_wildcard: bool = False  # multi-line captions: one line at random instead of the first
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ class Caption:
 
     path: str | None  # the caption kohya will read, relative; None when missing
     text: str | None  # None when missing or undecodable
-    problem: str | None = None  # 'not-utf8', 'too-large'
+    problem: str | None = None  # 'not-utf8', 'empty-file', 'too-large', 'nul-bytes', 'not-a-file', 'unreadable'
     other_extensions: tuple[str, ...] = ()  # captions beside the image in extensions kohya will not read
+    bom: bool = False  # starts with a UTF-8 byte-order mark (kohya keeps it as part of the first tag)
 
 
 @dataclass
@@ -74,7 +77,8 @@ class ImageRecord:
     sha256: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
     sidecars: tuple[str, ...] = ()  # relative paths of .xmp / .json / .html files describing this image
-    trained: bool = True  # False when kohya will not load the file (its extension): never trained on
+    trained: bool = True  # False when kohya will not load the file: never trained on
+    not_trained: str = ""  # why not, when it is not its extension (a folder kohya skips, a nested folder, …)
 
     @property
     def image(self) -> ImageFeatures:

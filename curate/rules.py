@@ -108,6 +108,26 @@ def resolve_base_model(name: str | None, table: dict[str, Any] | None = None) ->
     return BaseModel(key, m.get("description", key), int(m["resolution"]), int(m["max_bucket_reso"]))
 
 
+@dataclass(frozen=True)
+class Trainer:
+    """What a trainer passes to sd-scripts when no config says otherwise (rules/trainers.toml)."""
+
+    name: str
+    description: str
+    options: dict[str, Any]
+    is_default: bool
+
+
+def resolve_trainer(name: str | None) -> Trainer:
+    table = load_toml(rules_dir() / "trainers.toml")
+    key = (name or table["default"]).strip()
+    trainers = table["trainers"]
+    if key not in trainers:
+        raise RulesError(f"unknown trainer '{name}'; choose one of: {', '.join(sorted(trainers))}")
+    opts = {k: v for k, v in trainers[key].items() if k != "description"}
+    return Trainer(key, trainers[key].get("description", key), opts, name is None)
+
+
 def load_settings(profile: str | None = None, user_file: Path | None = None) -> Settings:
     base = load_toml(rules_dir() / "checks.toml")
     base["platforms"] = load_toml(rules_dir() / "platforms.toml").get("platforms", {})

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from curate.files import NotRegularFile, TooLarge, read_bounded
-from curate.kohya import KohyaConfig, find_config, load_config, parse_concept_folder, parse_resolution
+from curate.kohya import (
+    KohyaConfig,
+    Subset,
+    caption_extension,
+    face_crop_stem,
+    find_config,
+    folder_repeats,
+    load_config,
+    locate_dir,
+    parse_concept_folder,
+    parse_resolution,
+    plan_buckets,
+)
 from curate.model import Caption, Concept, ImageRecord
-from curate.rules import BaseModel, RulesError, Settings
+from curate.rules import BaseModel, RulesError, Settings, Trainer, resolve_trainer
 
 # What curate decodes. kohya itself reads fewer of these (rules/checks.toml [kohya] image_extensions).
 IMAGE_EXTENSIONS = frozenset(
@@ -48,11 +62,15 @@ class Scan:
     orphan_captions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     outside: list[tuple[str, str]] = field(default_factory=list)  # (folder, target) reached through a link
-    layout: str = "plain"  # 'kohya' (N_ folders), 'dataset_config', 'plain'
+    layout: str = "plain"  # 'kohya_ss' (img/ reg/), 'kohya' (N_ folders), 'concept', 'dataset_config', 'plain'
+    trainer: Trainer | None = None
+    train_dir: str | None = None  # without a config: the folder kohya is pointed at (train_data_dir), relative
+    reg_dir: str | None = None  # and reg_data_dir
+    notes: list[str] = field(default_factory=list)  # how the config's folders were found here, said once
     config_path: str | None = None
     config_problem: str | None = None
     caption_extension: str = ".caption"
-    caption_extension_source: str = "kohya default"
+    caption_extension_source: str = "trainer default"
     caption_extension_why: str = ""  # one clause saying why, where the source alone does not
     resolution: tuple[int, int] = (1024, 1024)
     resolution_source: str = "base model"
@@ -105,57 +123,152 @@ def _walk(root: Path, skipped: list[tuple[str, str]], outside: list[tuple[str, s
         stack.extend(reversed(subdirs))
 
 
-def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
+def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None, bool]:
+    """(text, problem, starts with a byte-order mark), as DreamBoothDataset.read_caption reads it: UTF-8, the
+    BOM kept (open(..., encoding="utf-8")); an empty file or one that is not UTF-8 stops kohya's training."""
     try:
         data = read_bounded(path, max_bytes)
     except TooLarge:
-        return None, "too-large"
+        return None, "too-large", False
     except NotRegularFile:
-        return None, "not-a-file"
+        return None, "not-a-file", False
     except OSError:
-        return None, "unreadable"
+        return None, "unreadable", False
+    if not data:
+        return "", "empty-file", False
+    bom = data.startswith(b"\xef\xbb\xbf")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return None, "not-utf8"
+        return None, "not-utf8", bom
     if "\x00" in text:  # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL after every letter
-        return None, "nul-bytes"
-    return text, None
+        return None, "nul-bytes", bom
+    return text.removeprefix("\ufeff"), None, bom
 
 
-def _concept_for(folder: str, cfg: KohyaConfig | None, root: Path, defaults: dict) -> Concept:
-    opts = dict(defaults)
-    repeats: int | None = None
-    tokens = ""
-    is_reg = False
-    if cfg is not None:
-        abs_dir = (root / folder).resolve()
-        for sub in cfg.subsets:
-            if sub.image_dir is not None and sub.image_dir == abs_dir:
-                opts.update({k: v for k, v in sub.options.items() if k in opts})
-                repeats = int(sub.options.get("num_repeats", 1))
-                tokens = str(sub.options.get("class_tokens", ""))
-                is_reg = bool(sub.options.get("is_reg", False))
-                break
-    else:
-        # The nearest `N_token class` folder above the image (kohya_ss projects keep them under img/).
-        for part in reversed(PurePosixPath(folder).parts if folder else ()):
-            parsed = parse_concept_folder(part)
-            if parsed:
-                repeats, tokens = parsed
-                break
+def _layout(root: Path, listing: list[tuple[str, list[str]]]) -> tuple[str, str | None, str | None]:
+    """(layout, training folder, regularisation folder) as kohya would be pointed at this dataset without a config.
+
+    - kohya_ss project: `img/` holding `N_name` folders (train_data_dir) beside `reg/` (reg_data_dir), `model/`,
+      `log/`;
+    - kohya: `N_name` folders directly inside the audited folder (it is train_data_dir);
+    - concept: the audited folder is itself one `N_name` folder;
+    - plain: none of these (a dataset_config.toml will name the folders)."""
+    children: dict[str, list[str]] = {}
+    for folder, _files in listing:
+        parts = PurePosixPath(folder).parts
+        if len(parts) == 1:
+            children.setdefault("", []).append(parts[0])
+        elif len(parts) == 2:
+            children.setdefault(parts[0], []).append(parts[1])
+
+    def numbered(names: list[str]) -> bool:
+        return any(folder_repeats(n)[0] is not None for n in names)
+
+    top = children.get("", [])
+    if "img" in top and numbered(children.get("img", [])):
+        return "kohya_ss", "img", "reg" if "reg" in top else None
+    if numbered(top):
+        return "kohya", "", None
+    if parse_concept_folder(root.resolve().name):
+        return "concept", None, None
+    return "plain", None, None
+
+
+def _why_not_trained(folder: str, layout: str, train: str | None, reg: str | None) -> tuple[str, str | None]:
+    """(reason kohya does not train images here or '', the concept folder name that holds them) for a folder
+    relative to the dataset, where kohya is pointed at `train` (and `reg`) without a config.
+    config_util.generate_dreambooth_subsets_config_by_subdirs lists only the direct sub-folders of
+    train_data_dir; train_util.glob_images is not recursive."""
+    parts = PurePosixPath(folder).parts if folder else ()
+    if layout == "concept":
+        return (
+            ("", None)
+            if not parts
+            else (f"in the sub-folder {folder}/: kohya reads only the images directly inside a concept folder", None)
+        )
+    for base in (b for b in (train, reg) if b is not None):
+        bparts = PurePosixPath(base).parts if base else ()
+        if parts[: len(bparts)] != bparts:
+            continue
+        rest = parts[len(bparts) :]
+        where = f"{base}/" if base else "the dataset folder"
+        if not rest:
+            return f"directly in {where}: kohya trains only images inside N_name folders", None
+        name = rest[0]
+        repeats, _ = folder_repeats(name)
+        concept = "/".join((*bparts, name))
+        if repeats is None:
+            return f"{concept}/ has no N_ repeats prefix: kohya skips the folder", concept
+        if repeats < 1:
+            return f"{concept}/ has {repeats} repeats: kohya ignores folders with fewer than 1", concept
+        if len(rest) > 1:
+            return (
+                f"in the sub-folder {folder}/: kohya reads only the images directly inside {concept}/ "
+                "(its search is not recursive)",
+                concept,
+            )
+        return "", concept
+    outside = " and ".join(f"{b}/" for b in (train, reg) if b)
+    return f"outside {outside}: not part of the kohya_ss project's training data", None
+
+
+def _concept(folder: str, opts: dict[str, Any], repeats: int | None, tokens: str, is_reg: bool) -> Concept:
     return Concept(
         folder=folder,
         repeats=repeats,
         tokens=tokens,
-        caption_extension=str(opts["caption_extension"]),
+        caption_extension=caption_extension(str(opts["caption_extension"])),
         resolution=parse_resolution(opts["resolution"]),
         enable_bucket=bool(opts["enable_bucket"]),
         min_bucket_reso=int(opts["min_bucket_reso"]),
         max_bucket_reso=int(opts["max_bucket_reso"]),
         bucket_no_upscale=bool(opts["bucket_no_upscale"]),
         is_reg=is_reg,
+        bucket_reso_steps=int(opts["bucket_reso_steps"]),
+        enable_wildcard=bool(opts.get("enable_wildcard", False)),
     )
+
+
+def _validate(concept: Concept) -> None:
+    """Raise KohyaRefuses where sd-scripts would stop on this subset's bucket settings."""
+    plan_buckets(
+        concept.resolution,
+        concept.enable_bucket,
+        concept.bucket_no_upscale,
+        concept.min_bucket_reso,
+        concept.max_bucket_reso,
+        concept.bucket_reso_steps,
+    )
+
+
+def _fine_tuning_captions(sub: Subset, root: Path, max_bytes: int) -> dict[str, str] | None:
+    """A fine-tuning subset's captions from its metadata_file (FineTuningDataset: `caption`, else `tags`; both
+    joined by the caption separator), keyed by image file stem. None when the file cannot be read."""
+    value = sub.options.get("metadata_file")
+    if not value:
+        return None
+    path = Path(str(value))
+    if not path.is_file():
+        located, _ = locate_dir(str(path.parent), root)
+        path = (located or root) / path.name
+    try:
+        doc = json.loads(read_bounded(path, max_bytes * 1000).decode("utf-8"))
+    except (OSError, NotRegularFile, TooLarge, ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    sep = str(sub.options.get("caption_separator", ","))
+    out: dict[str, str] = {}
+    for key, md in doc.items():
+        if not isinstance(md, dict):
+            continue
+        caption, tags = md.get("caption"), md.get("tags")
+        if caption is None:
+            caption, tags = tags, None
+        text = str(caption or "") + (sep + str(tags) if tags else "")
+        out[PurePosixPath(str(key).replace("\\", "/")).stem] = text
+    return out
 
 
 def scan_dataset(
@@ -163,41 +276,33 @@ def scan_dataset(
     settings: Settings,
     base_model: BaseModel,
     kohya_config: Path | None = None,
-    caption_extension: str | None = None,
+    caption_extension_given: str | None = None,
+    trainer: Trainer | None = None,
 ) -> Scan:
-    """Walk `root`; pair images with captions; read kohya's folder names and dataset_config.toml."""
+    """Walk `root`; pair images with captions; say, as kohya would, which images are trained and how."""
     root = Path(root)
-    kohya = settings.section("kohya")
+    trainer = trainer or resolve_trainer(None)
     known_caption_exts = {e.lower() for e in settings.cfg.caption.known_extensions}
-    scan = Scan(root=root, images=[])
+    scan = Scan(root=root, images=[], trainer=trainer)
+    listing = list(_walk(root, scan.skipped, scan.outside))
+    folders = [f for f, _ in listing]
 
     cfg: KohyaConfig | None = None
     config_path = kohya_config or find_config(root)
+    extra_keys = frozenset(settings.cfg.kohya.extra_config_keys)
     if config_path is not None:
         scan.config_path = str(config_path)
         try:
-            cfg = load_config(Path(config_path), root)
+            cfg = load_config(Path(config_path), root, folders, extra_keys)
         except RulesError as e:
             if kohya_config is not None:
                 raise
             scan.config_problem = str(e)
 
-    defaults = {
-        "caption_extension": kohya["default_caption_extension"],
-        "resolution": base_model.resolution,
-        # Without a config curate assumes bucketing on, as kohya_ss and most trainers run it.
-        "enable_bucket": cfg is None,
-        "min_bucket_reso": kohya["min_bucket_reso"],
-        "max_bucket_reso": base_model.max_bucket_reso,
-        "bucket_no_upscale": False,
-    }
-    if cfg is not None:
-        # sd-scripts defaults when the config leaves a key out.
-        defaults["max_bucket_reso"] = 1024
-    if caption_extension:
-        known_caption_exts.add(caption_extension.lower())
-
-    listing = list(_walk(root, scan.skipped, scan.outside))
+    # The command-line layer sd-scripts falls back to: the trainer's values; the resolution from the base model.
+    defaults: dict[str, Any] = {**trainer.options, "resolution": base_model.resolution}
+    if caption_extension_given:
+        known_caption_exts.add(caption_extension_given.lower())
     caption_counts: Counter[str] = Counter()
     for _folder, files in listing:
         stems = {os.path.splitext(f)[0] for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
@@ -205,60 +310,144 @@ def scan_dataset(
             stem, ext = os.path.splitext(f)
             if ext.lower() in known_caption_exts and stem in stems:
                 caption_counts[ext] += 1
-
-    if caption_extension:
-        defaults["caption_extension"] = caption_extension
+    config_sets_ext = cfg is not None and any("caption_extension" in s.options for s in cfg.subsets)
+    trainer_ext = str(defaults["caption_extension"])
+    if caption_extension_given:
+        defaults["caption_extension"] = caption_extension_given
         scan.caption_extension_source = "--caption-extension"
-    elif cfg is not None and any("caption_extension" in s.options for s in cfg.subsets):
-        scan.caption_extension_source = "dataset_config.toml"
-        defaults_ext = next(s.options["caption_extension"] for s in cfg.subsets if "caption_extension" in s.options)
-        scan.caption_extension = str(defaults_ext)
-    elif cfg is not None:
-        scan.caption_extension_source = "kohya default (dataset_config.toml sets none)"
-    elif caption_counts:
-        defaults["caption_extension"] = caption_counts.most_common(1)[0][0]
+    elif config_sets_ext:
+        assert cfg is not None
+        scan.caption_extension_source = Path(str(config_path)).name
+        defaults["caption_extension"] = next(
+            s.options["caption_extension"] for s in cfg.subsets if "caption_extension" in s.options
+        )
+    elif trainer.is_default and caption_counts and caption_counts.most_common(1)[0][0] != trainer_ext:
+        # The trainer was not named: the captions here say which extension the user set in it.
+        ext, n = caption_counts.most_common(1)[0]
+        defaults["caption_extension"] = ext
         scan.caption_extension_source = "detected"
         scan.caption_extension_why = (
-            f"{caption_counts.most_common(1)[0][1]} of {sum(caption_counts.values())} "
-            f"captions beside images here use it; sd-scripts' own default is "
-            f"{kohya['default_caption_extension']}, so pass --caption_extension to it"
+            f"{n} of {sum(caption_counts.values())} captions beside images here use it, but the {trainer.description} "
+            f"read {trainer_ext}: set the caption extension to {ext} in your trainer (sd-scripts: "
+            f"--caption_extension {ext})"
         )
-    if scan.caption_extension_source == "kohya default":
-        scan.caption_extension_why = (
-            "no caption files beside the images; sd-scripts' default (the kohya_ss GUI "
-            "passes .txt; give --caption-extension)"
-        )
-    if scan.caption_extension_source != "dataset_config.toml":
-        scan.caption_extension = defaults["caption_extension"]
+    else:
+        scan.caption_extension_source = f"{trainer.name} default"
+        if not caption_counts:
+            scan.caption_extension_why = "no caption files beside the images"
+    scan.caption_extension = caption_extension(str(defaults["caption_extension"]))
+
+    concepts: dict[str, Concept] = {}
+    reasons: dict[str, str] = {}
+    ft_captions: dict[str, dict[str, str] | None] = {}
+    max_caption = settings.cfg.caption.max_bytes
+    if cfg is not None:
+        scan.layout = "dataset_config"
+        root_r = root.resolve()
+        by_folder: dict[str, Subset] = {}
+        relative = [s for s in cfg.subsets if s.note and "is relative to where training starts" in s.note]
+        if relative:
+            names = ", ".join(f"'{s.declared_dir}'" for s in relative)
+            scan.notes.append(
+                f"image_dir {names}: relative, so kohya reads {'it' if len(relative) == 1 else 'them'} from where "
+                "training starts; curate found them in the audited folder — start training there"
+            )
+        for sub in cfg.subsets:
+            if sub.note and sub not in relative:
+                scan.notes.append(sub.note)
+            if sub.image_dir is None:
+                continue
+            if sub.image_dir != root_r and root_r not in sub.image_dir.parents:
+                scan.notes.append(f"image_dir {sub.declared_dir} is outside the audited folder: not audited")
+                continue
+            rel = sub.image_dir.relative_to(root_r).as_posix()
+            rel = "" if rel == "." else rel
+            if rel in by_folder:  # DreamBoothDataset: a second subset with the same image_dir is ignored
+                continue
+            by_folder[rel] = sub
+        for folder in folders:
+            sub_or_none = by_folder.get(folder)
+            if sub_or_none is None:
+                opts = defaults
+                concept = _concept(folder, {**opts, **_first_general(cfg)}, None, "", False)
+                holder = next((f for f in by_folder if folder.startswith(f + "/") or f == ""), None)
+                reasons[folder] = (
+                    f"in the sub-folder {folder}/ of a subset: kohya reads only the images directly inside "
+                    "image_dir (its search is not recursive)"
+                    if holder is not None
+                    else f"{folder or 'this folder'} is not the image_dir of any subset in {Path(cfg.path).name}"
+                )
+            else:
+                opts = {**defaults, **sub_or_none.options}
+                n_repeats = int(opts.get("num_repeats", 1))
+                concept = _concept(
+                    folder, opts, n_repeats, str(opts.get("class_tokens") or ""), bool(opts.get("is_reg", False))
+                )
+                if n_repeats < 1:
+                    reasons[folder] = f"num_repeats = {n_repeats}: kohya ignores subsets with fewer than 1 repeat"
+                if "metadata_file" in opts:
+                    ft_captions[folder] = _fine_tuning_captions(sub_or_none, root, max_caption)
+            try:
+                _validate(concept)
+            except RulesError as e:
+                if kohya_config is not None:
+                    raise RulesError(f"{config_path}: {e}") from None
+                if scan.config_problem is None:
+                    scan.config_problem = f"{config_path}: {e}"
+                concept = _concept(
+                    folder,
+                    {**defaults, "enable_bucket": concept.enable_bucket},
+                    concept.repeats,
+                    concept.tokens,
+                    concept.is_reg,
+                )
+            concepts[folder] = concept
+    else:
+        layout, train, reg = _layout(root, listing)
+        scan.layout = layout
+        scan.train_dir, scan.reg_dir = train, reg
+        concept_name = root.resolve().name
+        for folder in folders:
+            repeats: int | None = None
+            tokens = ""
+            is_reg = False
+            if layout == "plain":
+                # kohya reads no folder names here; a config will point at the folders.
+                holder = next((p for p in reversed(PurePosixPath(folder).parts) if parse_concept_folder(p)), None)
+                if holder:
+                    repeats, tokens = parse_concept_folder(holder) or (None, "")
+            elif layout == "concept":
+                reason, _ = _why_not_trained(folder, layout, train, reg)
+                repeats, tokens = parse_concept_folder(concept_name) or (None, "")
+                if reason:
+                    reasons[folder] = reason
+            else:
+                reason, holder = _why_not_trained(folder, layout, train, reg)
+                if holder is not None:
+                    r, tokens = folder_repeats(PurePosixPath(holder).name)
+                    repeats = r if r is not None and r >= 1 else None
+                    is_reg = reg is not None and holder.split("/")[0] == reg
+                if reason:
+                    reasons[folder] = reason
+            concept = _concept(folder, defaults, repeats, tokens, is_reg)
+            try:
+                _validate(concept)
+            except RulesError as e:
+                raise RulesError(f"the trainer's settings ({trainer.name}): {e}") from None
+            concepts[folder] = concept
+
     if cfg is not None and any("resolution" in s.options for s in cfg.subsets):
-        scan.resolution_source = "dataset_config.toml"
+        scan.resolution_source = Path(str(config_path)).name
         scan.resolution = parse_resolution(
             next(s.options["resolution"] for s in cfg.subsets if "resolution" in s.options)
         )
     else:
         scan.resolution = (base_model.resolution, base_model.resolution)
 
-    scan.layout = (
-        "dataset_config"
-        if cfg is not None
-        else (
-            "kohya"
-            if any(parse_concept_folder(p) for folder, _ in listing for p in folder.split("/") if p)
-            else "plain"
-        )
-    )
-
-    max_caption = settings.cfg.caption.max_bytes
-    loaded_exts = {e.lower() for e in (*kohya["image_extensions"], *kohya["plugin_image_extensions"])}
-    concepts: dict[str, Concept] = {}
+    kohya = settings.cfg.kohya
+    loaded = [*kohya.image_extensions, *kohya.plugin_image_extensions]
+    loaded_exts = {*loaded, *(e.upper() for e in loaded)}  # train_util.IMAGE_EXTENSIONS: ".png" and ".PNG" only
     for folder, files in listing:
-        if folder not in concepts:
-            try:
-                concepts[folder] = _concept_for(folder, cfg, root, defaults)
-            except RulesError as e:
-                if scan.config_problem is None:
-                    scan.config_problem = str(e)
-                concepts[folder] = _concept_for(folder, None, root, {**defaults, "resolution": base_model.resolution})
         concept = concepts[folder]
         file_set = set(files)
         by_stem: dict[str, list[str]] = {}
@@ -270,6 +459,8 @@ def scan_dataset(
             elif ext.lower() in known_caption_exts:
                 by_stem.setdefault(stem, []).append(f)
         image_stems = set()
+        read_captions: set[str] = set()
+        metadata = ft_captions.get(folder)
         for f in images:
             stem, ext = os.path.splitext(f)
             image_stems.add(stem)
@@ -279,44 +470,95 @@ def scan_dataset(
                 size = abs_path.stat().st_size
             except OSError:
                 size = 0
-            want = stem + concept.caption_extension
-            others = tuple(sorted(os.path.splitext(c)[1] for c in by_stem.get(stem, []) if c != want))
-            if want in file_set:
-                cap_rel = f"{folder}/{want}" if folder else want
-                text, problem = _read_caption(root / cap_rel, max_caption)
-                caption = Caption(cap_rel, text, problem, others)
+            why_not = reasons.get(folder, "")
+            if folder in ft_captions:
+                meta_name = str(concepts[folder].folder)
+                if metadata is None:
+                    caption = Caption(None, None, None, ())
+                elif stem in metadata:
+                    caption = Caption(f"{meta_name}:metadata_file", metadata[stem], None, ())
+                else:
+                    caption = Caption(None, None, None, ())
+                    why_not = why_not or "not listed in the subset's metadata_file: kohya fine-tuning trains only those"
             else:
-                caption = Caption(None, None, None, others)
-            sidecars = tuple(
-                f"{folder}/{n}" if folder else n
-                for n in sorted({base + suffix for base in (f, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
-            ) + tuple(f"{folder}/{n}" if folder else n for n in FOLDER_SIDECARS if n in file_set)
+                ext_c = concept.caption_extension
+                candidates = [stem + ext_c]
+                face = face_crop_stem(stem)
+                if face:
+                    candidates.append(face + ext_c)
+                want = next((c for c in candidates if c in file_set), None)
+                others = tuple(sorted(os.path.splitext(c)[1] for c in by_stem.get(stem, []) if c != want))
+                if want is not None:
+                    read_captions.add(want)
+                    cap_rel = f"{folder}/{want}" if folder else want
+                    text, problem, bom = _read_caption(root / cap_rel, max_caption)
+                    caption = Caption(cap_rel, text, problem, others, bom)
+                else:
+                    caption = Caption(None, None, None, others)
+            trained = ext in loaded_exts and not why_not
             scan.images.append(
                 ImageRecord(
-                    rel, str(abs_path), size, concept, caption, sidecars=sidecars, trained=ext.lower() in loaded_exts
+                    rel,
+                    str(abs_path),
+                    size,
+                    concept,
+                    caption,
+                    sidecars=_sidecars(folder, f, stem, file_set),
+                    trained=trained,
+                    not_trained=why_not,
                 )
             )
+        if reasons.get(folder, "").startswith("outside "):
+            continue  # a kohya_ss project's model/ and log/: not training data, no caption is missing there
         for stem, caps in by_stem.items():
             if stem not in image_stems:
-                scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps)
-    scan.assumptions = _assumptions(scan, cfg, base_model, concepts, kohya)
+                scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps if c not in read_captions)
+    scan.assumptions = _assumptions(scan, cfg, base_model, concepts, trainer)
     return scan
 
 
+def _first_general(cfg: KohyaConfig) -> dict[str, Any]:
+    """[general] of a config: it applies to every folder, also those no subset names."""
+    return {
+        k: v
+        for k, v in cfg.general.items()
+        if k
+        in (
+            "caption_extension",
+            "resolution",
+            "enable_bucket",
+            "min_bucket_reso",
+            "max_bucket_reso",
+            "bucket_no_upscale",
+            "bucket_reso_steps",
+        )
+    }
+
+
+def _sidecars(folder: str, name: str, stem: str, file_set: set[str]) -> tuple[str, ...]:
+    def rel(n: str) -> str:
+        return f"{folder}/{n}" if folder else n
+
+    own = sorted({base + suffix for base in (name, stem) for suffix in SIDECAR_SUFFIXES} & file_set)
+    return tuple(rel(n) for n in own) + tuple(rel(n) for n in FOLDER_SIDECARS if n in file_set)
+
+
 def _assumptions(
-    scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept], kohya: dict
+    scan: Scan, cfg: KohyaConfig | None, base_model: BaseModel, concepts: dict[str, Concept], trainer: Trainer
 ) -> list[tuple[str, str, str]]:
     """Every training setting the audit's advice depends on, its value, and where the value came from."""
-    with_images = {id(r.concept) for r in scan.images}  # one pass over the images, not one per concept
-    used = [concepts[f] for f in sorted(concepts) if id(concepts[f]) in with_images]
+    trained = {id(r.concept) for r in scan.images if r.trained}
+    used = [concepts[f] for f in sorted(concepts) if id(concepts[f]) in trained]
     used = used or list(concepts.values())
+    config_name = Path(str(scan.config_path)).name if cfg is not None else ""
+    trainer_source = f"{trainer.name} default"
 
     def source(key: str) -> str:
         if cfg is not None and any(key in s.options for s in cfg.subsets):
-            return scan.config_path and Path(scan.config_path).name or "dataset_config.toml"
+            return config_name
         if cfg is not None:
-            return "sd-scripts default (the config does not set it)"
-        return "assumed: no dataset_config.toml"
+            return f"{trainer_source} ({config_name} does not set it)"
+        return trainer_source
 
     def value(get, fmt=str) -> str:
         values = sorted({get(c) for c in used}, key=str)
@@ -334,24 +576,19 @@ def _assumptions(
         )
     )
     onoff = {True: "on", False: "off"}
-    out = [
+    why_trainer = (
+        "curate's default: most LoRA trainers run sd-scripts through the kohya_ss GUI; --trainer sd-scripts for "
+        "its command line"
+        if trainer.is_default
+        else f"--trainer {trainer.name}"
+    )
+    return [
+        ("trainer", trainer.description, why_trainer),
         ("resolution", value(lambda c: c.resolution, px), res_source),
-        (
-            "enable_bucket",
-            value(lambda c: c.enable_bucket, onoff.get),
-            source("enable_bucket")
-            if cfg is not None
-            else "assumed on: no dataset_config.toml (kohya_ss runs with buckets on)",
-        ),
+        ("enable_bucket", value(lambda c: c.enable_bucket, onoff.get), source("enable_bucket")),
         ("min_bucket_reso", value(lambda c: c.min_bucket_reso, lambda v: f"{v} px"), source("min_bucket_reso")),
-        (
-            "max_bucket_reso",
-            value(lambda c: c.max_bucket_reso, lambda v: f"{v} px"),
-            source("max_bucket_reso")
-            if cfg is not None
-            else f"assumed for base model {base_model.name}: no dataset_config.toml",
-        ),
-        ("bucket_reso_steps", f"{kohya['bucket_reso_steps']} px", "sd-scripts default"),
+        ("max_bucket_reso", value(lambda c: c.max_bucket_reso, lambda v: f"{v} px"), source("max_bucket_reso")),
+        ("bucket_reso_steps", value(lambda c: c.bucket_reso_steps, lambda v: f"{v} px"), source("bucket_reso_steps")),
         ("bucket_no_upscale", value(lambda c: c.bucket_no_upscale, onoff.get), source("bucket_no_upscale")),
         (
             "caption_extension",
@@ -359,4 +596,3 @@ def _assumptions(
             scan.caption_extension_source + (f": {scan.caption_extension_why}" if scan.caption_extension_why else ""),
         ),
     ]
-    return out

@@ -46,11 +46,9 @@ class Caption:
 
 @dataclass(frozen=True)
 class Kohya:
-    default_caption_extension: str
     image_extensions: list[str]
     plugin_image_extensions: list[str]
-    min_bucket_reso: int
-    bucket_reso_steps: int
+    extra_config_keys: list[str]
 
 
 @dataclass(frozen=True)

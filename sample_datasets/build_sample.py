@@ -51,7 +51,7 @@ def build(out: Path) -> None:
     (out / "dataset_config.toml").write_text(
         "# kohya sd-scripts dataset config for the sample (an SD 1.5 LoRA at 512 px)\n"
         '[general]\ncaption_extension = ".txt"\nshuffle_caption = true\nkeep_tokens = 1\n\n'
-        "[[datasets]]\nresolution = 512\nbatch_size = 2\nenable_bucket = true\n"
+        "[[datasets]]\nresolution = 512\nbatch_size = 2\nenable_bucket = true\nbucket_no_upscale = false\n"
         "min_bucket_reso = 256\nmax_bucket_reso = 1024\n\n"
         '  [[datasets.subsets]]\n  image_dir = "10_pdphoto photo"\n  num_repeats = 10\n  class_tokens = "pdphoto photo"\n\n'
         '  [[datasets.subsets]]\n  image_dir = "5_pdtexture texture"\n  num_repeats = 5\n  class_tokens = "pdtexture texture"\n',

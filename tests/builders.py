@@ -45,6 +45,7 @@ def record(
     frames: int = 1,
     views: list | None = None,
     trained: bool = True,
+    orientation_image: int = 1,
     **features: Any,
 ) -> ImageRecord:
     """One image record; keyword arguments add features by extractor name (quality={...}, marks={...}).
@@ -60,6 +61,7 @@ def record(
             "width": w,
             "height": h,
             "frames": frames,
+            "orientation": orientation_image,
             "pixel_hash": pixel,
             "phash": phash,
             "dhash": dhash,

@@ -144,7 +144,7 @@ def test_oversized_file_is_not_read(tmp_path, audit_json, monkeypatch):
     assert f["code"] == "UNR006" and "limit" in f["message"]
 
 
-def test_exif_orientation_is_applied(tmp_path, audit_json):
+def test_exif_rotated_photo_is_sized_as_kohya_reads_it(tmp_path, audit_json):
     d = tmp_path / "rot"
     im = photo_at((1200, 800))
     exif = Image.Exif()
@@ -153,7 +153,10 @@ def test_exif_orientation_is_applied(tmp_path, audit_json):
     im.save(d / "phone.jpg", exif=exif.tobytes(), quality=90)
     _, report = audit_json(d)
     img = by_path(report)["phone.jpg"]
-    assert (img["width"], img["height"]) == (800, 1200)
+    # kohya reads the stored size and trains the stored pixels (sd-scripts issue #1316): 1200×800, on its side.
+    assert (img["width"], img["height"]) == (1200, 800)
+    rotated = [f for f in img["findings"] if f["code"] == "RES006"]
+    assert rotated and rotated[0]["evidence"] == {"orientation": 6, "stored": [1200, 800], "shown": [800, 1200]}
 
 
 def test_formats_bmp_gif_webp_avif_heic(tmp_path, audit_json):

@@ -4,6 +4,7 @@ documentation are cases here (ids say "doc"); a test fails when a code has no fa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -119,6 +120,28 @@ CASES = [
         ctx,
         ["RES004"],
     ),
+    (
+        "RES005 doc FAIL a 1024x40 strip with bucket_no_upscale",
+        resolution.check,
+        lambda: record(w=1024, h=40, conc=concept(no_upscale=True)),
+        ctx,
+        ["RES005"],
+    ),
+    (
+        "RES005 doc PASS the same strip with buckets that enlarge",
+        resolution.check,
+        lambda: record(w=1024, h=40),
+        ctx,
+        ["RES001", "RES003", "RES004"],
+    ),
+    (
+        "RES006 doc FAIL a phone photo with orientation 6",
+        resolution.check,
+        lambda: record(w=4032, h=3024, orientation_image=6),
+        ctx,
+        ["RES006"],
+    ),
+    ("RES006 doc PASS orientation 1", resolution.check, lambda: record(w=4032, h=3024), ctx, []),
     ("RES004 doc PASS 3:2 with buckets", resolution.check, lambda: record(w=1536, h=1024), ctx, []),
     (
         "RES004 without buckets a 3:2 photo loses a third",
@@ -291,6 +314,21 @@ CASES = [
         ctx,
         ["UNR007"],
     ),
+    (
+        "UNR007 doc FAIL photo.Jpg (kohya's list is case-sensitive)",
+        unreadable.check,
+        lambda: record(path="10_x/photo.Jpg", fmt="JPEG", trained=False),
+        ctx,
+        ["UNR007"],
+    ),
+    (
+        "UNR014 doc FAIL a nested folder",
+        unreadable.check,
+        lambda: dataclasses.replace(record(path="10_x/extra/05.png"), trained=False, not_trained="in a sub-folder"),
+        ctx,
+        ["UNR014"],
+    ),
+    ("UNR014 doc PASS directly in the concept folder", unreadable.check, lambda: record(path="10_x/05.png"), ctx, []),
     ("UNR007 .avif needs a plugin", unreadable.check, lambda: record(path="10_x/a.avif", fmt="AVIF"), ctx, ["UNR007"]),
     (
         "UNR008 animated webp",
@@ -324,7 +362,52 @@ CASES = [
         ctx,
         ["CAP003"],
     ),
-    ("CAP005 not UTF-8", caption.check, lambda: record(cap=Caption("a.txt", None, "not-utf8")), ctx, ["CAP005"]),
+    (
+        "CAP006 doc FAIL not UTF-8",
+        caption.check,
+        lambda: record(cap=Caption("a.txt", None, "not-utf8")),
+        ctx,
+        ["CAP006"],
+    ),
+    (
+        "CAP006 doc FAIL a 0-byte caption",
+        caption.check,
+        lambda: record(cap=Caption("a.txt", "", "empty-file")),
+        ctx,
+        ["CAP006"],
+    ),
+    (
+        "CAP006 doc PASS only a newline is CAP002",
+        caption.check,
+        lambda: record(cap=Caption("a.txt", "\n")),
+        ctx,
+        ["CAP002"],
+    ),
+    ("CAP005 NUL bytes", caption.check, lambda: record(cap=Caption("a.txt", None, "nul-bytes")), ctx, ["CAP005"]),
+    (
+        "CAP007 doc FAIL two lines",
+        caption.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman\nred dress, smiling")),
+        ctx,
+        ["CAP007"],
+    ),
+    (
+        "CAP007 doc PASS several lines with enable_wildcard",
+        caption.check,
+        lambda: record(
+            cap=Caption("a.txt", "hanako woman\r\nred dress"),
+            conc=dataclasses.replace(concept(), enable_wildcard=True),
+        ),
+        ctx,
+        [],
+    ),
+    (
+        "CAP008 byte-order mark",
+        caption.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, smiling", bom=True)),
+        ctx,
+        ["CAP008"],
+    ),
     ("CAP001 doc PASS 01.png beside 01.txt", caption.check, lambda: record(), ctx, []),
     (
         "CAP004 orphan caption",

@@ -104,7 +104,7 @@ def test_captions():
     (f,) = found(run_one(caption_check.check, record(cap=Caption("a.txt", "  \n")), c))
     assert f.code == "CAP002"
     (f,) = found(run_one(caption_check.check, record(cap=Caption("a.txt", None, "not-utf8")), c))
-    assert f.code == "CAP005"
+    assert f.code == "CAP006" and f.severity == "error"
     assert found(run_one(caption_check.check, record(), c)) == []
     orphans = found(run_one(caption_check.check_orphans, [], ctx(orphan_captions=["x/gone.txt"])))
     assert [(f.code, f.path) for f in orphans] == [("CAP004", "x/gone.txt")]

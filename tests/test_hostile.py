@@ -396,7 +396,7 @@ HOSTILE_CONFIG_VALUES = [
     ('min_bucket_reso = "x"', "min_bucket_reso must be a whole number"),
     ("max_bucket_reso = 1e12", "max_bucket_reso = 1000000000000 is outside"),
     ('num_repeats = "abc"', "num_repeats must be a whole number"),
-    ("num_repeats = -5", "num_repeats = -5 is outside"),
+    ("keep_tokens = -1", "keep_tokens = -1 is outside"),
     ('caption_extension = "\\u0000.txt"', "without NUL"),
     ("resolution = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
 ]
@@ -416,6 +416,17 @@ def test_a_config_kohya_cannot_use_is_one_clear_error(tmp_path, run, line, messa
     code, out, err = run("audit", d, "--no-cache", "--kohya-config", config)
     assert code == 2 and message in err and len([x for x in err.splitlines() if x.strip()]) == 1, err
     assert snapshot(d) == before
+
+
+def test_a_subset_with_negative_repeats_is_not_trained_as_kohya_ignores_it(tmp_path, audit_json):
+    d = tmp_path / "data"
+    write_image(d / "10_a b" / "a.png", (1024, 1024))
+    (d / "dataset_config.toml").write_text(
+        '[[datasets]]\nnum_repeats = -5\n[[datasets.subsets]]\nimage_dir = "10_a b"\n'
+    )
+    _, report = audit_json(d)
+    (f,) = report["images"][0]["findings"]
+    assert f["code"] == "UNR014" and "num_repeats = -5" in f["message"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 folder anyway")

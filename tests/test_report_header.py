@@ -20,19 +20,25 @@ def test_header_states_every_assumption_and_where_it_came_from(run, audit_json, 
         "enable_bucket on — dataset_config.toml",
         "min_bucket_reso 256 px — dataset_config.toml",
         "max_bucket_reso 1024 px — dataset_config.toml",
-        "bucket_reso_steps 64 px — sd-scripts default",
-        "bucket_no_upscale off — sd-scripts default (the config does not set it)",
+        "bucket_reso_steps 64 px — kohya_ss default (dataset_config.toml does not set it)",
+        "bucket_no_upscale off — dataset_config.toml",
         "caption_extension .txt — dataset_config.toml",
+        "trainer kohya_ss GUI defaults — curate's default: most LoRA trainers run sd-scripts through the kohya_ss GUI",
     ):
         assert line in out, line
     plain = tmp_path / "plain"
     write_image(plain / "10_me person" / "a.png", (1024, 1024))
+    (plain / "10_me person" / "a.txt").rename(plain / "10_me person" / "a.caption")
     _, out, _ = run("audit", plain)
-    assert "resolution 1024 px — base model sdxl" in out and "bucket_no_upscale off — assumed: no dataset_config" in out
-    assert "caption_extension .txt — detected: 1 of 1 captions beside images here use it" in out
-    _, report = audit_json(plain)
+    assert "resolution 1024 px — base model sdxl" in out and "bucket_no_upscale on — kohya_ss default" in out
+    assert (
+        "caption_extension .caption — detected: 1 of 1 captions beside images here use it, but the kohya_ss GUI "
+        "defaults read .txt: set the caption extension to .caption in your trainer" in " ".join(out.split())
+    )
+    _, report = audit_json(plain, "--trainer", "sd-scripts")
     assumed = {a["setting"]: a for a in report["dataset"]["assumptions"]}
-    assert assumed["enable_bucket"]["value"] == "on" and "no dataset_config.toml" in assumed["enable_bucket"]["source"]
+    assert assumed["enable_bucket"]["value"] == "off" and assumed["enable_bucket"]["source"] == "sd-scripts default"
+    assert assumed["trainer"]["source"] == "--trainer sd-scripts"
     assert report["dataset"]["base_model_source"] == "curate default"
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from curate.kohya import fit_bucket, fit_no_upscale, load_config, make_buckets, parse_concept_folder, parse_resolution
+from curate.kohya import (
+    Buckets,
+    load_config,
+    make_buckets,
+    parse_concept_folder,
+    parse_resolution,
+    plan_buckets,
+    select_bucket,
+)
 from curate.rules import RulesError, load_settings, resolve_base_model
 
 
@@ -121,21 +129,23 @@ def test_sdxl_buckets_match_the_well_known_list():
 
 
 def test_fit_bucket_scale_and_crop():
-    buckets = make_buckets((1024, 1024), 256, 2048, 64)
-    assert fit_bucket(512, 512, buckets).scale == pytest.approx(2.0)
-    assert fit_bucket(2048, 2048, buckets).scale == pytest.approx(0.5)
-    fit = fit_bucket(1216, 832, buckets)
+    plan = plan_buckets((1024, 1024), True, False, 256, 2048, 64)
+    assert select_bucket(512, 512, plan).scale == pytest.approx(2.0)
+    assert select_bucket(2048, 2048, plan).scale == pytest.approx(0.5)
+    fit = select_bucket(1216, 832, plan)
     assert fit.bucket == (1216, 832) and fit.scale == pytest.approx(1.0) and fit.crop_fraction == pytest.approx(0)
     # A 10:1 strip cannot fit the widest 8:1 bucket without losing a fifth of the picture.
-    assert fit_bucket(5000, 500, buckets).crop_fraction == pytest.approx(0.2, abs=0.02)
+    assert select_bucket(5000, 500, plan).crop_fraction == pytest.approx(0.2, abs=0.02)
     # Without bucketing a 3:2 photo is cropped square: a third is lost.
-    assert fit_bucket(1536, 1024, [(1024, 1024)]).crop_fraction == pytest.approx(1 / 3, abs=0.01)
+    square = Buckets((1024, 1024), False, 64, ((1024, 1024),))
+    assert select_bucket(1536, 1024, square).crop_fraction == pytest.approx(1 / 3, abs=0.01)
 
 
 def test_no_upscale_keeps_small_images_small():
-    fit = fit_no_upscale(600, 400, (1024, 1024), 64)
+    plan = plan_buckets((1024, 1024), True, True, 256, 1024, 64)
+    fit = select_bucket(600, 400, plan)
     assert fit.bucket == (576, 384) and fit.scale <= 1.0
-    big = fit_no_upscale(4000, 3000, (1024, 1024), 64)
+    big = select_bucket(4000, 3000, plan)
     assert big.bucket[0] * big.bucket[1] <= 1024 * 1024
 
 

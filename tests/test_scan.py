@@ -17,7 +17,9 @@ def test_kohya_folders_nested_under_img(tmp_path, audit_json):
         "img/2_reg person": (2, "reg person"),
         "img/stray": (None, ""),
     }
-    assert report["dataset"]["layout"] == "kohya"
+    assert report["dataset"]["layout"] == "kohya_ss"
+    # generate_dreambooth_subsets_config_by_subdirs skips a folder without an N_ prefix: not trained.
+    assert codes(report, "img/stray/x.png") == ["UNR014"]
 
 
 def test_caption_extension_is_detected_without_a_config(tmp_path, audit_json):
@@ -37,13 +39,15 @@ def test_caption_extension_is_detected_without_a_config(tmp_path, audit_json):
     assert codes(report, "10_x/1.png") == ["CAP003"]
 
 
-def test_config_without_caption_extension_means_kohyas_default(tmp_path, audit_json):
+def test_config_without_caption_extension_means_the_trainers_default(tmp_path, audit_json):
     root = tmp_path / "d"
     write_image(root / "a" / "1.png", (1024, 1024))  # writes 1.txt
     (root / "dataset_config.toml").write_text(
         '[[datasets]]\nresolution = 1024\n[[datasets.subsets]]\nimage_dir = "a"\n'
     )
-    _, report = audit_json(root)
+    _, report = audit_json(root)  # the kohya_ss GUI passes .txt
+    assert codes(report, "a/1.png") == [] and report["dataset"]["caption_extension"] == ".txt"
+    _, report = audit_json(root, "--trainer", "sd-scripts")  # its command line reads .caption
     (f,) = by_path(report)["a/1.png"]["findings"]
     assert f["code"] == "CAP003" and "kohya reads 1.caption" in f["message"]
     assert report["dataset"]["caption_extension"] == ".caption"

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.kohya import CAPTION_LINES
 from curate.model import Finding, Group, ImageRecord
 
 CAP001 = rule(
@@ -61,14 +62,55 @@ CAP005 = rule(
     "caption",
     "warning",
     """
-    The caption file cannot be read as UTF-8 text (kohya reads captions as UTF-8), or it is larger
-    than [caption] max_bytes ({caption.max_bytes} bytes).
+    The caption file could not be read: larger than [caption] max_bytes ({caption.max_bytes} bytes), not a
+    regular file, or NUL bytes in it (UTF-16 without a byte-order mark: kohya trains it as garbage).
 """,
     settings="caption",
 )
 
 
-@image_check(emits=(CAP001, CAP002, CAP003, CAP005), settings=("caption", "kohya"))
+CAP006 = rule(
+    "CAP006",
+    "caption-stops-training",
+    "caption",
+    "error",
+    """
+    kohya stops training at this caption file: it is empty (0 bytes: "caption file is empty") or not UTF-8 text
+    (UnicodeDecodeError) — DreamBoothDataset.read_caption. Write the caption as UTF-8, or delete the file.
+
+    FAIL: a 0-byte `01.txt`; a caption saved as Latin-1 or UTF-16 with a byte-order mark.
+    PASS: a UTF-8 caption; a caption holding only a newline (CAP002: trained with an empty caption).
+""",
+    since="0.2.0",
+)
+CAP007 = rule(
+    "CAP007",
+    "caption-lines-ignored",
+    "caption",
+    "warning",
+    """
+    The caption has more than one line: kohya trains only the first (unless `enable_wildcard`, when it picks one
+    line at random each time). Join the lines with commas, or set enable_wildcard if they are alternatives.
+
+    FAIL: "hanako woman\\nred dress, smiling". PASS: one line; several lines with enable_wildcard.
+""",
+    since="0.2.0",
+)
+CAP008 = rule(
+    "CAP008",
+    "caption-byte-order-mark",
+    "caption",
+    "warning",
+    """
+    The caption starts with a UTF-8 byte-order mark (Windows Notepad writes one). kohya reads captions as plain
+    UTF-8, so the mark becomes part of the first tag — often the trigger word, which then never matches. Save
+    it as UTF-8 without BOM.
+""",
+    since="0.2.0",
+)
+
+
+@image_check(emits=(CAP001, CAP002, CAP003, CAP005, CAP006, CAP007, CAP008), settings=("caption",))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     if not rec.readable:  # an unreadable image is dropped anyway: one finding says why
         return
@@ -88,14 +130,38 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         tokens = f" with only the class tokens '{rec.concept.tokens}'" if rec.concept.tokens else " without a caption"
         yield ctx.finding(CAP001, f"no {ext} caption: kohya trains it{tokens}", {"expected_extension": ext})
         return
-    if cap.problem == "not-utf8":
-        yield ctx.finding(CAP005, f"{cap.path} is not UTF-8 text", {"caption": cap.path, "problem": cap.problem})
-    elif cap.problem:
+    if cap.problem in ("empty-file", "not-utf8"):
+        what = "is empty (0 bytes)" if cap.problem == "empty-file" else "is not UTF-8 text"
+        yield ctx.finding(
+            CAP006,
+            f"{cap.path} {what}: kohya stops training when it reads it",
+            {"caption": cap.path, "problem": cap.problem},
+        )
+        return
+    if cap.problem:
         yield ctx.finding(
             CAP005, f"{cap.path} could not be read ({cap.problem})", {"caption": cap.path, "problem": cap.problem}
         )
-    elif not (cap.text or "").strip():
+        return
+    text = cap.text or ""
+    lines = CAPTION_LINES.split(text)
+    if not lines[0].strip() and not rec.concept.enable_wildcard:
         yield ctx.finding(CAP002, f"{cap.path} is empty", {"caption": cap.path})
+    more = [line for line in lines[1:] if line.strip()]
+    if more and not rec.concept.enable_wildcard:
+        yield ctx.finding(
+            CAP007,
+            f"{cap.path} has {len(more) + 1} lines: kohya trains only the first ('{lines[0].strip()[:60]}'), "
+            f"{len(more)} more ignored",
+            {"caption": cap.path, "lines": len(more) + 1, "first_line": lines[0].strip()},
+        )
+    if cap.bom:
+        first = text.split(",")[0].strip()[:40]
+        yield ctx.finding(
+            CAP008,
+            f"{cap.path} starts with a byte-order mark: kohya trains the first tag as '\\ufeff{first}', not '{first}'",
+            {"caption": cap.path, "first_tag": first},
+        )
 
 
 @dataset_check(emits=(CAP004,), settings=("caption",))

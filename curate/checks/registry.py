@@ -362,11 +362,13 @@ def run_checks(
     records: list[ImageRecord], ctx: Context, checks: list[Check] | None = None
 ) -> tuple[list[Finding], list[Group]]:
     """Run the enabled checks: derived results first (in data-flow order), then image checks per record,
-    then dataset checks. Files kohya will not load get only the checks that say so."""
+    then dataset checks. Files kohya will not load get only the checks that say so; regularisation images get
+    the image checks, and are left out of the dataset checks (duplicates, composition, identity are about the
+    concept being trained)."""
     checks = enabled_checks(ctx) if checks is None else checks
     findings: list[Finding] = []
     groups: list[Group] = []
-    trained = [r for r in records if r.trained]
+    trained = [r for r in records if r.trained and not r.concept.is_reg]
     _compute_derived(ctx, trained, checks)
     try:
         for rec in records:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, image_check, rule
-from curate.kohya import fit_bucket, fit_no_upscale, make_buckets
+from curate.kohya import plan_buckets, select_bucket
 from curate.model import Finding, ImageRecord
 
 RES001 = rule(
@@ -52,13 +52,12 @@ RES003 = rule(
     "resolution",
     "warning",
     """
-    The short side is below `min_bucket_reso` ({kohya.min_bucket_reso} px unless the dataset config sets it):
-    no bucket is that narrow, so the
-    image is enlarged and cropped to fit the narrowest one.
+    The short side is below `min_bucket_reso` (256 px unless the trainer or config sets another): no bucket is
+    that narrow, so the image is enlarged and cropped to fit the narrowest one. Not said under
+    `bucket_no_upscale`, where kohya ignores min_bucket_reso and enlarges nothing.
 
     FAIL: a 1600×200 strip. PASS: anything whose short side is ≥ min_bucket_reso.
 """,
-    settings="kohya",
 )
 RES004 = rule(
     "RES004",
@@ -76,45 +75,96 @@ RES004 = rule(
 """,
     settings="resolution",
 )
+RES005 = rule(
+    "RES005",
+    "no-bucket-possible",
+    "resolution",
+    "error",
+    """
+    kohya cannot train the image: under `bucket_no_upscale` a side shorter than bucket_reso_steps (64 px) rounds
+    down to a 0-px bucket (sd-scripts stops with ZeroDivisionError when the height is the short one; a 0-px wide
+    bucket fails when the image is resized). Remove it or enlarge it.
+
+    FAIL: a 1024×40 strip with bucket_no_upscale. PASS: the same strip with bucketing that may enlarge.
+""",
+    since="0.2.0",
+)
+RES006 = rule(
+    "RES006",
+    "trained-rotated",
+    "resolution",
+    "warning",
+    """
+    The file's EXIF orientation tells viewers to turn or mirror it, but kohya ignores EXIF (it reads the size with
+    imagesize and the pixels without transposing, sd-scripts issue #1316): it trains the picture as stored — on
+    its side, upside down or mirrored — and buckets it by its stored size. Re-save it upright (e.g. `exiftran -ai`
+    or `mogrify -auto-orient`).
+
+    FAIL: a phone photo stored 4032×3024 with orientation 6 (shown 3024×4032). PASS: orientation 1 or none.
+""",
+    since="0.2.0",
+)
+
+ORIENTATION = {
+    2: "mirrored left to right",
+    3: "upside down",
+    4: "mirrored top to bottom",
+    5: "on its side and mirrored",
+    6: "on its side (turned a quarter to the left)",
+    7: "on its side and mirrored",
+    8: "on its side (turned a quarter to the right)",
+}
 
 
-@image_check(emits=(RES001, RES002, RES003, RES004), settings=("resolution", "kohya"))
+@image_check(emits=(RES001, RES002, RES003, RES004, RES005, RES006), settings=("resolution",))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     if not rec.readable or not rec.width or not rec.height:
         return
     c = rec.concept
-    w, h = rec.width, rec.height
-    target_w, target_h = c.resolution
-    steps = ctx.cfg.kohya.bucket_reso_steps
-    if c.bucket_no_upscale and c.enable_bucket:
-        fit = fit_no_upscale(w, h, c.resolution, steps)
-        shortfall = math.sqrt((target_w * target_h) / (w * h))
-    else:
-        buckets = (
-            make_buckets(c.resolution, c.min_bucket_reso, c.max_bucket_reso, steps)
-            if c.enable_bucket
-            else [(target_w, target_h)]
+    w, h = rec.width, rec.height  # the stored size: what kohya buckets by
+    orientation = rec.image.get("orientation", 1)
+    if orientation in ORIENTATION:
+        shown = (h, w) if orientation >= 5 else (w, h)
+        yield ctx.finding(
+            RES006,
+            f"EXIF orientation {orientation}: viewers show it {shown[0]}×{shown[1]}, but kohya ignores EXIF and "
+            f"trains it {ORIENTATION[orientation]} at its stored {w}×{h}; re-save it upright",
+            {"orientation": orientation, "stored": [w, h], "shown": list(shown)},
         )
-        fit = fit_bucket(w, h, buckets)
-        shortfall = fit.scale
+    plan = plan_buckets(
+        c.resolution, c.enable_bucket, c.bucket_no_upscale, c.min_bucket_reso, c.max_bucket_reso, c.bucket_reso_steps
+    )
+    fit = select_bucket(w, h, plan)
+    target_w, target_h = c.resolution
+    no_upscale = plan.no_upscale
+    shortfall = math.sqrt((target_w * target_h) / (w * h)) if no_upscale else fit.scale
     target = f"{target_w}" if target_w == target_h else f"{target_w}×{target_h}"
     evidence = {
         "width": w,
         "height": h,
         "resolution": [target_w, target_h],
         "bucket": list(fit.bucket),
+        "resized": list(fit.resized),
         "upscale": round(shortfall, 2),
         "crop_fraction": round(fit.crop_fraction, 3),
         "megapixels": round(w * h / 1e6, 2),
     }
+    if min(fit.bucket) == 0:
+        yield ctx.finding(
+            RES005,
+            f"{w}×{h}: with bucket_no_upscale a side under {c.bucket_reso_steps} px gives a "
+            f"{fit.bucket[0]}×{fit.bucket[1]} bucket — kohya stops with an error on it; remove or enlarge it",
+            {**evidence, "bucket_reso_steps": c.bucket_reso_steps},
+        )
+        return
     error_at = ctx.cfg.resolution.error_upscale
     warn_at = ctx.cfg.resolution.warn_upscale
     if shortfall >= warn_at:
         code = RES001 if shortfall >= error_at else RES002
-        if c.bucket_no_upscale and c.enable_bucket:
+        if no_upscale:
             msg = (
                 f"{w}×{h} is {shortfall:.2f}× below the {target} px training resolution; with "
-                f"bucket_no_upscale it trains at a {fit.bucket[0]}×{fit.bucket[1]} bucket"
+                f"bucket_no_upscale it trains as it is, at a {fit.bucket[0]}×{fit.bucket[1]} bucket"
             )
         else:
             msg = (
@@ -122,7 +172,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
                 f"({target} px training resolution): enlarging adds no detail"
             )
         yield ctx.finding(code, msg, evidence)
-    if c.enable_bucket and min(w, h) < c.min_bucket_reso:
+    if c.enable_bucket and not no_upscale and min(w, h) < c.min_bucket_reso:
         yield ctx.finding(
             RES003,
             f"short side {min(w, h)} px is below min_bucket_reso {c.min_bucket_reso}: "

@@ -92,10 +92,26 @@ UNR007 = rule(
     kohya sd-scripts does not load files with this extension, so the image will be silently skipped.
 
     sd-scripts loads .png .jpg .jpeg .webp .bmp, and .avif / .jxl only with optional plugins
-    (rules/checks.toml [kohya] image_extensions). FAIL: `photo.heic`, `anim.gif`, `scan.tif`.
-    Convert them to PNG (lossless) first.
+    (rules/checks.toml [kohya] image_extensions), each in lower or upper case only: on Linux `photo.Jpg` is
+    skipped. FAIL: `photo.heic`, `anim.gif`, `scan.tif`, `photo.Jpg`. Convert them to PNG (lossless) first, or
+    rename the extension.
 """,
     settings="kohya",
+)
+UNR014 = rule(
+    "UNR014",
+    "not-trained",
+    "unreadable",
+    "warning",
+    """
+    kohya will not train this image because of where it is: in a sub-folder of a concept folder (its search is not
+    recursive), in a folder without an `N_` repeats prefix or with 0 repeats, outside the folders a
+    dataset_config.toml names, or not listed in a fine-tuning metadata_file. Move it into a concept folder, or
+    out of the dataset. No other check runs on it.
+
+    FAIL: `10_hanako woman/extra/05.png`; `0_old/01.png`. PASS: `10_hanako woman/05.png`.
+""",
+    since="0.2.0",
 )
 UNR008 = rule(
     "UNR008",
@@ -201,7 +217,8 @@ def describe(error: ErrorInfo, rec: ImageRecord) -> str:
 
 
 @image_check(
-    emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010, UNR011), settings=("decode", "kohya")
+    emits=(UNR001, UNR002, UNR003, UNR004, UNR005, UNR006, UNR007, UNR008, UNR010, UNR011, UNR014),
+    settings=("decode", "kohya"),
 )
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     if rec.path != display_path(rec.path):  # undecodable bytes in the name (kept as lone surrogates)
@@ -232,16 +249,26 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
                 evidence[key] = rec.image[key]
         yield ctx.finding(code, describe(error, rec), evidence)
         return
-    ext = os.path.splitext(rec.path)[1].lower()
-    if not rec.trained:  # the scan's verdict (rules/checks.toml [kohya]); no other check runs on this file
+    ext = os.path.splitext(rec.path)[1]
+    if not rec.trained and rec.not_trained:  # where it is (the scan's verdict): no other check runs on it
+        yield ctx.finding(UNR014, f"not trained: {rec.not_trained}", {"reason": rec.not_trained})
+        return
+    if not rec.trained:  # its extension (rules/checks.toml [kohya]); no other check runs on this file
+        cased = ext.lower() in ctx.cfg.kohya.image_extensions and ext not in (ext.lower(), ext.upper())
+        how = (
+            f"kohya matches {ext.lower()} or {ext.upper()} only (case-sensitive on Linux): rename it to "
+            f"{ext.lower()} to train on it"
+            if cased
+            else "convert it to PNG to train on it"
+        )
         yield ctx.finding(
             UNR007,
             f"kohya does not load {ext} files and will skip this image: it is not trained "
-            "on and no other check ran on it; convert it to PNG to train on it",
+            f"on and no other check ran on it; {how}",
             {"extension": ext, "format": rec.image.get("format")},
         )
         return
-    if ext not in ctx.cfg.kohya.image_extensions:
+    if ext.lower() not in ctx.cfg.kohya.image_extensions:
         yield ctx.finding(
             UNR007,
             f"kohya loads {ext} files only with an optional plugin installed; convert to PNG to be safe",

@@ -10,7 +10,7 @@ from PIL import Image
 from curate.extract.decode import Decoded
 
 NAME = "image"
-VERSION = 3
+VERSION = 4  # 4: width/height are the stored size (kohya ignores EXIF orientation)
 
 # Perceptual hashes are computed on a grey thumbnail whose short side is about this size (box-filter
 # reduction first): pHash and dHash shrink to 32×32 / 9×8 anyway. On a 1024-px image the 14 hashes cost
@@ -78,9 +78,9 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     assert im is not None
     thumb = hash_thumbnail(im)
     scale = info.get("decode_scale", 1)
+    # The stored size, as kohya reads it (imagesize; it never applies EXIF orientation). The content features of
+    # every extractor are computed on the picture as it is meant to be seen (decode applies the orientation).
     width, height = info["declared_width"], info["declared_height"]
-    if info.get("orientation") in (5, 6, 7, 8):  # EXIF says the stored picture is rotated a quarter turn
-        width, height = height, width
     return {
         "format": info.get("format"),
         "mode": info.get("mode"),

@@ -75,12 +75,20 @@ def _header(result: AuditResult, console: Console) -> None:
     console.print(Text("  assumed for training (and where from):", style="dim"))
     for setting, value, source in scan.assumptions:
         console.print(Text(f"    {setting} {value} — {_p(source)}", style="dim"))
+    for note in scan.notes:
+        console.print(Text(f"  {_p(note)}", style="yellow"))
     if scan.layout != "plain":
         concepts: dict[tuple, list] = {}
         for r in result.records:
-            concepts.setdefault((r.concept.folder, r.concept.repeats, r.concept.tokens), []).append(r)
-        for (folder, repeats, tokens), recs in sorted(concepts.items(), key=lambda x: x[0][0]):
+            c = r.concept
+            concepts.setdefault((c.folder, c.repeats, c.tokens, c.is_reg), []).append(r)
+        for (folder, repeats, tokens, is_reg), recs in sorted(concepts.items(), key=lambda x: x[0][0]):
             label = _p(folder) or "(dataset root)"
+            k = sum(1 for r in recs if r.trained)
+            if k == 0:
+                why = next((r.not_trained for r in recs if r.not_trained), "") or "kohya does not load these files"
+                console.print(Text(f"  {label}: {_plural(len(recs), 'image')} not trained — {_p(why)}", style="yellow"))
+                continue
             if repeats is None:
                 console.print(
                     Text(
@@ -90,11 +98,11 @@ def _header(result: AuditResult, console: Console) -> None:
                     )
                 )
                 continue
-            k = sum(1 for r in recs if r.trained)
             skipped = f" ({len(recs) - k} more that kohya does not load)" if k < len(recs) else ""
+            kind = "regularisation: " if is_reg else ""
             console.print(
                 Text(
-                    f"  {label}: {_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
+                    f"  {label}: {kind}{_plural(k, 'image')} × {repeats} repeats = {k * repeats} steps "
                     f"per epoch{skipped}{f' · tokens “{_p(tokens)}”' if tokens else ''}",
                     style="dim",
                 )

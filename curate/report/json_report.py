@@ -54,6 +54,7 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
                 "resolution": list(c.resolution),
                 "images": 0,
                 "not_loaded_by_kohya": 0,
+                "regularisation": c.is_reg,
             },
         )
         entry["images"] += 1
@@ -83,6 +84,10 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
             "resolution": list(scan.resolution),
             "resolution_source": scan.resolution_source,
             "layout": scan.layout,
+            "trainer": scan.trainer.name if scan.trainer else None,
+            "train_data_dir": scan.train_dir,
+            "reg_data_dir": scan.reg_dir,
+            "notes": [display_path(n) for n in scan.notes],
             "kohya_config": display_path(scan.config_path) if scan.config_path else None,
             "caption_extension": scan.caption_extension,
             "caption_extension_source": scan.caption_extension_source,
