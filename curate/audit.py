@@ -17,6 +17,7 @@ from curate.extract import clip as clip_stage
 from curate.extract.clip import ClipOptions
 from curate.extract.decode import Limits
 from curate.extract.sidecars import read_sidecars
+from curate.kohya import TrainingConfig, find_training_config, load_training_config
 from curate.model import Finding, Group, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model, resolve_trainer
 from curate.scan import Scan, scan_dataset
@@ -31,6 +32,7 @@ class AuditOptions:
     kohya_config: Path | None = None
     caption_extension: str | None = None
     trainer: str | None = None  # rules/trainers.toml; None: its default
+    training_config: Path | None = None  # train_network.py --config_file / kohya_ss settings; None: look beside
     jobs: int = 0
     cache_dir: Path | None = None
     use_cache: bool = True
@@ -38,6 +40,26 @@ class AuditOptions:
     ignore: tuple[str, ...] = ()
     clip: ClipOptions = field(default_factory=ClipOptions.from_env)
     require_clip: bool = False
+
+
+def _training_config(opts: AuditOptions, root: Path) -> tuple[TrainingConfig | None, str | None]:
+    """The training config given, or the one found beside the dataset (with a note saying so)."""
+    if opts.training_config is not None:
+        return load_training_config(Path(opts.training_config)), None
+    path, note = find_training_config(root)
+    if path is None:
+        return None, note
+    return load_training_config(path), f"training config {path} found beside the dataset: its settings apply"
+
+
+def _dataset_config_of(training: TrainingConfig, root: Path) -> Path:
+    """The dataset_config a training config names: as written (from where training starts), else beside the
+    training config, else by its name in the dataset."""
+    value = str(training.dataset_config)
+    for candidate in (Path(value), training.path.parent / value, root / Path(value).name):
+        if candidate.is_file():
+            return candidate
+    raise RulesError(f"{training.path}: dataset_config {value} is not on this machine; give it with --kohya-config")
 
 
 @dataclass
@@ -91,10 +113,15 @@ def run_audit(
     kohya_config = Path(opts.kohya_config) if opts.kohya_config else None
     if kohya_config is not None and not kohya_config.is_file():
         raise RulesError(f"--kohya-config: no such file: {kohya_config}")
-    base = resolve_base_model(opts.base_model)
+    training, training_note = _training_config(opts, root)
+    if kohya_config is None and training is not None and training.dataset_config:
+        kohya_config = _dataset_config_of(training, root)
+    base = resolve_base_model(opts.base_model or (training.base_model if training else None))
 
     trainer = resolve_trainer(opts.trainer)
-    scan = scan_dataset(root, settings, base, kohya_config, opts.caption_extension, trainer)
+    scan = scan_dataset(root, settings, base, kohya_config, opts.caption_extension, trainer, training)
+    if training_note:
+        scan.notes.insert(0, training_note)
     if on_scanned:
         on_scanned(len(scan.images))
 

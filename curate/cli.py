@@ -136,6 +136,13 @@ def audit(
     caption_extension: Optional[str] = typer.Option(
         None, "--caption-extension", help="Caption extension kohya will read (.txt/.caption)."
     ),
+    training_config: Optional[Path] = typer.Option(
+        None,
+        "--kohya-training-config",
+        help="The training config training will use (train_network.py --config_file X.toml, or kohya_ss's saved "
+        "JSON): its resolution, buckets, caption extension, dataset_config and folders apply. Default: the one "
+        "beside the dataset, if there is exactly one.",
+    ),
     trainer: Optional[str] = typer.Option(
         None,
         "--trainer",
@@ -208,6 +215,7 @@ def audit(
         kohya_config=kohya_config,
         caption_extension=caption_extension,
         trainer=trainer,
+        training_config=training_config,
         jobs=jobs,
         cache_dir=cache_dir,
         use_cache=not no_cache,

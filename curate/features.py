@@ -35,7 +35,7 @@ class ImageFeatures(TypedDict, total=False):
     error: ErrorInfo
     format: str
     mode: str
-    width: int  # after EXIF orientation
+    width: int  # the stored size, as kohya reads it (EXIF orientation is not applied)
     height: int
     declared_width: int
     declared_height: int
@@ -64,6 +64,14 @@ class QualityFeatures(TypedDict, total=False):
     high_band_deficit: float | None  # log10 of the high band's power against the power-law extrapolation
     blockiness: float | None
     jpeg_quality: int | None
+
+
+class FrameFeatures(TypedDict, total=False):
+    """`frame` (curate/extract/frame.py): what kohya trains that the eye does not see."""
+
+    error: ErrorInfo
+    alpha: dict[str, Any] | None  # transparent_fraction, colour_under (RGB stored under alpha < 128)
+    bars: dict[str, Any]  # size [w, h] analysed; top/bottom/left/right: [flat rows, [r, g, b]]
 
 
 class TextRegion(TypedDict, total=False):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -394,3 +395,124 @@ def select_bucket(width: int, height: int, plan: Buckets) -> BucketFit:
     area = resized[0] * resized[1]
     crop = 1.0 - (reso[0] * reso[1]) / area if area else 1.0
     return BucketFit(reso, resized, scale, max(0.0, crop))
+
+
+# --- the training config (train_network.py --config_file X.toml; the kohya_ss GUI's saved settings) ---------
+
+# train_util.read_config_from_file flattens every section of the TOML into command-line arguments; the GUI's
+# JSON names a few of them differently.
+GUI_NAMES = {"max_resolution": "resolution"}
+DATASET_OPTIONS = (
+    "resolution",
+    "enable_bucket",
+    "min_bucket_reso",
+    "max_bucket_reso",
+    "bucket_reso_steps",
+    "bucket_no_upscale",
+    "caption_extension",
+)
+CAPTION_OPTIONS = ("max_token_length", "shuffle_caption", "keep_tokens", "keep_tokens_separator")
+TRAINING_MARKERS = ("pretrained_model_name_or_path", "train_data_dir", "output_dir", "network_module")
+_INTS = ("min_bucket_reso", "max_bucket_reso", "bucket_reso_steps", "max_token_length", "keep_tokens")
+
+
+@dataclass
+class TrainingConfig:
+    path: Path
+    options: dict[str, Any]  # the dataset options it passes (the layer dataset_config.toml falls back to)
+    captions: dict[str, Any]  # max_token_length, shuffle_caption, keep_tokens
+    train_data_dir: str | None = None
+    reg_data_dir: str | None = None
+    dataset_config: str | None = None
+    base_model: str | None = None  # 'sdxl' / 'sd2' / 'flux' where the config says which
+
+
+def load_training_config(path: Path) -> TrainingConfig:
+    """A kohya training config: the TOML `--config_file` that kohya_ss and the Colab notebooks save per run
+    (sections such as [training_arguments] flattened, as sd-scripts reads them), or the kohya_ss GUI's JSON."""
+    if path.suffix.lower() == ".json":
+        from curate.files import NotRegularFile, TooLarge, read_bounded
+        from curate.rules import MAX_TOML_BYTES
+
+        try:
+            doc = json.loads(read_bounded(path, MAX_TOML_BYTES).decode("utf-8"))
+        except FileNotFoundError:
+            raise RulesError(f"training config not found: {path}") from None
+        except (OSError, NotRegularFile, TooLarge, ValueError, RecursionError) as e:
+            raise RulesError(f"cannot read training config {path}: {e}") from None
+        if not isinstance(doc, dict):
+            raise RulesError(f"{path}: a kohya_ss settings file is a JSON object")
+        flat = {GUI_NAMES.get(k, k): v for k, v in doc.items()}
+    else:
+        doc = load_toml(path, "training config")
+        flat = {}
+        for key, value in doc.items():
+            if isinstance(value, dict):
+                flat.update(value)
+            else:
+                flat[key] = value
+    if not any(k in flat for k in TRAINING_MARKERS):
+        raise RulesError(
+            f"{path} does not look like a kohya training config (none of {', '.join(TRAINING_MARKERS)}); "
+            "a dataset_config.toml goes to --kohya-config"
+        )
+    for key in _INTS:  # the GUI writes some numbers as text
+        if isinstance(flat.get(key), str) and flat[key].strip().isdigit():
+            flat[key] = int(flat[key])
+    options = {k: flat[k] for k in DATASET_OPTIONS if flat.get(k) not in (None, "")}
+    if "caption_extension" in options:
+        options["caption_extension"] = caption_extension(str(options["caption_extension"]))
+    check_options(options, path)
+    captions = {k: flat[k] for k in CAPTION_OPTIONS if flat.get(k) not in (None, "")}
+    check_options({k: v for k, v in captions.items() if k != "keep_tokens_separator"}, path)
+    base = None
+    if flat.get("sdxl") is True or "sdxl" in str(flat.get("model_list", "")).lower():
+        base = "sdxl"
+    elif flat.get("flux1_checkbox") is True:
+        base = "flux"
+    elif flat.get("v2") is True:
+        base = "sd2"
+
+    def text(key: str) -> str | None:
+        value = flat.get(key)
+        return str(value) if isinstance(value, str) and value.strip() else None
+
+    return TrainingConfig(
+        path, options, captions, text("train_data_dir"), text("reg_data_dir"), text("dataset_config"), base
+    )
+
+
+def find_training_config(root: Path) -> tuple[Path | None, str | None]:
+    """A training config beside the dataset — in it or its model/ folder (kohya_ss saves one per run there), and,
+    when the audited folder is a kohya_ss project's img/, in the project — when exactly one is there; else a
+    note saying why none was used. Only files named like configs are read."""
+    root = root.resolve()
+    places = [root, root / "model"]
+    if root.name == "img":
+        places += [root.parent, root.parent / "model"]
+    found: list[Path] = []
+    for place in dict.fromkeys(places):
+        try:
+            names = sorted(
+                p
+                for p in place.iterdir()
+                if p.suffix.lower() in (".toml", ".json")
+                and any(w in p.name.lower() for w in ("config", "settings", "lora", "train"))
+                and p.is_file()
+            )
+        except OSError:
+            continue
+        for p in names:
+            if p.name in CONFIG_NAMES or p.stat().st_size > (1 << 20):
+                continue
+            try:
+                load_training_config(p)
+            except RulesError:
+                continue
+            found.append(p)
+    if len(found) == 1:
+        return found[0], None
+    if len(found) > 1:
+        listed = ", ".join(str(p) for p in found[:4])
+        return None, f"{len(found)} training configs beside the dataset ({listed}): give --kohya-training-config"
+    return None, None

@@ -13,6 +13,7 @@ from curate.files import NotRegularFile, TooLarge, read_bounded
 from curate.kohya import (
     KohyaConfig,
     Subset,
+    TrainingConfig,
     caption_extension,
     face_crop_stem,
     find_config,
@@ -64,6 +65,7 @@ class Scan:
     outside: list[tuple[str, str]] = field(default_factory=list)  # (folder, target) reached through a link
     layout: str = "plain"  # 'kohya_ss' (img/ reg/), 'kohya' (N_ folders), 'concept', 'dataset_config', 'plain'
     trainer: Trainer | None = None
+    training: TrainingConfig | None = None  # the training config read (--kohya-training-config or found)
     train_dir: str | None = None  # without a config: the folder kohya is pointed at (train_data_dir), relative
     reg_dir: str | None = None  # and reg_data_dir
     notes: list[str] = field(default_factory=list)  # how the config's folders were found here, said once
@@ -146,7 +148,34 @@ def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None, b
     return text.removeprefix("\ufeff"), None, bom
 
 
-def _layout(root: Path, listing: list[tuple[str, list[str]]]) -> tuple[str, str | None, str | None]:
+def _training_dirs(
+    root: Path, training: TrainingConfig | None, folders: list[str], notes: list[str]
+) -> tuple[str | None, str | None] | None:
+    """(train, reg) folders, relative to the dataset, that a training config names (train_data_dir,
+    reg_data_dir), matched here as a dataset_config's image_dir is; None when it names none."""
+    if training is None or training.train_data_dir is None:
+        return None
+    out: list[str | None] = []
+    for value in (training.train_data_dir, training.reg_data_dir):
+        if value is None:
+            out.append(None)
+            continue
+        where, note = locate_dir(value, root, folders)
+        root_r = root.resolve()
+        if where is not None and (where == root_r or root_r in where.parents):
+            rel = where.relative_to(root_r).as_posix()
+            out.append("" if rel == "." else rel)
+            if note:
+                notes.append(note.replace("image_dir", training.path.name + ":", 1))
+        else:
+            out.append(None)
+            notes.append(f"{training.path.name}: {value} is not the audited folder or inside it")
+    return out[0], out[1]
+
+
+def _layout(
+    root: Path, listing: list[tuple[str, list[str]]], given: tuple[str | None, str | None] | None = None
+) -> tuple[str, str | None, str | None]:
     """(layout, training folder, regularisation folder) as kohya would be pointed at this dataset without a config.
 
     - kohya_ss project: `img/` holding `N_name` folders (train_data_dir) beside `reg/` (reg_data_dir), `model/`,
@@ -154,6 +183,8 @@ def _layout(root: Path, listing: list[tuple[str, list[str]]]) -> tuple[str, str 
     - kohya: `N_name` folders directly inside the audited folder (it is train_data_dir);
     - concept: the audited folder is itself one `N_name` folder;
     - plain: none of these (a dataset_config.toml will name the folders)."""
+    if given is not None and given[0] is not None:
+        return ("kohya_ss" if given[0] == "img" else "kohya"), given[0], given[1]
     children: dict[str, list[str]] = {}
     for folder, _files in listing:
         parts = PurePosixPath(folder).parts
@@ -278,12 +309,14 @@ def scan_dataset(
     kohya_config: Path | None = None,
     caption_extension_given: str | None = None,
     trainer: Trainer | None = None,
+    training: TrainingConfig | None = None,
 ) -> Scan:
-    """Walk `root`; pair images with captions; say, as kohya would, which images are trained and how."""
+    """Walk `root`; pair images with captions; say, as kohya would, which images are trained and how. The
+    training config (`training`), when given, is the command line sd-scripts falls back to."""
     root = Path(root)
     trainer = trainer or resolve_trainer(None)
     known_caption_exts = {e.lower() for e in settings.cfg.caption.known_extensions}
-    scan = Scan(root=root, images=[], trainer=trainer)
+    scan = Scan(root=root, images=[], trainer=trainer, training=training)
     listing = list(_walk(root, scan.skipped, scan.outside))
     folders = [f for f, _ in listing]
 
@@ -300,7 +333,12 @@ def scan_dataset(
             scan.config_problem = str(e)
 
     # The command-line layer sd-scripts falls back to: the trainer's values; the resolution from the base model.
-    defaults: dict[str, Any] = {**trainer.options, "resolution": base_model.resolution}
+    defaults: dict[str, Any] = {
+        **trainer.options,
+        "resolution": base_model.resolution,
+        **(training.options if training else {}),
+    }
+    training_name = training.path.name if training else ""
     if caption_extension_given:
         known_caption_exts.add(caption_extension_given.lower())
     caption_counts: Counter[str] = Counter()
@@ -315,6 +353,8 @@ def scan_dataset(
     if caption_extension_given:
         defaults["caption_extension"] = caption_extension_given
         scan.caption_extension_source = "--caption-extension"
+    elif training is not None and "caption_extension" in training.options and not config_sets_ext:
+        scan.caption_extension_source = training_name
     elif config_sets_ext:
         assert cfg is not None
         scan.caption_extension_source = Path(str(config_path)).name
@@ -403,7 +443,7 @@ def scan_dataset(
                 )
             concepts[folder] = concept
     else:
-        layout, train, reg = _layout(root, listing)
+        layout, train, reg = _layout(root, listing, _training_dirs(root, training, folders, scan.notes))
         scan.layout = layout
         scan.train_dir, scan.reg_dir = train, reg
         concept_name = root.resolve().name
@@ -441,6 +481,9 @@ def scan_dataset(
         scan.resolution = parse_resolution(
             next(s.options["resolution"] for s in cfg.subsets if "resolution" in s.options)
         )
+    elif training is not None and "resolution" in training.options:
+        scan.resolution_source = training_name
+        scan.resolution = parse_resolution(training.options["resolution"])
     else:
         scan.resolution = (base_model.resolution, base_model.resolution)
 
@@ -553,9 +596,13 @@ def _assumptions(
     config_name = Path(str(scan.config_path)).name if cfg is not None else ""
     trainer_source = f"{trainer.name} default"
 
+    training = scan.training
+
     def source(key: str) -> str:
         if cfg is not None and any(key in s.options for s in cfg.subsets):
             return config_name
+        if training is not None and key in training.options:
+            return training.path.name
         if cfg is not None:
             return f"{trainer_source} ({config_name} does not set it)"
         return trainer_source
@@ -582,6 +629,7 @@ def _assumptions(
         if trainer.is_default
         else f"--trainer {trainer.name}"
     )
+    from_training = [(k, str(v), training.path.name) for k, v in training.captions.items()] if training else []
     return [
         ("trainer", trainer.description, why_trainer),
         ("resolution", value(lambda c: c.resolution, px), res_source),
@@ -595,4 +643,5 @@ def _assumptions(
             value(lambda c: c.caption_extension),
             scan.caption_extension_source + (f": {scan.caption_extension_why}" if scan.caption_extension_why else ""),
         ),
+        *from_training,
     ]

@@ -69,6 +69,13 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class Frame:
+    min_bar_fraction: float
+    max_other_axis_fraction: float
+    min_transparent_fraction: float
+
+
+@dataclass(frozen=True)
 class Noise:
     warn_sigma: float
     error_sigma: float
@@ -142,6 +149,7 @@ class Thresholds:
     rights: Rights
     consent: Consent
     quality: Quality
+    frame: Frame
     noise: Noise
     blur: Blur
     smoothing: Smoothing

@@ -20,6 +20,7 @@ from curate.checks import (
     compression,
     consent,
     duplicate,
+    framing,
     identity,
     load_all,
     noise,
@@ -93,6 +94,20 @@ def composition_set(n_same: int, n_other: int, aspect: str = "background"):
     labels = ["a", "b", "c", "d"]
     texts = {aspect: (labels, np.stack([unit(k) for k in range(4)]), view)}
     return recs, texts
+
+
+def frame_features(top=0, bottom=0, left=0, right=0, colour=(30, 60, 90), alpha=None, size=(1024, 1024)):
+    edge = [0, [200, 150, 100]]
+    return {
+        "alpha": alpha,
+        "bars": {
+            "size": list(size),
+            **{
+                side: ([n, list(colour)] if n else edge)
+                for side, n in (("top", top), ("bottom", bottom), ("left", left), ("right", right))
+            },
+        },
+    }
 
 
 def pose_set(label_index: int, n: int = 6):
@@ -351,6 +366,39 @@ CASES = [
         lambda: [],
         lambda: ctx(config_problem="dataset_config.toml: bad TOML", config_rel="dataset_config.toml"),
         ["UNR009"],
+    ),
+    # Framing.
+    (
+        "FRM001 doc FAIL a portrait padded to a square with grey bars",
+        framing.check,
+        lambda: record(frame=frame_features(left=171, right=171, colour=[128, 128, 128])),
+        ctx,
+        ["FRM001"],
+    ),
+    ("FRM001 doc PASS the same portrait unpadded", framing.check, lambda: record(frame=frame_features()), ctx, []),
+    (
+        "FRM001 a product on a plain background is flat on all four sides",
+        framing.check,
+        lambda: record(frame=frame_features(left=150, right=150, top=120, bottom=120, colour=[255, 255, 255])),
+        ctx,
+        [],
+    ),
+    (
+        "FRM002 doc FAIL a cut-out 60 % transparent over black",
+        framing.check,
+        lambda: record(
+            frame=frame_features(alpha={"transparent_fraction": 0.6, "colour_under": [0, 0, 0]}),
+            cap=Caption("a.txt", "1girl, white background"),
+        ),
+        ctx,
+        ["FRM002"],
+    ),
+    (
+        "FRM002 doc PASS the same picture flattened onto white",
+        framing.check,
+        lambda: record(frame=frame_features(alpha=None)),
+        ctx,
+        [],
     ),
     # Captions.
     ("CAP001 doc FAIL no caption", caption.check, lambda: record(cap=Caption(None, None)), ctx, ["CAP001"]),

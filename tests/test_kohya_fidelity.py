@@ -349,3 +349,84 @@ def test_every_config_combination_either_plans_or_is_refused_with_kohyas_words()
             assert "sd-scripts stops" in str(e)
             continue
         assert plan.predefined and all(w * h <= res * res for w, h in plan.predefined)
+
+
+def test_training_config_beside_the_dataset_decides_what_it_states(tmp_path, audit_json):
+    proj = tmp_path / "proj"
+    _png(proj / "img" / "10_hanako woman" / "a.png", (768, 768))
+    (proj / "img" / "10_hanako woman" / "a.caption").write_text("hanako woman")
+    _png(proj / "reg" / "1_woman" / "r.png", (768, 768))
+    (proj / "model").mkdir()
+    (proj / "model" / "config_lora-20260101-101010.toml").write_text(
+        '[model_arguments]\npretrained_model_name_or_path = "/models/v15.safetensors"\nv2 = false\n'
+        '[dataset_arguments]\nresolution = "768,768"\nenable_bucket = true\nbucket_no_upscale = false\n'
+        'caption_extension = ".caption"\nmax_token_length = 225\nshuffle_caption = true\nkeep_tokens = 1\n'
+        'train_data_dir = "/content/drive/MyDrive/proj/img"\nreg_data_dir = "/content/drive/MyDrive/proj/reg"\n'
+    )
+    _, report = audit_json(proj)
+    ds = report["dataset"]
+    assumed = {a["setting"]: (a["value"], a["source"]) for a in ds["assumptions"]}
+    name = "config_lora-20260101-101010.toml"
+    assert assumed["resolution"] == ("768 px", name) and assumed["bucket_no_upscale"] == ("off", name)
+    assert assumed["caption_extension"] == (".caption", name) and assumed["max_token_length"] == ("225", name)
+    assert ds["train_data_dir"] == "img" and ds["reg_data_dir"] == "reg"
+    assert any("found beside the dataset" in n for n in ds["notes"])
+    img = {i["path"]: i for i in report["images"]}
+    assert img["img/10_hanako woman/a.png"]["findings"] == []
+    assert {c["folder"]: c["regularisation"] for c in ds["concepts"]}["reg/1_woman"] is True
+
+
+def test_kohya_ss_gui_settings_json_and_a_non_training_file_is_refused(tmp_path, run):
+    d = tmp_path / "d"
+    _png(d / "10_x" / "a.png", (1024, 1024))
+    (d / "10_x" / "a.txt").write_text("x")
+    gui = tmp_path / "settings.json"
+    gui.write_text(
+        '{"pretrained_model_name_or_path": "x", "sdxl": true, "max_resolution": "1024,1024", "enable_bucket": true,'
+        ' "bucket_no_upscale": true, "caption_extension": ".txt", "min_bucket_reso": "256", "max_token_length": "75"}'
+    )
+    code, out, err = run("audit", d, "--no-cache", "--kohya-training-config", gui)
+    assert code == 0, err
+    assert "resolution 1024 px — settings.json" in out and "max_token_length 75 — settings.json" in out
+    bad = tmp_path / "dataset_config.toml"
+    bad.write_text("[general]\nresolution = 512\n")
+    code, _, err = run("audit", d, "--no-cache", "--kohya-training-config", bad)
+    assert code == 2 and "does not look like a kohya training config" in err
+
+
+def test_config_resolution_is_the_one_every_message_states(tmp_path, audit_json):
+    _png(tmp_path / "a" / "1.png", (512, 512))
+    (tmp_path / "a" / "1.txt").write_text("x")
+    (tmp_path / "dataset_config.toml").write_text(
+        '[general]\ncaption_extension = ".txt"\nbucket_no_upscale = false\n[[datasets]]\nresolution = 1024\n'
+        'enable_bucket = true\n[[datasets.subsets]]\nimage_dir = "a"\n'
+    )
+    _, report = audit_json(tmp_path, "--base-model", "sd15")
+    (f,) = report["images"][0]["findings"]
+    assert report["dataset"]["resolution"] == [1024, 1024] and "1024 px training resolution" in f["message"]
+
+
+def test_padding_bars_and_colour_under_transparency_are_found_in_real_pictures(tmp_path, audit_json):
+    import numpy as np
+    from conftest import photo_at
+
+    d = tmp_path / "10_x"
+    d.mkdir()
+    canvas = Image.new("RGB", (1024, 1024), (128, 128, 128))
+    canvas.paste(photo_at((682, 1024)), (171, 0))
+    canvas.save(d / "padded.jpg", quality=92)
+    arr = np.asarray(photo_at((1024, 1024)).convert("RGBA")).copy()
+    arr[..., 3] = 0
+    arr[200:800, 300:700, 3] = 255
+    arr[arr[..., 3] == 0, :3] = 0
+    Image.fromarray(arr, "RGBA").save(d / "cutout.png")
+    photo_at((1024, 1024)).save(d / "plain.jpg", quality=92)
+    for name, text in (("padded", "x"), ("cutout", "x, white background"), ("plain", "x")):
+        (d / f"{name}.txt").write_text(text)
+    _, report = audit_json(tmp_path)
+    found = {i["path"]: [(f["code"], f["evidence"]) for f in i["findings"]] for i in report["images"]}
+    (code, ev), *_ = found["10_x/padded.jpg"]
+    assert code == "FRM001" and ev["sides"] == ["left", "right"] and abs(ev["fraction"] - 0.334) < 0.02
+    (code, ev), *_ = found["10_x/cutout.png"]
+    assert code == "FRM002" and ev["colour_under"] == [0, 0, 0] and ev["caption_says"] == "white background"
+    assert found["10_x/plain.jpg"] == []

@@ -460,6 +460,7 @@ CHECK_MODULES = (
     "noise",
     "compression",
     "smoothing",
+    "framing",
     "caption",
     "duplicate",
     "watermark",

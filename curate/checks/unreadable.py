@@ -184,6 +184,7 @@ ANALYSIS_FEEDS = {
     "faces": "the smoothing and identity checks",
     "metadata": "the opt-out, rights, platform and AI-generated checks",
     "clip": "the composition checks",
+    "frame": "the padding and transparency checks (FRM001, FRM002)",
 }
 
 
