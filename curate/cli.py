@@ -385,8 +385,8 @@ def consent_init(
 ) -> None:
     """Write PATH/provenance.csv, one row per image, prefilled from metadata and sidecars.
 
-    Run it again after adding images: new rows are added and empty cells filled; nothing a person typed is
-    changed. The previous file is kept as provenance.csv.bak.
+    Run it again after adding images: new rows are added; no existing row is changed (not even a cell a person
+    emptied). The previous file is kept as provenance.csv.bak.
     """
     from curate.consent import merge, prefill, read_manifest, write_manifest
 
@@ -396,14 +396,14 @@ def consent_init(
     if existing is not None and existing.problem:
         _fail(f"{existing.problem}; fix or move it before running `curate consent init`")
     fresh = [prefill(rec, result.signals_for(rec)) for rec in result.records]
-    rows, added, filled = merge(existing, fresh)
+    rows, added = merge(existing, fresh)
     try:
         backup = write_manifest(target, rows, existing.extra_columns if existing else ())
     except OSError as e:
         _fail(f"cannot write {target}: {e.strerror or e}")
     console = _console()
     console.print(
-        f"wrote {escape(str(target))}: {len(rows)} rows ({added} new, {filled} empty cells filled)"
+        f"wrote {escape(str(target))}: {len(rows)} rows ({added} new, {len(rows) - added} kept as they were)"
         + (f"; previous version kept as {escape(backup.name)}" if backup else "")
     )
     console.print(

@@ -3,7 +3,8 @@
     path, sha256, source_url, author, licence, subject, subject_consent, consent_ref, notes
 
 `curate consent init DIR` writes it, prefilled from metadata and sidecars; running it again adds rows for
-new images and fills cells that are still empty, and never changes a cell a person has typed in.
+new images and never changes an existing row — not a cell a person typed, emptied or spaced (cells are kept
+exactly as written; readers compare them trimmed).
 `curate audit` reads it: under a profile that requires consent (person), an image without
 `subject_consent = yes` is a `consent` error; a row whose sha256 no longer matches its file is a warning;
 a recorded licence or consent turns a `rights` warning into a note.
@@ -68,8 +69,8 @@ def read_manifest(path: Path) -> Manifest | None:
                     f"{path.name} line {line}: the row has {'more' if None in row else 'fewer'} cells "
                     "than the header (an unclosed quote or a stray comma?); fix it, nothing was read",
                 )
-            p = restore((row.get("path") or "").strip())
-            if not p:
+            p = restore(row.get("path") or "")  # exactly as written: a file name may start or end with a space or CR
+            if not p.strip():
                 continue
             if p in rows:  # never resolved silently: one row might say consent "no" and the other "yes"
                 return Manifest(
@@ -78,7 +79,7 @@ def read_manifest(path: Path) -> Manifest | None:
                     "row per image (nothing was read)",
                 )
             first_line[p] = line
-            rows[p] = {k: restore((v or "").strip()) for k, v in row.items() if k is not None}
+            rows[p] = {k: restore(v or "") for k, v in row.items() if k is not None}
     except csv.Error as e:
         return Manifest({}, f"{path.name} is not valid CSV (line {getattr(reader, 'line_num', '?')}): {e}")
     return Manifest(rows, None, tuple(f for f in fields if f not in COLUMNS))
@@ -112,27 +113,19 @@ def prefill(rec: ImageRecord, sig: RightsSignals) -> dict[str, str]:
     }
 
 
-def merge(existing: Manifest | None, fresh: list[dict[str, str]]) -> tuple[list[dict[str, str]], int, int]:
-    """Rows to write: existing rows first (their typed cells kept, empty cells filled), then new images.
-    Returns (rows, added, filled cells)."""
+def merge(existing: Manifest | None, fresh: list[dict[str, str]]) -> tuple[list[dict[str, str]], int]:
+    """Rows to write: every existing row exactly as it is (a cell a person emptied stays empty), then a new
+    row for each image that has none. Returns (rows, added)."""
     old = existing.rows if existing else {}
     extra = list(existing.extra_columns) if existing else []
-    by_path = {r["path"]: r for r in fresh}
-    out, added, filled = [], 0, 0
-    for path, row in old.items():
-        merged = {c: row.get(c, "") for c in COLUMNS + extra}
-        new = by_path.get(path)
-        if new:
-            for c in COLUMNS:
-                if not merged.get(c) and new.get(c):
-                    merged[c] = new[c]
-                    filled += 1
-        out.append(merged)
-    for r in fresh:
-        if r["path"] not in old:
-            out.append({**{c: "" for c in extra}, **r})
-            added += 1
-    return out, added, filled
+    out = [{c: row.get(c, "") for c in COLUMNS + extra} for row in old.values()]
+    new = [{**{c: "" for c in extra}, **r} for r in fresh if r["path"] not in old]
+    return out + new, len(new)
+
+
+def cell(row: dict[str, str] | None, column: str) -> str:
+    """A manifest cell as a reader compares it: trimmed and lower-case (the file keeps what was typed)."""
+    return (row or {}).get(column, "").strip().lower()
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK("http://…?"&A1) leaks the

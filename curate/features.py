@@ -41,7 +41,7 @@ class ImageFeatures(TypedDict, total=False):
     declared_height: int
     frames: int
     orientation: int
-    decode_scale: int  # > 1: a huge JPEG decoded at reduced size (libjpeg DCT scaling)
+    decode_scale: int  # > 1: a huge picture analysed at reduced size (JPEG: DCT scaling; others: reduced copy)
     pixel_hash: str | None  # SHA-256 of the pixels; None for reduced decodes
     phash: str  # 64-bit hashes as 16 hex digits
     dhash: str

@@ -203,3 +203,7 @@ def test_very_large_jpeg_is_decoded_at_reduced_size(tmp_path, audit_json):
     assert feats["image"]["decode_scale"] == 2 and feats["image"]["pixel_hash"] is None
     _, _, feats, _ = extract_one(str(d / "big.jpg"), Limits())
     assert feats["image"]["decode_scale"] == 1 and feats["image"]["pixel_hash"]
+    # Other formats cannot be decoded at reduced size: decoded whole, then analysed on a copy reduced at once.
+    _, _, feats, _ = extract_one(str(d / "small.png"), Limits(full_decode_max_pixels=300_000))
+    assert feats["image"]["decode_scale"] == 2 and (feats["image"]["width"], feats["image"]["height"]) == (1024, 768)
+    assert feats["quality"]["analysed_width"] == 512

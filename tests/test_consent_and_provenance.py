@@ -10,7 +10,7 @@ from test_bad_input import jpeg_with_xmp
 
 
 def rows_of(path):
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", newline="") as f:
         return {r["path"]: r for r in csv.DictReader(f)}
 
 
@@ -126,3 +126,27 @@ def test_provenance_report(tmp_path, run):
     assert "# Training data provenance" in md and "| X (Twitter) | 1 | 25% |" in md
     assert "&lt;b&gt;bold&lt;b&gt;-glazed-intensity1.png" in md and "<b>" not in md
     assert list(root.rglob("provenance-report*")) == []  # nothing written into the dataset
+
+
+def test_consent_init_keeps_every_existing_row_exactly_and_matches_odd_names(tmp_path, run, audit_json):
+    root = tmp_path / "person"
+    person_set(root)
+    write_image(root / "10_hanako woman" / "\rcr name.png", (1024, 1024), name="rocket.jpg")
+    assert run("consent", "init", root, "--cache-dir", tmp_path / "c")[0] == 0
+    rows = rows_of(root / "provenance.csv")
+    assert "10_hanako woman/\rcr name.png" in rows  # a CR in the name round-trips (neutralised, then restored)
+    # A person empties the prefilled author, and types consent with spaces around it.
+    rows["10_hanako woman/03.jpg"]["author"] = ""
+    for r in rows.values():
+        r["subject_consent"] = " yes "
+    with open(root / "provenance.csv", "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(next(iter(rows.values()))))
+        w.writeheader()
+        w.writerows(rows.values())
+    code, out, _ = run("consent", "init", root, "--cache-dir", tmp_path / "c")
+    assert code == 0 and "0 new" in out
+    again = rows_of(root / "provenance.csv")
+    assert again["10_hanako woman/03.jpg"]["author"] == ""  # not refilled from the metadata
+    assert again["10_hanako woman/01.png"]["subject_consent"] == " yes "  # kept as typed
+    _, report = audit_json(root, "--profile", "person")
+    assert not any(f["code"] == "CNS001" for i in report["images"] for f in i["findings"])

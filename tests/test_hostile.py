@@ -418,6 +418,19 @@ def test_a_config_kohya_cannot_use_is_one_clear_error(tmp_path, run, line, messa
     assert snapshot(d) == before
 
 
+def test_a_jpeg_whose_header_promises_more_rows_than_its_data_is_truncated(tmp_path, audit_json):
+    d = tmp_path / "data"
+    path = write_image(d / "10_x" / "a.jpg", (640, 480), quality=90)
+    data = bytearray(path.read_bytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 7] = (960).to_bytes(2, "big")  # libjpeg pads the missing rows silently
+    path.write_bytes(bytes(data))
+    write_image(d / "10_x" / "b.jpg", (640, 480), quality=90)  # intact: no finding of that kind
+    _, report = audit_json(d)
+    found = {i["path"]: [f["code"] for f in i["findings"]] for i in report["images"]}
+    assert found["10_x/a.jpg"] == ["UNR003"] and "UNR003" not in found["10_x/b.jpg"]
+
+
 def test_a_subset_with_negative_repeats_is_not_trained_as_kohya_ignores_it(tmp_path, audit_json):
     d = tmp_path / "data"
     write_image(d / "10_a b" / "a.png", (1024, 1024))
@@ -481,3 +494,34 @@ def test_huge_images_are_extracted_with_fewer_workers(tmp_path, audit_json):
     _, report = audit_json(d, "--no-cache", "--rules", str(rules), "--jobs", "2")
     assert report["summary"]["extraction"]["memory_limited"] == 4
     assert report["summary"]["extraction"]["decoded"] == 4
+
+
+def test_the_whole_hostile_corpus_in_one_dataset_stays_under_the_memory_cap(tmp_path):
+    """Every content case at once, in one audit of the whole pipeline under a 3 GB address-space cap and a time
+    limit: exit 1 with a report, no traceback, every file accounted for, the dataset unchanged."""
+    d = tmp_path / "data"
+    c = d / "10_x"
+    write_image(c / "a.png", (1024, 1024))
+    (c / "a.png.json").write_text("[" * 100_000)
+    write_image(c / "b.png", (1024, 1024), name="coffee.jpg")
+    deep = "<rdf:Description>" * 5000 + "</rdf:Description>" * 5000
+    (c / "b.xmp").write_text(f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>{deep}</rdf:RDF></x:xmpmeta>')
+    os.mkfifo(c / "fifo.png")
+    os.symlink("/dev/zero", c / "zero.jpg")
+    write_image(c / "c.png", (1024, 1024), caption=None)
+    os.mkfifo(c / "c.txt")
+    write_image(Path(os.fsdecode(os.fsencode(c) + b"/\x82\xa0.png")), (1024, 1024))
+    _png_with_artist(c / "x\x1b[2Jy.png", "\x1b[32mALL CLEAN\x1b[0m")
+    cut = write_image(c / "cut.jpg", (800, 600), quality=90)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    Image.new("RGB", (7000, 7150), (90, 60, 30)).save(c / "huge.png", compress_level=1)  # 50 MP: reduced copy
+    (d / "dataset_config.toml").write_text(
+        '[[datasets]]\nmax_bucket_reso = 1e12\n[[datasets.subsets]]\nimage_dir = "10_x"\n'
+    )
+    before = snapshot(d)
+    proc = run_limited(["audit", str(d), "--no-cache", "--json", str(tmp_path / "r.json"), "-q"], timeout=180)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr.decode()[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len(report["images"]) == 9 and {f["code"] for f in report["findings"]} >= {"UNR009"}
+    assert codes(report, "10_x/cut.jpg") == ["UNR003"] and codes(report, "10_x/fifo.png") == ["UNR006"]
+    assert snapshot(d) == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.consent import cell
 from curate.model import Finding, Group, ImageRecord, display_path
 
 CNS001 = rule(
@@ -65,7 +66,7 @@ CNS004 = rule(
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     manifest = ctx.dataset.get("consent_manifest")
     row = manifest.rows.get(display_path(rec.path)) if manifest else None
-    if row and row.get("sha256") and rec.sha256 and row["sha256"].lower() != rec.sha256:
+    if row and cell(row, "sha256") and rec.sha256 and cell(row, "sha256") != rec.sha256:
         yield ctx.finding(
             CNS002,
             f"provenance.csv records sha256 {row['sha256'][:12]}… but the file is now "
@@ -73,7 +74,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             {"recorded": row["sha256"], "actual": rec.sha256},
         )
     if ctx.cfg.consent.require_subject_consent and manifest is not None and not manifest.problem:
-        consent = (row or {}).get("subject_consent", "").lower()
+        consent = cell(row, "subject_consent")
         if consent != "yes":
             if row is None:
                 why = "no row for this image in provenance.csv"

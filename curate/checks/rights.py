@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, image_check, rule
+from curate.consent import cell
 from curate.model import Finding, ImageRecord, display_path
 
 RGT001 = rule(
@@ -65,7 +66,7 @@ RGT004 = rule(
 def _recorded(rec, ctx) -> dict[str, str] | None:
     manifest = ctx.dataset.get("consent_manifest")
     row = manifest.rows.get(display_path(rec.path)) if manifest else None
-    if row and (row.get("licence") or row.get("subject_consent", "").lower() == "yes"):
+    if row and (cell(row, "licence") or cell(row, "subject_consent") == "yes"):
         return row
     return None
 

@@ -8,6 +8,7 @@ are then recomputed.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import signal
 import sys
@@ -147,6 +148,7 @@ def extract_one(
 # metadata, quality and marks extractors (docs/benchmarks.md): 17–19 bytes per decoded pixel, plus the
 # worker's own ~80 MB.
 BYTES_PER_PIXEL = 19
+RAW_BYTES_PER_PIXEL = 5  # a decoded buffer (RGBA) before its analyses: docs/benchmarks.md §Memory
 WORKER_BASE_BYTES = 100 << 20
 
 
@@ -165,6 +167,11 @@ def decoded_pixels(path: str, limits: Limits) -> int:
     if w * h > limits.max_pixels:
         return 0  # refused as a decompression bomb, never decoded
     scale = draft_scale(fmt, w, h, limits)
+    if scale == 1 and w * h > limits.full_decode_max_pixels:
+        # Decoded whole (no reduced decoding in PNG, WebP, TIFF), then analysed on a reduced copy (decode.py):
+        # the whole buffer, in the per-pixel units of the analyses, plus the copy.
+        reduce = math.ceil(math.sqrt(w * h / limits.full_decode_max_pixels))
+        return (w * h * RAW_BYTES_PER_PIXEL) // BYTES_PER_PIXEL + (w // reduce) * (h // reduce)
     return (w // scale) * (h // scale)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from curate import __version__
 from curate.audit import AuditResult
+from curate.consent import cell
 from curate.model import display_path, printable
 
 SCHEMA_ID = "curate.provenance/v1"
@@ -39,7 +40,7 @@ def build(result: AuditResult) -> dict[str, Any]:
                 "author": row.get("author") or "; ".join(sig.authors or sig.copyright) or None,
                 "licence": row.get("licence") or "; ".join(sig.usage_terms or sig.licensors) or None,
                 "subject": row.get("subject") or None,
-                "subject_consent": (row.get("subject_consent") or "unknown").lower() if row else "no record",
+                "subject_consent": (cell(row, "subject_consent") or "unknown") if row else "no record",
                 "consent_ref": row.get("consent_ref") or None,
                 "opt_out": [s.as_dict() for s in sig.opt_outs],
                 "ai_generated": bool(sig.generators or sig.ai_sources),
