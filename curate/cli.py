@@ -147,7 +147,8 @@ def audit(
         None,
         "--trainer",
         help="Whose defaults apply where no config says: kohya_ss (the GUI: buckets on, no upscale, .txt; "
-        "default) or sd-scripts (its command line: buckets off, .caption). rules/trainers.toml.",
+        "default) or sd-scripts (its command line: buckets off, .caption); a musubi-tuner config uses "
+        "musubi-tuner's. rules/trainers.toml.",
     ),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report to FILE ('-' for stdout)."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),

@@ -118,14 +118,14 @@ class Trainer:
     is_default: bool
 
 
-def resolve_trainer(name: str | None) -> Trainer:
+def resolve_trainer(name: str | None, explicit: bool = False) -> Trainer:
     table = load_toml(rules_dir() / "trainers.toml")
     key = (name or table["default"]).strip()
     trainers = table["trainers"]
     if key not in trainers:
         raise RulesError(f"unknown trainer '{name}'; choose one of: {', '.join(sorted(trainers))}")
     opts = {k: v for k, v in trainers[key].items() if k != "description"}
-    return Trainer(key, trainers[key].get("description", key), opts, name is None)
+    return Trainer(key, trainers[key].get("description", key), opts, name is None and not explicit)
 
 
 def load_settings(profile: str | None = None, user_file: Path | None = None) -> Settings:

@@ -332,10 +332,17 @@ def scan_dataset(
                 raise
             scan.config_problem = str(e)
 
+    if cfg is not None and cfg.trainer == "musubi-tuner":
+        # musubi-tuner's config has no command-line layer: its own defaults apply, whatever --trainer says.
+        trainer = scan.trainer = resolve_trainer("musubi-tuner", explicit=True)
+        scan.notes.append(
+            "musubi-tuner config: its dataset defaults apply; buckets are estimated with sd-scripts' rule at "
+            "musubi-tuner's 16 px step (its own bucket selector is not modelled)"
+        )
     # The command-line layer sd-scripts falls back to: the trainer's values; the resolution from the base model.
     defaults: dict[str, Any] = {
-        **trainer.options,
         "resolution": base_model.resolution,
+        **trainer.options,
         **(training.options if training else {}),
     }
     training_name = training.path.name if training else ""
@@ -484,6 +491,9 @@ def scan_dataset(
     elif training is not None and "resolution" in training.options:
         scan.resolution_source = training_name
         scan.resolution = parse_resolution(training.options["resolution"])
+    elif "resolution" in trainer.options:
+        scan.resolution_source = f"{trainer.name} default"
+        scan.resolution = parse_resolution(trainer.options["resolution"])
     else:
         scan.resolution = (base_model.resolution, base_model.resolution)
 
@@ -629,6 +639,8 @@ def _assumptions(
         if trainer.is_default
         else f"--trainer {trainer.name}"
     )
+    if cfg is not None and cfg.trainer == "musubi-tuner":
+        why_trainer = f"{config_name} is a musubi-tuner config"
     from_training = [(k, str(v), training.path.name) for k, v in training.captions.items()] if training else []
     return [
         ("trainer", trainer.description, why_trainer),

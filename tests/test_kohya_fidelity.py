@@ -430,3 +430,16 @@ def test_padding_bars_and_colour_under_transparency_are_found_in_real_pictures(t
     (code, ev), *_ = found["10_x/cutout.png"]
     assert code == "FRM002" and ev["colour_under"] == [0, 0, 0] and ev["caption_says"] == "white background"
     assert found["10_x/plain.jpg"] == []
+
+
+def test_a_musubi_config_uses_musubis_defaults_and_says_so(tmp_path):
+    _png(tmp_path / "imgs" / "a.png")
+    (tmp_path / "dataset_config.toml").write_text('[[datasets]]\nimage_directory = "imgs"\n')
+    scan = _scan(tmp_path, trainer="sd-scripts")
+    (rec,) = scan.images
+    c = rec.concept
+    assert (c.resolution, c.enable_bucket, c.bucket_reso_steps, c.caption_extension) == ((960, 544), False, 16, ".txt")
+    assumed = {k: src for k, _, src in scan.assumptions}
+    assert assumed["trainer"] == "dataset_config.toml is a musubi-tuner config"
+    assert any("musubi-tuner config" in n for n in scan.notes)
+    assert scan.resolution == (960, 544) and assumed["resolution"].startswith("musubi-tuner default")
