@@ -52,6 +52,11 @@ class Concept:
     is_reg: bool = False
     bucket_reso_steps: int = 64
     enable_wildcard: bool = False  # multi-line captions: one line at random instead of the first
+    shuffle_caption: bool = False
+    keep_tokens: int = 0  # with shuffle_caption: the first N tags stay in place
+    keep_tokens_separator: str = ""  # or: everything before this separator stays
+    caption_separator: str = ","
+    max_token_length: int = 75  # CLIP tokens kohya keeps (75, 150 or 225)
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,11 @@ def _concept(folder: str, opts: dict[str, Any], repeats: int | None, tokens: str
         is_reg=is_reg,
         bucket_reso_steps=int(opts["bucket_reso_steps"]),
         enable_wildcard=bool(opts.get("enable_wildcard", False)),
+        shuffle_caption=bool(opts.get("shuffle_caption", False)),
+        keep_tokens=int(opts.get("keep_tokens") or 0),
+        keep_tokens_separator=str(opts.get("keep_tokens_separator") or ""),
+        caption_separator=str(opts.get("caption_separator") or ","),
+        max_token_length=int(opts.get("max_token_length") or 75),
     )
 
 
@@ -344,6 +349,7 @@ def scan_dataset(
         "resolution": base_model.resolution,
         **trainer.options,
         **(training.options if training else {}),
+        **(training.captions if training else {}),
     }
     training_name = training.path.name if training else ""
     if caption_extension_given:

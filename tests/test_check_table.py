@@ -15,6 +15,7 @@ from curate.checks import (
     ai_generated,
     blur,
     caption,
+    caption_text,
     cloak,
     composition,
     compression,
@@ -366,6 +367,128 @@ CASES = [
         lambda: [],
         lambda: ctx(config_problem="dataset_config.toml: bad TOML", config_rel="dataset_config.toml"),
         ["UNR009"],
+    ),
+    # Caption text.
+    (
+        "CAP009 doc FAIL a 183-token caption at 75",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, " + "a woman in a long red dress standing " * 26)),
+        ctx,
+        ["CAP009"],
+    ),
+    ("CAP009 doc PASS a short tag list", caption_text.check, lambda: record(), ctx, []),
+    (
+        "CAP009 max_token_length 225 keeps it",
+        caption_text.check,
+        lambda: record(
+            cap=Caption("a.txt", "hanako woman, " + "a woman in a long red dress standing " * 20),
+            conc=dataclasses.replace(concept(), max_token_length=225),
+        ),
+        ctx,
+        [],
+    ),
+    (
+        "CAP010 doc FAIL [trigger] left in",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "[trigger], a woman in a red dress")),
+        ctx,
+        ["CAP010"],
+    ),
+    (
+        "CAP010 doc PASS the trigger written out",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, a woman in a red dress")),
+        ctx,
+        [],
+    ),
+    (
+        "CAP011 doc FAIL one caption without the trigger",
+        caption_text.check_set,
+        lambda: [
+            record("10_hanako woman/a.png", cap=Caption("a.txt", "hanako woman, smiling")),
+            record("10_hanako woman/b.png", cap=Caption("b.txt", "hanako woman, sitting")),
+            record("10_hanako woman/c.png", cap=Caption("c.txt", "a woman smiling")),
+        ],
+        ctx,
+        ["CAP011"],
+    ),
+    (
+        "CAP011 doc PASS every caption names it",
+        caption_text.check_set,
+        lambda: [
+            record("10_hanako woman/a.png", cap=Caption("a.txt", "hanako woman, smiling")),
+            record("10_hanako woman/c.png", cap=Caption("c.txt", "hanako woman, a woman smiling")),
+        ],
+        ctx,
+        [],
+    ),
+    (
+        "CAP012 doc FAIL trigger second with keep_tokens 1",
+        caption_text.check,
+        lambda: record(
+            cap=Caption("a.txt", "red dress, hanako woman, smiling"),
+            conc=dataclasses.replace(concept(), shuffle_caption=True, keep_tokens=1),
+        ),
+        ctx,
+        ["CAP012"],
+    ),
+    (
+        "CAP012 doc PASS trigger first",
+        caption_text.check,
+        lambda: record(
+            cap=Caption("a.txt", "hanako woman, red dress, smiling"),
+            conc=dataclasses.replace(concept(), shuffle_caption=True, keep_tokens=1),
+        ),
+        ctx,
+        [],
+    ),
+    (
+        "CAP012 keep_tokens_separator keeps it",
+        caption_text.check,
+        lambda: record(
+            cap=Caption("a.txt", "red dress, hanako woman ||| smiling, sitting"),
+            conc=dataclasses.replace(concept(), shuffle_caption=True, keep_tokens_separator="|||"),
+        ),
+        ctx,
+        [],
+    ),
+    (
+        "CAP013 doc FAIL a repeated tag",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, smile, red dress, smile")),
+        ctx,
+        ["CAP013"],
+    ),
+    (
+        "CAP013 doc PASS each tag once",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, smile, red dress")),
+        ctx,
+        [],
+    ),
+    (
+        "CAP013 empty tags",
+        caption_text.check,
+        lambda: record(cap=Caption("a.txt", "hanako woman, , smile")),
+        ctx,
+        ["CAP013"],
+    ),
+    (
+        "CAP014 three identical captions",
+        caption_text.check_set,
+        lambda: [record(f"10_hanako woman/{i}.png", cap=Caption(f"{i}.txt", "hanako woman, photo")) for i in range(3)],
+        ctx,
+        ["CAP014"],
+    ),
+    (
+        "CAP015 most captions over the limit",
+        caption_text.check_set,
+        lambda: [
+            record(f"10_hanako woman/{i}.png", cap=Caption(f"{i}.txt", f"hanako woman, {i} " + "tall red dress " * 40))
+            for i in range(2)
+        ],
+        ctx,
+        ["CAP015"],
     ),
     # Framing.
     (

@@ -462,6 +462,7 @@ CHECK_MODULES = (
     "smoothing",
     "framing",
     "caption",
+    "caption_text",
     "duplicate",
     "watermark",
     "signature",
