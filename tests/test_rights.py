@@ -368,3 +368,23 @@ def test_audit_in_a_namespace_without_network_reads_remote_references(tmp_path):
     report = json.loads(out.read_text())
     msgs = [f["message"] for f in rights_findings(report, "cloud_remote_manifest.jpg")]
     assert any("recorded, not fetched" in m for m in msgs)
+
+
+def test_exif_rights_text_is_read_as_written_and_a_camera_name_is_not_a_rights_holder(tmp_path):
+    from PIL import Image
+
+    from curate.extract.metadata import parse_exif
+
+    exif = Image.Exif()
+    exif[0x013B] = "ABCDEFGHI"  # 9 bytes, replaced below by the 9 UTF-8 bytes of "© 川松"
+    exif[0x8298] = "Hasselblad H3D"
+    exif[0x010F] = "Hasselblad"
+    exif[0x0110] = "H3D"
+    raw = exif.tobytes().replace(b"ABCDEFGHI", "© 川松".encode())  # as a camera writes it: UTF-8
+    out = parse_exif(raw)
+    assert out["artist"] == "© 川松"  # Pillow alone gives "Â© å·\x9dæ\x9d¾"
+    assert "copyright" not in out  # only the camera's make and model
+    exif2 = Image.Exif()
+    exif2[0x8298] = "cafX"
+    raw2 = exif2.tobytes().replace(b"cafX", b"caf\xe9")  # real Latin-1 text (not valid UTF-8) stays as it is
+    assert parse_exif(raw2)["copyright"] == "café"

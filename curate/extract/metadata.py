@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from curate.extract.decode import Decoded
 
 NAME = "metadata"
-VERSION = 1
+VERSION = 2  # 2: EXIF text read as UTF-8 when it is; Artist/Copyright that only name the camera dropped
 
 MAX_TEXT = 4000  # characters kept of any one value (prompts can be long)
 MAX_XMP_BYTES = 4 << 20  # XMP packets larger than this are not parsed
@@ -275,7 +275,30 @@ def _exif_text(value: Any) -> str | None:
         value = bytes(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace").strip("\x00 ").strip() or None
-    return str(value).strip("\x00 ").strip() or None
+    return repair_utf8(str(value)).strip("\x00 ").strip() or None
+
+
+def repair_utf8(text: str) -> str:
+    """EXIF text as it was written. Pillow decodes EXIF ASCII fields as Latin-1, but cameras and editors write UTF-8
+    there ("Â© feinknopf" was "© feinknopf"): text whose Latin-1 bytes are valid UTF-8 is decoded again. Plain
+    ASCII is unchanged, and real Latin-1 text ("café" as E9) is not valid UTF-8, so it stays."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text
+    if raw.isascii():
+        return text
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def _repeats_camera(value: str, make: str, model: str) -> bool:
+    """An Artist or Copyright field that only repeats the camera (`Hasselblad H3D`): not a rights holder."""
+    words = set(value.lower().replace(",", " ").split())
+    camera = set(f"{make} {model}".lower().replace(",", " ").split())
+    return bool(words) and bool(camera) and words <= camera
 
 
 def user_comment(raw: Any) -> str | None:
@@ -325,6 +348,10 @@ def parse_exif(raw: bytes) -> dict[str, str]:
         text = _exif_text(v)
         if text:
             out[key] = _clip(text)
+    make, model = (_exif_text(exif.get(t)) or "" for t in (0x010F, 0x0110))
+    for key in ("artist", "copyright"):
+        if key in out and _repeats_camera(out[key], make, model):
+            del out[key]
     try:
         sub = exif.get_ifd(0x8769)
         uc = user_comment(sub.get(0x9286))
