@@ -133,6 +133,7 @@ def load_settings(profile: str | None = None, user_file: Path | None = None) -> 
     base["platforms"] = load_toml(rules_dir() / "platforms.toml").get("platforms", {})
     base["mark_words"] = load_toml(rules_dir() / "marks.toml").get("mark_words", {})
     base["prompts"] = load_toml(rules_dir() / "prompts.toml").get("prompts", {})
+    base["caption_declares"] = load_toml(rules_dir() / "captions.toml").get("declares", {})
     profiles_doc = load_toml(rules_dir() / "profiles.toml")
     profiles = dict(profiles_doc["profiles"])
     user: dict[str, Any] = {}

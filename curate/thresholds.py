@@ -162,7 +162,7 @@ class Thresholds:
 
 SECTIONS: dict[str, type] = {f.name: get_type_hints(Thresholds)[f.name] for f in dataclasses.fields(Thresholds)}
 # Tables of data rather than thresholds (free-form keys): the severity overrides and the vocabularies.
-DATA_TABLES = ("severity", "platforms", "mark_words", "prompts")
+DATA_TABLES = ("severity", "platforms", "mark_words", "prompts", "caption_declares")
 
 
 def _type_name(t: Any) -> str:

@@ -15,6 +15,7 @@ from curate.checks import (
     ai_generated,
     blur,
     caption,
+    caption_evidence,
     caption_text,
     cloak,
     composition,
@@ -489,6 +490,34 @@ CASES = [
         ],
         ctx,
         ["CAP015"],
+    ),
+    # Captions as evidence: every declared category, its doc's FAIL and PASS captions.
+    *[
+        case
+        for category, (code, _, _) in caption_evidence.DECLARED.items()
+        for case in (
+            (
+                f"{code} doc FAIL the caption says it",
+                caption_evidence.CHECK_OF[category],
+                lambda c=category: record(cap=Caption("a.txt", caption_evidence.EXAMPLES[c][0])),
+                ctx,
+                [code],
+            ),
+            (
+                f"{code} doc PASS the caption does not",
+                caption_evidence.CHECK_OF[category],
+                lambda c=category: record(cap=Caption("a.txt", caption_evidence.EXAMPLES[c][1])),
+                ctx,
+                [],
+            ),
+        )
+    ],
+    (
+        "WMK010 a negated phrase does not count",
+        caption_evidence.check_marks,
+        lambda: record(cap=Caption("a.txt", "a clean photo with no watermark")),
+        ctx,
+        [],
     ),
     # Framing.
     (

@@ -246,3 +246,19 @@ def test_near_duplicate_groups_do_not_chain():
     groups = [(g.keep, g.members) for g in out if not isinstance(g, Finding)]
     assert groups == [("10_x/a.png", ("10_x/a.png", "10_x/b.png"))]
     assert [(f.path, f.evidence["keep"]) for f in out if isinstance(f, Finding)] == [("10_x/b.png", "10_x/a.png")]
+
+
+def test_caption_evidence_says_whether_the_detector_agrees():
+    from curate.checks import caption_evidence
+    from curate.model import Caption
+
+    def agrees(rec):
+        (f,) = found(run_one(caption_evidence.check_resolution, rec, ctx()))
+        return f.evidence["detector_agrees"], f.message
+
+    small = record(w=512, h=512, cap=Caption("a.txt", "lowres, 1girl"))
+    large = record(w=1024, h=1024, cap=Caption("a.txt", "lowres, 1girl"))
+    assert agrees(small)[0] is True and "found low resolution too" in agrees(small)[1]
+    assert agrees(large)[0] is False and "look at the picture" in agrees(large)[1]
+    (f,) = found(run_one(caption_evidence.check_marks, record(cap=Caption("a.txt", "1girl, english_text")), ctx()))
+    assert f.code == "TXT010" and f.evidence["detector_agrees"] is None  # no text analysis on this record

@@ -463,6 +463,7 @@ CHECK_MODULES = (
     "framing",
     "caption",
     "caption_text",
+    "caption_evidence",
     "duplicate",
     "watermark",
     "signature",
