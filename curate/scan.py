@@ -63,6 +63,7 @@ class Scan:
     orphan_captions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     outside: list[tuple[str, str]] = field(default_factory=list)  # (folder, target) reached through a link
+    not_training: list[tuple[str, int]] = field(default_factory=list)  # (folder, images): kohya_ss model/, log/
     layout: str = "plain"  # 'kohya_ss' (img/ reg/), 'kohya' (N_ folders), 'concept', 'dataset_config', 'plain'
     trainer: Trainer | None = None
     training: TrainingConfig | None = None  # the training config read (--kohya-training-config or found)
@@ -517,6 +518,11 @@ def scan_dataset(
                 images.append(f)
             elif ext.lower() in known_caption_exts:
                 by_stem.setdefault(stem, []).append(f)
+        if reasons.get(folder, "").startswith("outside "):
+            # A kohya_ss project's model/ (trained LoRAs, sample images) and log/: not training data, not audited.
+            if images:
+                scan.not_training.append((folder, len(images)))
+            continue
         image_stems = set()
         read_captions: set[str] = set()
         metadata = ft_captions.get(folder)
@@ -567,8 +573,6 @@ def scan_dataset(
                     not_trained=why_not,
                 )
             )
-        if reasons.get(folder, "").startswith("outside "):
-            continue  # a kohya_ss project's model/ and log/: not training data, no caption is missing there
         for stem, caps in by_stem.items():
             if stem not in image_stems:
                 scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps if c not in read_captions)
@@ -647,7 +651,11 @@ def _assumptions(
     )
     if cfg is not None and cfg.trainer == "musubi-tuner":
         why_trainer = f"{config_name} is a musubi-tuner config"
-    from_training = [(k, str(v), training.path.name) for k, v in training.captions.items()] if training else []
+
+    def shown(v: Any) -> str:
+        return onoff[v] if isinstance(v, bool) else str(v)
+
+    from_training = [(k, shown(v), training.path.name) for k, v in training.captions.items()] if training else []
     return [
         ("trainer", trainer.description, why_trainer),
         ("resolution", value(lambda c: c.resolution, px), res_source),

@@ -238,7 +238,7 @@ def test_kohya_ss_project_layout(tmp_path):
     assert scan.layout == "kohya_ss" and scan.train_dir == "img" and scan.reg_dir == "reg"
     assert by["img/10_hanako woman/a.png"].trained and not by["img/10_hanako woman/a.png"].concept.is_reg
     assert by["reg/1_woman/r.png"].trained and by["reg/1_woman/r.png"].concept.is_reg
-    assert not by["model/sample/s.png"].trained
+    assert "model/sample/s.png" not in by and scan.not_training == [("model/sample", 1)]  # not audited
     assert "log/events.txt" not in scan.orphan_captions
 
 
@@ -351,7 +351,7 @@ def test_every_config_combination_either_plans_or_is_refused_with_kohyas_words()
         assert plan.predefined and all(w * h <= res * res for w, h in plan.predefined)
 
 
-def test_training_config_beside_the_dataset_decides_what_it_states(tmp_path, audit_json):
+def test_training_config_beside_the_dataset_decides_what_it_states(tmp_path, audit_json, run):
     proj = tmp_path / "proj"
     _png(proj / "img" / "10_hanako woman" / "a.png", (768, 768))
     (proj / "img" / "10_hanako woman" / "a.caption").write_text("hanako woman")
@@ -374,6 +374,10 @@ def test_training_config_beside_the_dataset_decides_what_it_states(tmp_path, aud
     img = {i["path"]: i for i in report["images"]}
     assert img["img/10_hanako woman/a.png"]["findings"] == []
     assert {c["folder"]: c["regularisation"] for c in ds["concepts"]}["reg/1_woman"] is True
+    assert img["reg/1_woman/r.png"]["findings"] == []  # a regularisation image without caption is normal
+    code, out, err = run("audit", proj)
+    assert code == 0 and "kohya_ss project (trains img/ and reg/)" in out, err
+    assert "reg/1_woman: regularisation: 1 image" in out and "shuffle_caption on — config_lora" in out
 
 
 def test_kohya_ss_gui_settings_json_and_a_non_training_file_is_refused(tmp_path, run):
@@ -443,3 +447,20 @@ def test_a_musubi_config_uses_musubis_defaults_and_says_so(tmp_path):
     assert assumed["trainer"] == "dataset_config.toml is a musubi-tuner config"
     assert any("musubi-tuner config" in n for n in scan.notes)
     assert scan.resolution == (960, 544) and assumed["resolution"].startswith("musubi-tuner default")
+
+
+@pytest.mark.parametrize(
+    "layout, files, says",
+    [
+        ("plain", ["a.png"], "plain folder"),
+        ("kohya", ["10_x/a.png"], "kohya folders"),
+        ("kohya_ss", ["img/10_x/a.png", "reg/1_y/b.png"], "kohya_ss project (trains img/ and reg/)"),
+        ("concept", ["a.png"], "one kohya concept folder"),
+    ],
+)
+def test_every_layout_prints_its_header(tmp_path, run, layout, files, says):
+    root = tmp_path / ("10_hanako woman" if layout == "concept" else "data")
+    for f in files:
+        _png(root / f)
+    code, out, err = run("audit", root, "--no-cache")
+    assert code in (0, 1) and says in out and "internal error" not in err, err

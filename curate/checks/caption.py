@@ -21,7 +21,8 @@ CAP001 = rule(
     "warning",
     """
     The image has no caption file. kohya then trains it with only the folder's class tokens (or nothing),
-    so whatever is in the picture is learned as part of the concept.
+    so whatever is in the picture is learned as part of the concept. Not said for regularisation images, which
+    usually train on their class tokens alone.
 
     FAIL: `10_hanako woman/01.png` with no `01.txt`. PASS: `01.png` beside `01.txt`.
 """,
@@ -126,6 +127,8 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
                 f'caption_extension = "{cap.other_extensions[0]}" if all your captions use it',
                 {"expected_extension": ext, "found_extensions": list(cap.other_extensions)},
             )
+            return
+        if rec.concept.is_reg:  # regularisation images usually train on their class tokens alone, by design
             return
         tokens = f" with only the class tokens '{rec.concept.tokens}'" if rec.concept.tokens else " without a caption"
         yield ctx.finding(CAP001, f"no {ext} caption: kohya trains it{tokens}", {"expected_extension": ext})

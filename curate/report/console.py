@@ -59,11 +59,14 @@ def _header(result: AuditResult, console: Console) -> None:
     head.append(f"curate {__version__}", style="bold")
     head.append(f" · audit of {_p(str(scan.root))}")
     console.print(head)
+    dirs = " and ".join(f"{d}/" for d in (scan.train_dir, scan.reg_dir) if d)
     layout = {
-        "kohya": "kohya folders",
+        "kohya_ss": f"kohya_ss project (trains {dirs})",
+        "kohya": f"kohya folders{f' in {dirs}' if dirs else ''}",
+        "concept": "one kohya concept folder",
         "dataset_config": f"kohya config {_p(scan.config_path or '')}",
         "plain": "plain folder",
-    }[scan.layout]
+    }.get(scan.layout, scan.layout)
     console.print(
         Text(f"  {_plural(len(result.records), 'image')} · {layout} · profile {result.settings.profile}", style="dim")
     )
@@ -107,6 +110,10 @@ def _header(result: AuditResult, console: Console) -> None:
                     style="dim",
                 )
             )
+    for folder, n in scan.not_training:
+        console.print(
+            Text(f"  {_p(folder)}: {_plural(n, 'image')} outside the training folders — not training data, not audited")
+        )
     for path, reason in scan.skipped:
         console.print(Text(f"  skipped {_p(path) or '.'}: {reason}", style="yellow"))
     for name, a in sorted(result.analyses.items()):

@@ -88,6 +88,7 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
             "train_data_dir": scan.train_dir,
             "reg_data_dir": scan.reg_dir,
             "notes": [display_path(n) for n in scan.notes],
+            "not_training": [{"path": display_path(p), "images": n} for p, n in scan.not_training],
             "kohya_config": display_path(scan.config_path) if scan.config_path else None,
             "caption_extension": scan.caption_extension,
             "caption_extension_source": scan.caption_extension_source,
