@@ -491,6 +491,7 @@ def find_training_config(root: Path) -> tuple[Path | None, str | None]:
     if root.name == "img":
         places += [root.parent, root.parent / "model"]
     found: list[Path] = []
+    broken: list[str] = []
     for place in dict.fromkeys(places):
         try:
             names = sorted(
@@ -507,11 +508,15 @@ def find_training_config(root: Path) -> tuple[Path | None, str | None]:
                 continue
             try:
                 load_training_config(p)
-            except RulesError:
+            except RulesError as e:
+                if "does not look like a kohya training config" not in str(e):
+                    broken.append(f"{p.name}: {e}")
                 continue
             found.append(p)
     if len(found) == 1:
         return found[0], None
+    if broken and not found:
+        return None, f"a training config beside the dataset could not be used ({broken[0]}); not applied"
     if len(found) > 1:
         listed = ", ".join(str(p) for p in found[:4])
         return None, f"{len(found)} training configs beside the dataset ({listed}): give --kohya-training-config"

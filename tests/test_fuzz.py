@@ -18,7 +18,7 @@ from curate.consent import read_manifest  # noqa: E402
 from curate.extract import metadata  # noqa: E402
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 from curate.extract.sidecars import read_sidecar  # noqa: E402
-from curate.kohya import load_config  # noqa: E402
+from curate.kohya import load_config, load_training_config, plan_buckets, select_bucket  # noqa: E402
 from curate.rules import RulesError  # noqa: E402
 
 BUDGET = settings(
@@ -118,6 +118,16 @@ TOML_BITS = [
     "true",
     "caption_extension = ",
     '".txt"',
+    "bucket_reso_steps = ",
+    "32",
+    "keep_tokens = ",
+    "max_token_length = ",
+    "image_directory = ",
+    "enable_buckets = ",
+    "[model_arguments]\n",
+    "pretrained_model_name_or_path = ",
+    "train_data_dir = ",
+    '"1024,768"',
     "\n",
     "[[[",
     "]]",
@@ -134,6 +144,30 @@ def test_kohya_config_reader_refuses_or_reads_never_raises(tmp_path_factory, bit
         load_config(path, root)
     except RulesError:
         pass  # a one-line refusal is a valid outcome
+    try:
+        load_training_config(path)
+    except RulesError:
+        pass
+    try:
+        plan = plan_buckets(*_bucket_args(load_config(path, root)))
+        select_bucket(1000, 700, plan)
+    except (RulesError, KeyError, TypeError, ValueError):
+        pass
+
+
+def _bucket_args(cfg):
+    """The bucket settings of a config's first subset, as the scan reads them (defaults where it sets none)."""
+    from curate.kohya import parse_resolution
+
+    o = cfg.subsets[0].options if cfg.subsets else {}
+    return (
+        parse_resolution(o.get("resolution", 1024)),
+        bool(o.get("enable_bucket", True)),
+        bool(o.get("bucket_no_upscale", False)),
+        int(o.get("min_bucket_reso", 256)),
+        int(o.get("max_bucket_reso", 2048)),
+        int(o.get("bucket_reso_steps", 64)),
+    )
 
 
 @BUDGET

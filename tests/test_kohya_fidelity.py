@@ -464,3 +464,10 @@ def test_every_layout_prints_its_header(tmp_path, run, layout, files, says):
         _png(root / f)
     code, out, err = run("audit", root, "--no-cache")
     assert code in (0, 1) and says in out and "internal error" not in err, err
+
+
+def test_a_broken_training_config_beside_the_dataset_is_said_not_applied(tmp_path, audit_json):
+    _png(tmp_path / "10_x" / "a.png")
+    (tmp_path / "config_lora.toml").write_text('[a]\npretrained_model_name_or_path = "x"\nresolution = nan\n')
+    code, report = audit_json(tmp_path)
+    assert any("could not be used" in n and "config_lora.toml" in n for n in report["dataset"]["notes"])
