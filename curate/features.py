@@ -74,6 +74,14 @@ class FrameFeatures(TypedDict, total=False):
     bars: dict[str, Any]  # size [w, h] analysed; top/bottom/left/right: [flat rows, [r, g, b]]
 
 
+class StampsFeatures(TypedDict, total=False):
+    """`stamps` (curate/extract/stamps.py): reference-pipeline invisible watermarks found in the pixels."""
+
+    error: ErrorInfo
+    skipped: str
+    matches: list[dict[str, Any]]  # generator, bits, matching, chance, order
+
+
 class TextRegion(TypedDict, total=False):
     text: str
     box: list[float]  # x0, y0, x1, y1 relative to the picture

@@ -138,9 +138,10 @@ def test_only_the_extractors_the_selected_checks_need_run(tmp_path, audit_json):
     s = load_settings()
     assert needed_extractors(Selection(select=("DUP001", "DUP002", "resolution")), s) == ("image",)
     assert needed_extractors(Selection(select=("noise",)), s) == ("image", "quality")
-    assert needed_extractors(Selection(), s) == ("clip", "faces", "frame", "image", "marks", "metadata", "quality")
+    every = ("frame", "image", "marks", "metadata", "quality", "stamps")
+    assert needed_extractors(Selection(), s) == tuple(sorted(("clip", "faces", *every)))
     # Without CLIP the composition checks cannot run, so nobody asks for faces (identity is off by default).
-    assert needed_extractors(Selection(), s, frozenset({"clip"})) == ("frame", "image", "marks", "metadata", "quality")
+    assert needed_extractors(Selection(), s, frozenset({"clip"})) == every
     assert needed_extractors(Selection(select=("watermark",)), s) == ("image", "marks")
     d = tmp_path / "d"
     write_image(d / "a.png", (1024, 1024))

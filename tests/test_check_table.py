@@ -519,6 +519,21 @@ CASES = [
         ctx,
         [],
     ),
+    # Invisible AI watermarks.
+    (
+        "AIG003 doc FAIL an SDXL output saved as PNG",
+        ai_generated.check_stamps,
+        lambda: record(
+            stamps={
+                "matches": [
+                    {"generator": "Stable Diffusion XL", "bits": 48, "matching": 47, "chance": 1.7e-13, "order": "BGR"}
+                ]
+            }
+        ),
+        ctx,
+        ["AIG003"],
+    ),
+    ("AIG003 doc PASS a camera photo", ai_generated.check_stamps, lambda: record(stamps={"matches": []}), ctx, []),
     # Framing.
     (
         "FRM001 doc FAIL a portrait padded to a square with grey bars",

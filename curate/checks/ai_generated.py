@@ -42,6 +42,38 @@ AIG002 = rule(
 )
 
 
+AIG003 = rule(
+    "AIG003",
+    "invisible-ai-watermark",
+    "ai-generated",
+    "warning",
+    """
+    The pixels carry the invisible watermark the reference Stable Diffusion (1.x, 2.x, XL) or FLUX.1 pipelines
+    stamp into every picture they make — AI provenance that survives stripped metadata. Reported only when so
+    many payload bits match that chance would do it less than once in a million (curate/extract/stamps.py).
+    Resizing, cropping and 4:2:0 JPEG destroy the mark, so its absence proves nothing.
+
+    FAIL: an SDXL output saved as PNG by the reference pipeline (47 of 48 bits).
+    PASS: a camera photo.
+""",
+    since="0.2.0",
+)
+
+
+@image_check(emits=(AIG003,), needs=("stamps",))
+def check_stamps(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
+    found = (rec.features.get("stamps") or {}).get("matches") or [] if rec.readable else []
+    if found:
+        best = max(found, key=lambda m: m["matching"] / m["bits"])
+        order = " (channels swapped, as older diffusers wrote it)" if best["order"] != "BGR" else ""
+        yield ctx.finding(
+            AIG003,
+            f"invisible watermark of {best['generator']}{order}: {best['matching']} of {best['bits']} bits match "
+            f"(chance {best['chance']:.0e}) — generated, whatever the metadata says",
+            {"matches": found},
+        )
+
+
 @image_check(emits=(AIG001, AIG002), needs=("metadata",))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     sig = ctx.signals(rec)

@@ -185,6 +185,7 @@ ANALYSIS_FEEDS = {
     "metadata": "the opt-out, rights, platform and AI-generated checks",
     "clip": "the composition checks",
     "frame": "the padding and transparency checks (FRM001, FRM002)",
+    "stamps": "the invisible AI watermark check (AIG003)",
 }
 
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, stat_key
-from curate.extract import faces, frame, image, marks, metadata, quality
+from curate.extract import faces, frame, image, marks, metadata, quality, stamps
 from curate.extract.decode import Decoded, Limits, decode_image, draft_scale, sha256_of
 from curate.features import Extractor
 from curate.files import NotRegularFile, open_regular
 from curate.model import ImageRecord
 
-EXTRACTORS: list[Extractor] = [image, metadata, quality, frame, marks, faces]
+EXTRACTORS: list[Extractor] = [image, metadata, quality, frame, stamps, marks, faces]
 
 # Commit the cache after this many new images (or each second): a killed run loses at most one batch.
 COMMIT_EVERY = 32
