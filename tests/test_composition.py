@@ -326,3 +326,15 @@ def test_a_dominant_dramatic_pose_and_no_plain_shot_are_reported(tmp_path):
     )
     assert "CPS005" not in {f.code for f in _run(recs2, {"pose": texts2["outfit"]}, select=("CPS005",))[0]}
     assert "CPS005" not in {f.code for f in _run(recs, pose_only, profile="general", select=("CPS005",))[0]}
+
+
+def test_a_cluster_the_captions_never_name_is_said_with_the_words_to_add():
+    from builders import record
+
+    from curate.checks.composition import label_words, mentions
+    from curate.model import Caption
+
+    assert label_words("a photo of a woman wearing a red dress") == ["red", "dress"]
+    named = record(cap=Caption("a.txt", "hanako woman, red dress, smiling"))
+    unnamed = record(cap=Caption("a.txt", "hanako woman, smiling"))
+    assert mentions(named, ["red", "dress"]) and not mentions(unnamed, ["red", "dress"])

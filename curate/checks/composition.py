@@ -9,15 +9,19 @@ the same classroom behind six different shots is.
 Reads CLIP embeddings of each picture's views (curate/extract/clip.py) and the prompt banks of
 rules/prompts.toml; clustering and keep-selection are curate/derive/embeddings.py. Limits: rules/checks.toml
 [composition], tightened by the person profile. Of a cluster over the limit, the pictures kept are the best
-(most real detail, sharpest) and then the most different from those kept; the others are flagged.
+(most real detail, sharpest) and then the most different from those kept; the others are flagged. When none of a
+cluster's captions names what it shares (the label's words), the finding says so and which words to add: a
+background or outfit the captions never mention is learned as part of the trigger.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
 
+from curate.checks.caption_text import first_line
 from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES
 from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
@@ -135,6 +139,21 @@ def aspect_clusters(records, ctx, aspect: str):
     return out, table, probs
 
 
+def label_words(label: str) -> list[str]:
+    """The words of a prompt-bank label a caption would use to name it ('a red dress' → ['red', 'dress'])."""
+    return [w for w in re.findall(r"[a-z]+", label.lower()) if len(w) > 2 and w not in LABEL_STOPWORDS]
+
+
+def mentions(rec: ImageRecord, words: list[str]) -> bool:
+    text = (first_line(rec) or "").lower()
+    return any(re.search(rf"\b{w}", text) for w in words)
+
+
+LABEL_STOPWORDS = frozenset(
+    "the and with wearing photo picture image person woman man someone standing front background in of a an".split()
+)
+
+
 @dataset_check(
     emits=(CPS001, CPS002, CPS003, CPS004, CPS005),
     needs=("quality", "clip"),
@@ -166,6 +185,14 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
             scores = [quality_score(r, ctx.quality(r)) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
             kept = ", ".join(r.path for r in keep)
+            words = label_words(label)
+            mentioned = sum(1 for r in members if mentions(r, words))
+            untangle = (
+                f"; none of their captions names it, so it is learned as part of the trigger — add "
+                f"'{' '.join(words)}' to the captions you keep"
+                if words and not mentioned
+                else ""
+            )
             evidence = {
                 "aspect": aspect,
                 "label": label,
@@ -174,6 +201,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
                 "allowed": limit,
                 "keep": [r.path for r in keep],
                 "members": [r.path for r in members],
+                "captions_mentioning": mentioned,
             }
             for rec in members:
                 if rec in keep:
@@ -183,7 +211,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
                     code,
                     f"one of {len(members)} images sharing {aspect} ≈ '{label}' "
                     f"(p {p:.2f}; profile {ctx.settings.profile} allows {limit}): drop it, keep {kept} "
-                    f"(best detail, most different)",
+                    f"(best detail, most different){untangle}",
                     evidence,
                     path=rec.path,
                 )
