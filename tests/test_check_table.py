@@ -482,6 +482,32 @@ CASES = [
         ["CAP014"],
     ),
     (
+        "CAP016 doc FAIL one Japanese caption among English ones",
+        caption_text.check_set,
+        lambda: (
+            [
+                record(f"10_hanako woman/{i}.png", cap=Caption(f"{i}.txt", f"hanako woman, pose {i}, park"))
+                for i in range(5)
+            ]
+            + [record("10_hanako woman/j.png", cap=Caption("j.txt", "hanako, 公園で微笑む女性"))]
+        ),
+        ctx,
+        ["CAP016"],
+    ),
+    (
+        "CAP016 doc PASS the same caption in English",
+        caption_text.check_set,
+        lambda: (
+            [
+                record(f"10_hanako woman/{i}.png", cap=Caption(f"{i}.txt", f"hanako woman, pose {i}, park"))
+                for i in range(5)
+            ]
+            + [record("10_hanako woman/j.png", cap=Caption("j.txt", "hanako woman smiling in a park"))]
+        ),
+        ctx,
+        [],
+    ),
+    (
         "CAP015 most captions over the limit",
         caption_text.check_set,
         lambda: [

@@ -114,6 +114,40 @@ CAP015 = rule(
     since="0.2.0",
 )
 
+CAP016 = rule(
+    "CAP016",
+    "caption-other-script",
+    "caption",
+    "warning",
+    """
+    The caption is written in another script than the rest of the set (Latin, CJK, Hangul, Cyrillic, Arabic,
+    Greek…: at least 80 % of the captions share one): CLIP's tokenizer splits unfamiliar scripts into many byte
+    tokens, and the LoRA learns those words apart from the rest. Translate it. A script, not a language: English
+    and German captions are both Latin and are not told apart.
+
+    FAIL: one caption in Japanese among twenty English ones. PASS: the same caption in English.
+""",
+    scope="dataset",
+    since="0.2.0",
+)
+
+SCRIPTS = (
+    ("CJK", re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")),
+    ("Hangul", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
+    ("Cyrillic", re.compile(r"[\u0400-\u04ff]")),
+    ("Arabic", re.compile(r"[\u0600-\u06ff]")),
+    ("Greek", re.compile(r"[\u0370-\u03ff]")),
+    ("Latin", re.compile(r"[A-Za-z\u00c0-\u024f]")),
+)
+
+
+def script_of(text: str) -> str | None:
+    """The script most of the caption's letters are in, or None when it has few letters."""
+    counts = {name: len(p.findall(text)) for name, p in SCRIPTS}
+    name, n = max(counts.items(), key=lambda kv: kv[1])
+    return name if n >= 3 else None
+
+
 PLACEHOLDER = re.compile(
     r"\[(?:trigger|trigger_word|name|subject|instance|token|class)\]"
     r"|\{(?:trigger|trigger_word|name|subject|instance|token|class)\}"
@@ -189,7 +223,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         yield ctx.finding(CAP013, f"tag list: {'; '.join(parts)}", {"repeated": repeated, "empty_tags": empty})
 
 
-@dataset_check(emits=(CAP011, CAP014, CAP015))
+@dataset_check(emits=(CAP011, CAP014, CAP015, CAP016))
 def check_set(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     by_concept: dict[str, list[tuple[ImageRecord, str]]] = defaultdict(list)
     for rec in records:
@@ -220,6 +254,19 @@ def check_set(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Gr
                     "describe what differs between them",
                     {"caption": text, "images": sorted(paths)},
                 )
+    scripts = {rec.path: script_of(text) for items in by_concept.values() for rec, text in items}
+    known = [sc for sc in scripts.values() if sc]
+    if len(known) >= 5:
+        main, in_main = Counter(known).most_common(1)[0]
+        if in_main / len(known) >= 0.8:
+            for path, sc in sorted(scripts.items()):
+                if sc and sc != main:
+                    yield ctx.finding(
+                        CAP016,
+                        f"caption in {sc} script while {in_main} of {len(known)} captions are in {main}: translate it",
+                        {"script": sc, "set_script": main, "captions_in_set_script": in_main},
+                        path=path,
+                    )
     lengths = []
     over = 0
     for items in by_concept.values():
