@@ -35,6 +35,7 @@ class Resolution:
 class Duplicate:
     phash_max_distance: int
     dhash_max_distance: int
+    across_folders: bool
     clip_min_cosine: float
 
 

@@ -262,3 +262,27 @@ def test_caption_evidence_says_whether_the_detector_agrees():
     assert agrees(large)[0] is False and "look at the picture" in agrees(large)[1]
     (f,) = found(run_one(caption_evidence.check_marks, record(cap=Caption("a.txt", "1girl, english_text")), ctx()))
     assert f.code == "TXT010" and f.evidence["detector_agrees"] is None  # no text analysis on this record
+
+
+def test_near_duplicates_name_their_closest_partner_and_stay_in_their_concept_folder():
+    import dataclasses
+
+    # b is kept (largest); a and a_half both match b at pHash 6, and a_half is a_half-size copy of a (pHash 0).
+    b = record("10_x/b.png", w=2048, h=2048, phash=hx(0), dhash=hx(0))
+    a = record("10_x/a.png", w=1024, h=1024, phash=hx((1 << 6) - 1), dhash=hx(0))
+    a_half = record("10_x/a_half.png", w=512, h=512, phash=hx((1 << 6) - 1), dhash=hx(1))
+    by = {f.path: f for f in found(run_one(duplicate.check, [b, a, a_half], ctx()))}
+    assert by["10_x/a_half.png"].evidence["closest"]["path"] == "10_x/a.png"
+    assert by["10_x/a_half.png"].message.startswith("near-duplicate of 10_x/a.png (pHash distance 0/64")
+    assert by["10_x/a.png"].evidence["closest"]["path"] == "10_x/a_half.png"  # each names the other, not b
+    # The same pose in another concept folder (an outfit split on purpose) is not grouped unless asked.
+    other = dataclasses.replace(a, concept=dataclasses.replace(a.concept, folder="5_other outfit"))
+    assert found(run_one(duplicate.check, [b, other], ctx())) == []
+    import copy
+
+    from curate.rules import Settings, load_settings, resolve_base_model
+
+    data = copy.deepcopy(load_settings().data)
+    data["duplicate"]["across_folders"] = True
+    c = Context(Settings("general", data), resolve_base_model("sdxl"), dataset={})
+    assert [f.code for f in found(run_one(duplicate.check, [b, other], c))] == ["DUP002"]

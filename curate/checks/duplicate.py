@@ -36,7 +36,10 @@ DUP002 = rule(
     A resized, recompressed, slightly cropped or colour-shifted copy of another image in the set.
     Both perceptual hashes must be within [duplicate] phash_max_distance / dhash_max_distance bits
     ({duplicate.phash_max_distance} / {duplicate.dhash_max_distance} of 64).
-    The kept image is the largest, then the least compressed (most bytes per pixel).
+    The kept image is the largest, then the least compressed (most bytes per pixel). The finding names the
+    picture each copy is closest to (a half-size copy of another member is said to be that one's copy). Pictures
+    in different concept folders are grouped only with [duplicate] across_folders ({duplicate.across_folders}):
+    folders are often split on purpose (one pose, two outfits).
 
     FAIL: `a.png` (1024×1024) and `a_small.jpg` (512×512, quality 80).
     PASS: two shots of one pose taken seconds apart usually differ by more than the thresholds;
@@ -74,18 +77,25 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
         keep = ng.keep
         for m in ng.matches:
             where = f", on the {VIEW_NAMES[m.view]}" if m.view else ""
-            yield ctx.finding(
-                DUP002,
-                f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(m.copy)}; "
-                f"pHash distance {m.phash_distance}/64, dHash {m.dhash_distance}/64{where})",
-                {
-                    "keep": keep.path,
-                    "phash_distance": m.phash_distance,
-                    "dhash_distance": m.dhash_distance,
-                    "view": VIEW_NAMES[m.view],
-                },
-                path=m.copy.path,
-            )
+            evidence = {
+                "keep": keep.path,
+                "phash_distance": m.phash_distance,
+                "dhash_distance": m.dhash_distance,
+                "view": VIEW_NAMES[m.view],
+            }
+            if m.closest is not None:  # it is a copy of another member first: name that one
+                other, view, dp, dd = m.closest
+                evidence["closest"] = {"path": other.path, "phash_distance": dp, "dhash_distance": dd}
+                msg = (
+                    f"near-duplicate of {other.path} (pHash distance {dp}/64, dHash {dd}/64); the group keeps "
+                    f"{keep.path} ({_dims(keep)} kept over {_dims(m.copy)}; pHash {m.phash_distance}/64 to it)"
+                )
+            else:
+                msg = (
+                    f"near-duplicate of {keep.path} ({_dims(keep)} kept over {_dims(m.copy)}; "
+                    f"pHash distance {m.phash_distance}/64, dHash {m.dhash_distance}/64{where})"
+                )
+            yield ctx.finding(DUP002, msg, evidence, path=m.copy.path)
         yield Group(
             "near-duplicate",
             (keep.path, *(m.copy.path for m in ng.matches)),

@@ -65,6 +65,8 @@ def render_template(text: str, settings: Settings | None = None) -> str:
 
     def value(m: re.Match) -> str:
         v = data[m.group(1)][m.group(2)]
+        if isinstance(v, bool):  # as the TOML writes it
+            return "true" if v else "false"
         return f"{v:g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) and v >= 10_000 else str(v)
 
     return PLACEHOLDER.sub(value, text)

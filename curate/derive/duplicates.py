@@ -144,6 +144,9 @@ class NearMatch:
     view: int  # index into VIEW_NAMES
     phash_distance: int
     dhash_distance: int
+    # The group member this copy is closest to, when that is not the kept picture (a half-size copy of another
+    # member): (record, view, pHash distance, dHash distance).
+    closest: tuple[ImageRecord, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -219,10 +222,18 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     for i, j, view, dp, dd in near_pairs(
         full_p, full_d, views_p, views_d, limits.phash_max_distance, limits.dhash_max_distance
     ):
+        if not limits.across_folders and hashed[i].concept.folder != hashed[j].concept.folder:
+            continue  # concept folders are split on purpose (one pose, two outfits): not grouped unless asked
         neighbours.setdefault(i, {})[j] = (view, dp, dd)
         neighbours.setdefault(j, {})[i] = (view, dp, dd)
     for leader, members in keeper_groups(neighbours, lambda k: quality_key(hashed[k], cfg)):
-        out.near.append(NearGroup(hashed[leader], [NearMatch(hashed[k], *neighbours[leader][k]) for k in members]))
+        matches = []
+        for k in members:
+            near = {o: d for o, d in neighbours[k].items() if o == leader or o in members}
+            best = min(near, key=lambda o: (near[o][1] + near[o][2], near[o][1], o != leader))
+            closest = (hashed[best], *near[best]) if best != leader else None
+            matches.append(NearMatch(hashed[k], *neighbours[leader][k], closest=closest))
+        out.near.append(NearGroup(hashed[leader], matches))
     return out
 
 
