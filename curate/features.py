@@ -46,6 +46,7 @@ class ImageFeatures(TypedDict, total=False):
     phash: str  # 64-bit hashes as 16 hex digits
     dhash: str
     view_hashes: list[list[str]]  # [[phash, dhash]] of six crop views
+    colour_layout: str  # 8×8 mean RGB as 384 hex digits
 
 
 class QualityFeatures(TypedDict, total=False):

@@ -36,6 +36,8 @@ class Duplicate:
     phash_max_distance: int
     dhash_max_distance: int
     across_folders: bool
+    colour_min_chroma: float
+    colour_max_changed_share: float
     clip_min_cosine: float
 
 

@@ -286,3 +286,20 @@ def test_near_duplicates_name_their_closest_partner_and_stay_in_their_concept_fo
     data["duplicate"]["across_folders"] = True
     c = Context(Settings("general", data), resolve_base_model("sdxl"), dataset={})
     assert [f.code for f in found(run_one(duplicate.check, [b, other], c))] == ["DUP002"]
+
+
+def test_the_same_shapes_in_another_colour_are_not_near_duplicates():
+    from curate.derive.duplicates import colours_differ
+
+    red = bytes([200, 30, 30] * 64).hex()
+    blue = bytes([30, 30, 200] * 64).hex()
+    pinker = bytes([230, 60, 60] * 64).hex()  # the same hue, brighter: a colour-shifted copy
+    grey = bytes([90, 90, 90] * 64).hex()  # a greyscale copy has no colour to compare
+    assert colours_differ(red, blue, 24.0, 0.1)
+    assert not colours_differ(red, pinker, 24.0, 0.1) and not colours_differ(red, grey, 24.0, 0.1)
+    a = record("10_x/a.png", w=1024, h=1024, phash=hx(0), dhash=hx(0))
+    b = record("10_x/b.png", w=1024, h=1000, phash=hx(1), dhash=hx(0))
+    a.features["image"]["colour_layout"], b.features["image"]["colour_layout"] = red, blue
+    assert found(run_one(duplicate.check, [a, b], ctx())) == []
+    b.features["image"]["colour_layout"] = pinker
+    assert [f.code for f in found(run_one(duplicate.check, [a, b], ctx()))] == ["DUP002"]

@@ -36,10 +36,12 @@ DUP002 = rule(
     A resized, recompressed, slightly cropped or colour-shifted copy of another image in the set.
     Both perceptual hashes must be within [duplicate] phash_max_distance / dhash_max_distance bits
     ({duplicate.phash_max_distance} / {duplicate.dhash_max_distance} of 64).
-    The kept image is the largest, then the least compressed (most bytes per pixel). The finding names the
-    picture each copy is closest to (a half-size copy of another member is said to be that one's copy). Pictures
-    in different concept folders are grouped only with [duplicate] across_folders ({duplicate.across_folders}):
-    folders are often split on purpose (one pose, two outfits).
+    A candidate whose 8×8 colour layout turns hue in more than [duplicate] colour_max_changed_share
+    ({duplicate.colour_max_changed_share}) of its coloured cells is another picture (one garment in two
+    colours), not a copy. The kept image is the largest, then the least compressed (most bytes per pixel).
+    The finding names the picture each copy is closest to (a half-size copy of another member is said to be
+    that one's copy). Pictures in different concept folders are grouped only with [duplicate] across_folders
+    ({duplicate.across_folders}): folders are often split on purpose (one pose, two outfits).
 
     FAIL: `a.png` (1024×1024) and `a_small.jpg` (512×512, quality 80).
     PASS: two shots of one pose taken seconds apart usually differ by more than the thresholds;

@@ -92,6 +92,34 @@ def near_pairs(
 V = TypeVar("V")
 
 
+def colours_differ(a: str | None, b: str | None, min_chroma: float, max_share: float) -> bool:
+    """Whether two near-duplicate candidates show different colours in the same places — one garment in two
+    colours, which luminance hashes cannot tell apart. Compares the 8×8 colour layouts (curate/extract/image.py) in
+    opponent chroma: among the cells where either is clearly coloured (chroma ≥ min_chroma), the share that changed —
+    hue turned by more than 60°, or grey in one and strongly coloured (≥ 2 × min_chroma) in the other. A greyscale
+    copy (no colour at all) stays a duplicate; saturation and warm shifts keep hues and do not turn grey to colour."""
+    if not a or not b or len(a) != len(b):
+        return False
+    x = np.frombuffer(bytes.fromhex(a), dtype=np.uint8).reshape(-1, 3).astype(np.float64)
+    y = np.frombuffer(bytes.fromhex(b), dtype=np.uint8).reshape(-1, 3).astype(np.float64)
+
+    def chroma(c: np.ndarray) -> np.ndarray:
+        return np.stack([c[:, 0] - c[:, 1], (c[:, 0] + c[:, 1]) / 2 - c[:, 2]], axis=1)
+
+    ca, cb = chroma(x), chroma(y)
+    na, nb = np.linalg.norm(ca, axis=1), np.linalg.norm(cb, axis=1)
+    if min(na.max(), nb.max()) < min_chroma / 2:
+        return False  # one of them has no colour anywhere: a greyscale copy
+    either = (na >= min_chroma) | (nb >= min_chroma)
+    if either.sum() < 4:
+        return False
+    both = (na >= min_chroma) & (nb >= min_chroma)
+    cos = np.where(both, (ca * cb).sum(axis=1) / np.maximum(na * nb, 1e-9), 1.0)
+    turned = both & (cos < 0.5)  # hue turned more than 60°
+    appeared = (np.minimum(na, nb) < min_chroma / 2) & (np.maximum(na, nb) >= 2 * min_chroma)
+    return float((turned | appeared)[either].mean()) > max_share
+
+
 def keeper_groups(neighbours: dict[int, dict[int, V]], best_first: Callable[[int], Any]) -> list[tuple[int, list[int]]]:
     """Keeper-centred groups, no chaining: the best item not yet placed keeps, and only items that match it
     directly join its group (union-find would chain A~B~C into one group although A and C differ).
@@ -224,6 +252,13 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     ):
         if not limits.across_folders and hashed[i].concept.folder != hashed[j].concept.folder:
             continue  # concept folders are split on purpose (one pose, two outfits): not grouped unless asked
+        if view == 0 and colours_differ(  # a match on a crop view shifts the grid: colours are compared whole
+            hashed[i].image.get("colour_layout"),
+            hashed[j].image.get("colour_layout"),
+            limits.colour_min_chroma,
+            limits.colour_max_changed_share,
+        ):
+            continue  # the same shapes in other colours (a product in two colours): different pictures
         neighbours.setdefault(i, {})[j] = (view, dp, dd)
         neighbours.setdefault(j, {})[i] = (view, dp, dd)
     for leader, members in keeper_groups(neighbours, lambda k: quality_key(hashed[k], cfg)):

@@ -10,7 +10,7 @@ from PIL import Image
 from curate.extract.decode import Decoded
 
 NAME = "image"
-VERSION = 4  # 4: width/height are the stored size (kohya ignores EXIF orientation)
+VERSION = 5  # 4: width/height are the stored size (kohya ignores EXIF orientation); 5: colour_layout
 
 # Perceptual hashes are computed on a grey thumbnail whose short side is about this size (box-filter
 # reduction first): pHash and dHash shrink to 32×32 / 9×8 anyway. On a 1024-px image the 14 hashes cost
@@ -37,12 +37,22 @@ def pixel_hash(im: Image.Image) -> str:
     return h.hexdigest()
 
 
-def hash_thumbnail(im: Image.Image) -> Image.Image:
+def _small(im: Image.Image) -> Image.Image:
     factor = max(1, min(im.size) // HASH_THUMB_SIDE)
     small = im.reduce(factor) if factor > 1 and im.mode in ("RGB", "RGBA", "L", "LA") else im
     if small is im and factor > 1:
         small = im.convert("RGB").reduce(factor)
-    return small.convert("L")
+    return small
+
+
+def hash_thumbnail(im: Image.Image) -> Image.Image:
+    return _small(im).convert("L")
+
+
+def colour_layout(small: Image.Image) -> str:
+    """The mean colour of each cell of an 8×8 grid (192 bytes as hex): perceptual hashes see only luminance, so
+    near-duplicate candidates are confirmed with it (curate/derive/duplicates.py)."""
+    return small.convert("RGB").resize((8, 8), Image.Resampling.BOX).tobytes().hex()
 
 
 # Crop views for near-duplicate matching: (linear scale, x anchor, y anchor). A copy cropped by a few percent
@@ -76,7 +86,8 @@ def compute(decoded: Decoded) -> dict[str, Any]:
 
     im = decoded.image
     assert im is not None
-    thumb = hash_thumbnail(im)
+    small = _small(im)
+    thumb = small.convert("L")
     scale = info.get("decode_scale", 1)
     # The stored size, as kohya reads it (imagesize; it never applies EXIF orientation). The content features of
     # every extractor are computed on the picture as it is meant to be seen (decode applies the orientation).
@@ -93,4 +104,5 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         "phash": str(imagehash.phash(thumb)),
         "dhash": str(imagehash.dhash(thumb)),
         "view_hashes": view_hashes(thumb),
+        "colour_layout": colour_layout(small),
     }
