@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from photos import real_photos  # noqa: E402
 
-from curate.checks.framing import _bars  # noqa: E402
+from curate.derive.frame import padding  # noqa: E402
 from curate.extract import frame  # noqa: E402
 from curate.extract.decode import Limits, decode_image  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
@@ -78,7 +78,7 @@ def main() -> None:
             for colour in COLOURS:
                 for fmt in ("JPEG", "PNG"):
                     f = encode(pad(crop_to(im, aspect), colour), fmt)
-                    r.setdefault(f"padded {aspect:.2f}", []).append(_bars(f["bars"], cfg) is not None)
+                    r.setdefault(f"padded {aspect:.2f}", []).append(padding(f["bars"], cfg) is not None)
         negatives = [im, crop_to(im, 2 / 3), crop_to(im, 3 / 2)]
         small = im.copy()
         small.thumbnail((int(im.size[0] * 0.7), int(im.size[1] * 0.7)))
@@ -86,9 +86,9 @@ def main() -> None:
         canvas.paste(small, ((im.size[0] - small.size[0]) // 2, (im.size[1] - small.size[1]) // 2))
         for neg in negatives:
             for fmt in ("JPEG", "PNG"):
-                r.setdefault("unpadded photo", []).append(_bars(encode(neg, fmt)["bars"], cfg) is not None)
+                r.setdefault("unpadded photo", []).append(padding(encode(neg, fmt)["bars"], cfg) is not None)
         r.setdefault("product on white (4 flat sides)", []).append(
-            _bars(encode(canvas, "JPEG")["bars"], cfg) is not None
+            padding(encode(canvas, "JPEG")["bars"], cfg) is not None
         )
         for keep in (0.5, 0.8):
             a = encode(cutout(im, keep), "PNG")["alpha"] or {}

@@ -46,10 +46,7 @@ def _training_config(opts: AuditOptions, root: Path) -> tuple[TrainingConfig | N
     """The training config given, or the one found beside the dataset (with a note saying so)."""
     if opts.training_config is not None:
         return load_training_config(Path(opts.training_config)), None
-    path, note = find_training_config(root)
-    if path is None:
-        return None, note
-    return load_training_config(path), f"training config {path} found beside the dataset: its settings apply"
+    return find_training_config(root)
 
 
 def _dataset_config_of(training: TrainingConfig, root: Path) -> Path:

@@ -22,6 +22,10 @@ SD_SCRIPTS = "kohya-ss/sd-scripts@0005867b"
 CONFIG_NAMES = ("dataset_config.toml", "dataset.toml", "config_dataset.toml")
 
 
+class NotATrainingConfig(RulesError):
+    """A TOML or JSON file that is not a kohya training config (no training argument in it)."""
+
+
 class KohyaRefuses(RulesError):
     """A config sd-scripts itself would refuse or crash on (stated as kohya would say it)."""
 
@@ -100,6 +104,7 @@ class Subset:
     options: dict[str, Any]  # general ← dataset ← subset, as sd-scripts inherits them
     declared_dir: str | None = None  # image_dir as the config writes it
     note: str | None = None  # how image_dir was matched to a folder here, said once in the report
+    found_relative: bool = False  # a relative image_dir found inside the dataset (the report groups these)
 
 
 @dataclass
@@ -108,6 +113,14 @@ class KohyaConfig:
     subsets: list[Subset] = field(default_factory=list)
     general: dict[str, Any] = field(default_factory=dict)
     trainer: str = "sd-scripts"  # or "musubi-tuner"
+
+    def sets(self, key: str) -> bool:
+        """Whether any subset (through its own table, its dataset's or [general]) sets this option."""
+        return any(key in s.options for s in self.subsets)
+
+    def first(self, key: str) -> Any:
+        """The option's value in the first subset that sets it (what the report's header states)."""
+        return next((s.options[key] for s in self.subsets if key in s.options), None)
 
 
 def find_config(root: Path) -> Path | None:
@@ -124,6 +137,11 @@ def _last_part(value: str) -> str:
     return pure.name
 
 
+def _is_absolute(value: str) -> bool:
+    """Absolute on the machine that wrote it: `/content/…` or `C:\\Users\\…`."""
+    return PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()
+
+
 def locate_dir(value: str, root: Path, folders: list[str] | None = None) -> tuple[Path | None, str | None]:
     """Where a subset's image_dir is on this machine, and a note when that is not where the config says.
 
@@ -133,7 +151,7 @@ def locate_dir(value: str, root: Path, folders: list[str] | None = None) -> tupl
     p = Path(value)
     if p.is_dir():
         return p.resolve(), None
-    relative = not (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute())
+    relative = not _is_absolute(value)
     name = _last_part(value)
     said = (
         f"image_dir '{value}' is relative to where training starts; found here as"
@@ -246,9 +264,10 @@ def load_config(
             check_options(opts, path)
             if "caption_extension" in opts:
                 opts["caption_extension"] = caption_extension(opts["caption_extension"])
-            declared = sub.get("image_dir")
-            where, note = locate_dir(str(declared), root, folders) if declared else (None, None)
-            cfg.subsets.append(Subset(where, opts, str(declared) if declared else None, note))
+            declared = str(sub["image_dir"]) if sub.get("image_dir") else None
+            where, note = locate_dir(declared, root, folders) if declared else (None, None)
+            relative = declared is not None and not _is_absolute(declared)
+            cfg.subsets.append(Subset(where, opts, declared, note, relative and where is not None and note is not None))
         if not subsets:
             check_options(ds_opts, path)
             cfg.subsets.append(Subset(None, ds_opts))
@@ -340,6 +359,21 @@ def plan_buckets(
     if no_upscale:
         return Buckets(resolution, True, steps, ())
     return Buckets(resolution, False, steps, make_buckets(resolution, min_reso, max_reso, steps))
+
+
+def concept_buckets(c: Any) -> Buckets:
+    """plan_buckets for one subset's settings (a model.Concept)."""
+    return plan_buckets(
+        c.resolution, c.enable_bucket, c.bucket_no_upscale, c.min_bucket_reso, c.max_bucket_reso, c.bucket_reso_steps
+    )
+
+
+def shortfall(width: int, height: int, plan: Buckets, fit: BucketFit) -> float:
+    """How far below the training resolution an image is: the factor kohya enlarges it by, or, under
+    bucket_no_upscale (nothing is enlarged), how far its side falls short of the resolution's area."""
+    if plan.no_upscale:
+        return math.sqrt((plan.resolution[0] * plan.resolution[1]) / (width * height))
+    return fit.scale
 
 
 @dataclass(frozen=True)
@@ -452,7 +486,7 @@ def load_training_config(path: Path) -> TrainingConfig:
             else:
                 flat[key] = value
     if not any(k in flat for k in TRAINING_MARKERS):
-        raise RulesError(
+        raise NotATrainingConfig(
             f"{path} does not look like a kohya training config (none of {', '.join(TRAINING_MARKERS)}); "
             "a dataset_config.toml goes to --kohya-config"
         )
@@ -482,15 +516,16 @@ def load_training_config(path: Path) -> TrainingConfig:
     )
 
 
-def find_training_config(root: Path) -> tuple[Path | None, str | None]:
+def find_training_config(root: Path) -> tuple[TrainingConfig | None, str | None]:
     """A training config beside the dataset — in it or its model/ folder (kohya_ss saves one per run there), and,
-    when the audited folder is a kohya_ss project's img/, in the project — when exactly one is there; else a
-    note saying why none was used. Only files named like configs are read."""
+    when the audited folder is a kohya_ss project's img/, in the project — when exactly one is there, read, with
+    a note saying it was found; else None and a note saying why none was used (or None when there is none). Only
+    files named like configs are read."""
     root = root.resolve()
     places = [root, root / "model"]
     if root.name == "img":
         places += [root.parent, root.parent / "model"]
-    found: list[Path] = []
+    found: list[TrainingConfig] = []
     broken: list[str] = []
     for place in dict.fromkeys(places):
         try:
@@ -507,17 +542,16 @@ def find_training_config(root: Path) -> tuple[Path | None, str | None]:
             if p.name in CONFIG_NAMES or p.stat().st_size > (1 << 20):
                 continue
             try:
-                load_training_config(p)
-            except RulesError as e:
-                if "does not look like a kohya training config" not in str(e):
-                    broken.append(f"{p.name}: {e}")
+                found.append(load_training_config(p))
+            except NotATrainingConfig:
                 continue
-            found.append(p)
+            except RulesError as e:
+                broken.append(f"{p.name}: {e}")
     if len(found) == 1:
-        return found[0], None
+        return found[0], f"training config {found[0].path} found beside the dataset: its settings apply"
     if broken and not found:
         return None, f"a training config beside the dataset could not be used ({broken[0]}); not applied"
     if len(found) > 1:
-        listed = ", ".join(str(p) for p in found[:4])
+        listed = ", ".join(str(t.path) for t in found[:4])
         return None, f"{len(found)} training configs beside the dataset ({listed}): give --kohya-training-config"
     return None, None

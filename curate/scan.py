@@ -11,10 +11,12 @@ from typing import Any
 
 from curate.files import NotRegularFile, TooLarge, read_bounded
 from curate.kohya import (
+    DATASET_OPTIONS,
     KohyaConfig,
     Subset,
     TrainingConfig,
     caption_extension,
+    concept_buckets,
     face_crop_stem,
     find_config,
     folder_repeats,
@@ -22,7 +24,6 @@ from curate.kohya import (
     locate_dir,
     parse_concept_folder,
     parse_resolution,
-    plan_buckets,
 )
 from curate.model import Caption, Concept, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings, Trainer, resolve_trainer
@@ -269,14 +270,7 @@ def _concept(folder: str, opts: dict[str, Any], repeats: int | None, tokens: str
 
 def _validate(concept: Concept) -> None:
     """Raise KohyaRefuses where sd-scripts would stop on this subset's bucket settings."""
-    plan_buckets(
-        concept.resolution,
-        concept.enable_bucket,
-        concept.bucket_no_upscale,
-        concept.min_bucket_reso,
-        concept.max_bucket_reso,
-        concept.bucket_reso_steps,
-    )
+    concept_buckets(concept)
 
 
 def _fine_tuning_captions(sub: Subset, root: Path, max_bytes: int) -> dict[str, str] | None:
@@ -362,7 +356,7 @@ def scan_dataset(
             stem, ext = os.path.splitext(f)
             if ext.lower() in known_caption_exts and stem in stems:
                 caption_counts[ext] += 1
-    config_sets_ext = cfg is not None and any("caption_extension" in s.options for s in cfg.subsets)
+    config_sets_ext = cfg is not None and cfg.sets("caption_extension")
     trainer_ext = str(defaults["caption_extension"])
     if caption_extension_given:
         defaults["caption_extension"] = caption_extension_given
@@ -372,9 +366,7 @@ def scan_dataset(
     elif config_sets_ext:
         assert cfg is not None
         scan.caption_extension_source = Path(str(config_path)).name
-        defaults["caption_extension"] = next(
-            s.options["caption_extension"] for s in cfg.subsets if "caption_extension" in s.options
-        )
+        defaults["caption_extension"] = cfg.first("caption_extension")
     elif trainer.is_default and caption_counts and caption_counts.most_common(1)[0][0] != trainer_ext:
         # The trainer was not named: the captions here say which extension the user set in it.
         ext, n = caption_counts.most_common(1)[0]
@@ -399,7 +391,7 @@ def scan_dataset(
         scan.layout = "dataset_config"
         root_r = root.resolve()
         by_folder: dict[str, Subset] = {}
-        relative = [s for s in cfg.subsets if s.note and "is relative to where training starts" in s.note]
+        relative = [s for s in cfg.subsets if s.found_relative]
         if relative:
             names = ", ".join(f"'{s.declared_dir}'" for s in relative)
             scan.notes.append(
@@ -407,7 +399,7 @@ def scan_dataset(
                 "training starts; curate found them in the audited folder — start training there"
             )
         for sub in cfg.subsets:
-            if sub.note and sub not in relative:
+            if sub.note and not sub.found_relative:
                 scan.notes.append(sub.note)
             if sub.image_dir is None:
                 continue
@@ -422,8 +414,7 @@ def scan_dataset(
         for folder in folders:
             sub_or_none = by_folder.get(folder)
             if sub_or_none is None:
-                opts = defaults
-                concept = _concept(folder, {**opts, **_first_general(cfg)}, None, "", False)
+                concept = _concept(folder, {**defaults, **_general(cfg)}, None, "", False)
                 holder = next((f for f in by_folder if folder.startswith(f + "/") or f == ""), None)
                 reasons[folder] = (
                     f"in the sub-folder {folder}/ of a subset: kohya reads only the images directly inside "
@@ -490,11 +481,9 @@ def scan_dataset(
                 raise RulesError(f"the trainer's settings ({trainer.name}): {e}") from None
             concepts[folder] = concept
 
-    if cfg is not None and any("resolution" in s.options for s in cfg.subsets):
+    if cfg is not None and cfg.sets("resolution"):
         scan.resolution_source = Path(str(config_path)).name
-        scan.resolution = parse_resolution(
-            next(s.options["resolution"] for s in cfg.subsets if "resolution" in s.options)
-        )
+        scan.resolution = parse_resolution(cfg.first("resolution"))
     elif training is not None and "resolution" in training.options:
         scan.resolution_source = training_name
         scan.resolution = parse_resolution(training.options["resolution"])
@@ -580,22 +569,9 @@ def scan_dataset(
     return scan
 
 
-def _first_general(cfg: KohyaConfig) -> dict[str, Any]:
-    """[general] of a config: it applies to every folder, also those no subset names."""
-    return {
-        k: v
-        for k, v in cfg.general.items()
-        if k
-        in (
-            "caption_extension",
-            "resolution",
-            "enable_bucket",
-            "min_bucket_reso",
-            "max_bucket_reso",
-            "bucket_no_upscale",
-            "bucket_reso_steps",
-        )
-    }
+def _general(cfg: KohyaConfig) -> dict[str, Any]:
+    """The dataset options of a config's [general]: they apply to every folder, also those no subset names."""
+    return {k: v for k, v in cfg.general.items() if k in DATASET_OPTIONS}
 
 
 def _sidecars(folder: str, name: str, stem: str, file_set: set[str]) -> tuple[str, ...]:
@@ -619,7 +595,7 @@ def _assumptions(
     training = scan.training
 
     def source(key: str) -> str:
-        if cfg is not None and any(key in s.options for s in cfg.subsets):
+        if cfg is not None and cfg.sets(key):
             return config_name
         if training is not None and key in training.options:
             return training.path.name

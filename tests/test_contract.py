@@ -223,3 +223,15 @@ def test_every_code_is_in_the_changelog_and_has_a_since():
         prefix, number = code[:3], int(code[3:])
         ranges = re.findall(rf"{prefix}(\d{{3}})(?:–{prefix}(\d{{3}}))?", changelog)
         assert any(int(lo) <= number <= int(hi or lo) for lo, hi in ranges), f"{code} is not in CHANGELOG.md"
+
+
+def test_no_check_imports_another_check():
+    """Checks share what they need through curate/derive/ (docs/architecture.md), never through each other."""
+    import ast
+
+    from conftest import ROOT
+
+    for path in sorted((ROOT / "curate" / "checks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("curate.checks."):
+                assert node.module == "curate.checks.registry", f"{path.name} imports {node.module}"

@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterator
 from typing import Any, cast
 
-from curate.checks.caption_text import first_line
-from curate.checks.framing import _bars
 from curate.checks.registry import Context, Rule, image_check, rule
+from curate.derive.captions import first_line
+from curate.derive.frame import padding
 from curate.derive.quality import is_low_jpeg_quality, is_soft
 from curate.features import FrameFeatures
-from curate.kohya import plan_buckets, select_bucket
+from curate.kohya import concept_buckets, select_bucket, shortfall
 from curate.model import Finding, ImageRecord
 
 # category → (code, name, what the detector is called in the message)
@@ -88,23 +88,14 @@ def detector_agrees(category: str, rec: ImageRecord, ctx: Context) -> bool | Non
         if q is None:
             return None
         return is_soft(q, ctx.cfg) if category == "blur" else is_low_jpeg_quality(q, ctx.cfg)
-    if category == "resolution":
-        c = rec.concept
-        plan = plan_buckets(
-            c.resolution,
-            c.enable_bucket,
-            c.bucket_no_upscale,
-            c.min_bucket_reso,
-            c.max_bucket_reso,
-            c.bucket_reso_steps,
-        )
-        scale = select_bucket(rec.width or 1, rec.height or 1, plan).scale
-        area = c.resolution[0] * c.resolution[1] / max(1, (rec.width or 1) * (rec.height or 1))
-        return max(scale, area**0.5) >= ctx.cfg.resolution.warn_upscale
+    if category == "resolution":  # the rule RES001/RES002 apply
+        w, h = rec.width or 1, rec.height or 1
+        plan = concept_buckets(rec.concept)
+        return shortfall(w, h, plan, select_bucket(w, h, plan)) >= ctx.cfg.resolution.warn_upscale
     frame = cast(FrameFeatures, rec.features.get("frame") or {})
     if not frame.get("bars"):
         return None
-    return _bars(frame["bars"], ctx.cfg.frame) is not None
+    return padding(frame["bars"], ctx.cfg.frame) is not None
 
 
 def _findings(rec: ImageRecord, ctx: Context, categories: tuple[str, ...]) -> Iterator[Finding | None]:

@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, dataset_check, image_check, rule
+from curate.derive.captions import first_line
 from curate.derive.tokens import count_tokens
-from curate.kohya import CAPTION_LINES
 from curate.model import Finding, Group, ImageRecord
 
 CAP009 = rule(
@@ -154,14 +154,6 @@ PLACEHOLDER = re.compile(
     r"|<lora:[^>]*>",
     re.IGNORECASE,
 )
-
-
-def first_line(rec: ImageRecord) -> str | None:
-    """The caption text kohya trains (its first line), or None when there is no readable caption."""
-    cap = rec.caption
-    if cap.path is None or cap.problem or cap.text is None:
-        return None
-    return CAPTION_LINES.split(cap.text)[0].strip()
 
 
 def trigger(rec: ImageRecord) -> str:

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from curate.checks.caption_text import first_line
 from curate.checks.registry import Context, dataset_check, rule
+from curate.derive.captions import first_line
 from curate.derive.duplicates import DUPLICATES
 from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, complete_linkage, label_probabilities
 from curate.derive.quality import quality_score

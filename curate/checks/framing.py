@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import cast
 
 from curate.checks.registry import Context, image_check, rule
+from curate.derive.frame import padding
 from curate.features import FrameFeatures
 from curate.model import Finding, ImageRecord
 
@@ -63,34 +64,13 @@ def colour_name(rgb: list[int]) -> str:
     return f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
 
 
-def _bars(bars: dict[str, Any], cfg) -> dict[str, Any] | None:
-    """The padding the bars amount to, or None."""
-    w, h = bars["size"]
-    t, b, l_, r = (bars[s][0] for s in ("top", "bottom", "left", "right"))
-    if t >= h or l_ >= w:  # one flat colour throughout: nothing but background
-        return None
-    for sides, (n1, n2), (o1, o2), dim, other in (
-        (("left", "right"), (l_, r), (t, b), w, h),
-        (("top", "bottom"), (t, b), (l_, r), h, w),
-    ):
-        share = (n1 + n2) / dim
-        if share < cfg.min_bar_fraction or (o1 + o2) / other > cfg.max_other_axis_fraction:
-            continue
-        c1, c2 = bars[sides[0]][1], bars[sides[1]][1]
-        if n1 and n2 and max(abs(a - b_) for a, b_ in zip(c1, c2)) > 24:
-            continue  # two flat edges of different colours: a picture, not padding
-        where = [s for s, n in zip(sides, (n1, n2)) if n]
-        return {"sides": where, "fraction": round(share, 3), "colour": c1 if n1 else c2}
-    return None
-
-
 @image_check(emits=(FRM001, FRM002), needs=("frame",), settings=("frame",))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     f = cast(FrameFeatures, rec.features.get("frame") or {})
     if not rec.readable or not f or "error" in f:
         return
     cfg = ctx.cfg.frame
-    pad = _bars(f.get("bars") or {}, cfg) if f.get("bars") else None
+    pad = padding(f.get("bars") or {}, cfg) if f.get("bars") else None
     if pad is not None:
         sides = " and ".join(pad["sides"])
         yield ctx.finding(

@@ -9,11 +9,10 @@ bucket exactly as sd-scripts' BucketManager does and reports the factor. Thresho
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 from curate.checks.registry import Context, image_check, rule
-from curate.kohya import plan_buckets, select_bucket
+from curate.kohya import concept_buckets, select_bucket, shortfall
 from curate.model import Finding, ImageRecord
 
 RES001 = rule(
@@ -131,13 +130,11 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             f"trains it {ORIENTATION[orientation]} at its stored {w}×{h}; re-save it upright",
             {"orientation": orientation, "stored": [w, h], "shown": list(shown)},
         )
-    plan = plan_buckets(
-        c.resolution, c.enable_bucket, c.bucket_no_upscale, c.min_bucket_reso, c.max_bucket_reso, c.bucket_reso_steps
-    )
+    plan = concept_buckets(c)
     fit = select_bucket(w, h, plan)
     target_w, target_h = c.resolution
     no_upscale = plan.no_upscale
-    shortfall = math.sqrt((target_w * target_h) / (w * h)) if no_upscale else fit.scale
+    short = shortfall(w, h, plan, fit)
     target = f"{target_w}" if target_w == target_h else f"{target_w}×{target_h}"
     evidence = {
         "width": w,
@@ -145,7 +142,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         "resolution": [target_w, target_h],
         "bucket": list(fit.bucket),
         "resized": list(fit.resized),
-        "upscale": round(shortfall, 2),
+        "upscale": round(short, 2),
         "crop_fraction": round(fit.crop_fraction, 3),
         "megapixels": round(w * h / 1e6, 2),
     }
@@ -159,16 +156,16 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         return
     error_at = ctx.cfg.resolution.error_upscale
     warn_at = ctx.cfg.resolution.warn_upscale
-    if shortfall >= warn_at:
-        code = RES001 if shortfall >= error_at else RES002
+    if short >= warn_at:
+        code = RES001 if short >= error_at else RES002
         if no_upscale:
             msg = (
-                f"{w}×{h} is {shortfall:.2f}× below the {target} px training resolution; with "
+                f"{w}×{h} is {short:.2f}× below the {target} px training resolution; with "
                 f"bucket_no_upscale it trains as it is, at a {fit.bucket[0]}×{fit.bucket[1]} bucket"
             )
         else:
             msg = (
-                f"{w}×{h} will be upscaled {shortfall:.2f}× to the {fit.bucket[0]}×{fit.bucket[1]} bucket "
+                f"{w}×{h} will be upscaled {short:.2f}× to the {fit.bucket[0]}×{fit.bucket[1]} bucket "
                 f"({target} px training resolution): enlarging adds no detail"
             )
         yield ctx.finding(code, msg, evidence)

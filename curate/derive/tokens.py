@@ -89,6 +89,7 @@ class TokenCount:
     dropped: str  # the caption text past the cut
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the caption checks of an image and of its set count the same text
 def count_tokens(caption: str, limit: int = 75) -> TokenCount:
     """The caption's CLIP token count, and the text past `limit` tokens (which kohya never trains)."""
     cleaned = _clean(caption)

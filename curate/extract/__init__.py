@@ -8,7 +8,6 @@ are then recomputed.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, frame, image, marks, metadata, quality, stamps
-from curate.extract.decode import Decoded, Limits, decode_image, draft_scale, sha256_of
+from curate.extract.decode import Decoded, Limits, copy_reduction, decode_image, draft_scale, sha256_of
 from curate.features import Extractor
 from curate.files import NotRegularFile, open_regular
 from curate.model import ImageRecord
@@ -166,12 +165,12 @@ def decoded_pixels(path: str, limits: Limits) -> int:
         return 0
     if w * h > limits.max_pixels:
         return 0  # refused as a decompression bomb, never decoded
-    scale = draft_scale(fmt, w, h, limits)
-    if scale == 1 and w * h > limits.full_decode_max_pixels:
+    reduce = copy_reduction(fmt, w, h, limits)
+    if reduce > 1:
         # Decoded whole (no reduced decoding in PNG, WebP, TIFF), then analysed on a reduced copy (decode.py):
         # the whole buffer, in the per-pixel units of the analyses, plus the copy.
-        reduce = math.ceil(math.sqrt(w * h / limits.full_decode_max_pixels))
         return (w * h * RAW_BYTES_PER_PIXEL) // BYTES_PER_PIXEL + (w // reduce) * (h // reduce)
+    scale = draft_scale(fmt, w, h, limits)
     return (w // scale) * (h // scale)
 
 

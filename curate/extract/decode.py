@@ -143,11 +143,9 @@ def decode_image(data: bytes, limits: Limits) -> Decoded:
                 ends_early = jpeg_ends_early(data)
                 if ends_early:  # libjpeg filled the missing rows silently; Pillow does not say so
                     raise OSError(f"{ends_early}: the header promises {h} rows, the data holds fewer")
-            if scale == 1 and w * h > limits.full_decode_max_pixels:
-                # A huge picture in a format without reduced decoding (PNG, WebP, TIFF…): analysed on a copy
-                # reduced by the smallest whole factor that brings it under the limit; the full buffer is
-                # dropped at once, so the analyses never hold more than full_decode_max_pixels.
-                scale = math.ceil(math.sqrt(w * h / limits.full_decode_max_pixels))
+            copy_scale = copy_reduction(im.format, w, h, limits)
+            if copy_scale > 1:  # the full buffer is dropped at once: the analyses hold the reduced copy only
+                scale = copy_scale
                 fmt = im.format
                 if im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
@@ -219,6 +217,15 @@ def draft_scale(fmt: str | None, width: int, height: int, limits: Limits) -> int
     while (width // (scale * 2)) * (height // (scale * 2)) > limits.full_decode_max_pixels and scale < 8:
         scale *= 2
     return scale
+
+
+def copy_reduction(fmt: str | None, width: int, height: int, limits: Limits) -> int:
+    """1, or the whole factor by which a picture above full_decode_max_pixels in a format without reduced decoding
+    (PNG, WebP, TIFF…: not JPEG, see draft_scale) is reduced, once decoded, before any analysis: the smallest that
+    brings it under the limit."""
+    if fmt == "JPEG" or width * height <= limits.full_decode_max_pixels:
+        return 1
+    return math.ceil(math.sqrt(width * height / limits.full_decode_max_pixels))
 
 
 def to_rgb(im: Image.Image, on_white: bool = False) -> Image.Image:

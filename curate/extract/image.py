@@ -38,15 +38,13 @@ def pixel_hash(im: Image.Image) -> str:
 
 
 def _small(im: Image.Image) -> Image.Image:
+    """A box-reduced copy whose short side is about HASH_THUMB_SIDE: the hashes' grey thumbnail and the colour
+    layout are taken from it."""
     factor = max(1, min(im.size) // HASH_THUMB_SIDE)
     small = im.reduce(factor) if factor > 1 and im.mode in ("RGB", "RGBA", "L", "LA") else im
     if small is im and factor > 1:
         small = im.convert("RGB").reduce(factor)
     return small
-
-
-def hash_thumbnail(im: Image.Image) -> Image.Image:
-    return _small(im).convert("L")
 
 
 def colour_layout(small: Image.Image) -> str:

@@ -66,13 +66,14 @@ def block_votes(bgr: np.ndarray) -> np.ndarray:
 
 
 def decode(votes: np.ndarray, length: int) -> np.ndarray:
-    """The payload bits of a given length: the mean vote of every block holding the same bit, over one half."""
-    n = len(votes) // length * length
-    if n == 0:
+    """The payload bits of a given length: a bit is 1 where the mean vote of the blocks holding it (block k holds
+    bit k mod length) is over one half, as the reference decoder rounds it."""
+    if len(votes) < length:
         return np.zeros(length, dtype=np.int8)
-    sums = np.bincount(np.arange(len(votes)) % length, weights=votes, minlength=length)
-    counts = np.bincount(np.arange(len(votes)) % length, minlength=length)
-    return (sums / np.maximum(counts, 1) * 255 > 127).astype(np.int8)
+    slot = np.arange(len(votes)) % length
+    sums = np.bincount(slot, weights=votes, minlength=length)
+    counts = np.bincount(slot, minlength=length)
+    return (sums / counts * 255 > 127).astype(np.int8)
 
 
 def matches(rgb: np.ndarray) -> list[dict[str, Any]]:
