@@ -394,9 +394,10 @@ def scan_dataset(
         relative = [s for s in cfg.subsets if s.found_relative]
         if relative:
             names = ", ".join(f"'{s.declared_dir}'" for s in relative)
+            them = "it" if len(relative) == 1 else "them"
             scan.notes.append(
-                f"image_dir {names}: relative, so kohya reads {'it' if len(relative) == 1 else 'them'} from where "
-                "training starts; curate found them in the audited folder — start training there"
+                f"image_dir {names}: relative, so kohya reads {them} from where training starts; curate found "
+                f"{them} in the audited folder — start training there"
             )
         for sub in cfg.subsets:
             if sub.note and not sub.found_relative:
