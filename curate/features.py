@@ -56,13 +56,17 @@ class QualityFeatures(TypedDict, total=False):
     skipped: str
     analysed_width: int
     analysed_height: int
-    noise_sigma: float | None  # 8-bit units
+    noise_sigma: float | None  # green channel, grey levels, at the file's own size
+    noise_whiteness: float | None  # √(median / smallest eigenvalue): ~1.3 for noise, ≥ 1.8 for texture
     chroma_noise_sigma: float | None  # absent for grayscale
     flat_fraction: float  # share of single-valued 16-px blocks (flat-colour art)
     edge_sharpness: float | None
     spectrum: list[float]
     detail_fraction: float | None  # where real detail ends, as a fraction of Nyquist
     high_band_deficit: float | None  # log10 of the high band's power against the power-law extrapolation
+    reference_px: int  # long side softness is judged at (1024, or the file's own when smaller)
+    reference_edge_sharpness: float | None  # 90th percentile edge ratio at reference_px
+    reference_detail_fraction: float | None  # where real detail ends at reference_px
     blockiness: float | None
     jpeg_quality: int | None
 

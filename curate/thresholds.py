@@ -82,14 +82,13 @@ class Frame:
 class Noise:
     warn_sigma: float
     error_sigma: float
-    min_chroma_sigma: float
-    luma_only_sigma: float
+    max_whiteness: float
 
 
 @dataclass(frozen=True)
 class Blur:
-    max_high_band_deficit: float
     max_edge_sharpness: float
+    max_detail_fraction: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,7 @@ class Smoothing:
 @dataclass(frozen=True)
 class Upscaled:
     max_detail_fraction: float
+    max_edge_sharpness: float
     error_upscale: float
 
 

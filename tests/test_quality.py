@@ -114,4 +114,4 @@ def test_quality_evidence_in_the_json(quality_folder, audit_json):
     jpg = next(x for x in imgs["jpeg20_motorcycle.jpg"]["findings"] if x["category"] == "compression")
     assert jpg["code"] == "CMP001" and jpg["evidence"]["jpeg_quality"] == 20
     soft = next(x for x in imgs["blurred_motorcycle.png"]["findings"] if x["category"] == "blur")
-    assert {"high_band_deficit", "edge_sharpness"} <= set(soft["evidence"])
+    assert {"reference_edge_sharpness", "reference_detail_fraction", "reference_px"} <= set(soft["evidence"])

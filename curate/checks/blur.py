@@ -21,13 +21,14 @@ BLR001 = rule(
     "blur",
     "warning",
     """
-    Soft or out of focus: even the sharpest parts hold little fine detail — the power above 0.35
-    cycles/px is at most 10^{blur.max_high_band_deficit} of what the image's own coarser detail predicts
-    ([blur] max_high_band_deficit) — and its strongest edges are soft (edge sharpness under [blur]
-    max_edge_sharpness, {blur.max_edge_sharpness}).
+    Soft or out of focus at the size LoRAs train at (the picture reduced to 1024 px, or its own size when
+    smaller): even its sharpest edges are soft — the 90th percentile of the strongest edges' fine-to-coarse
+    gradient ratio is under [blur] max_edge_sharpness ({blur.max_edge_sharpness}) — or its real detail ends at
+    or below [blur] max_detail_fraction ({blur.max_detail_fraction}) of Nyquist. Whatever the cause (defocus,
+    motion, blur, enlargement), a soft picture trains soft output; an enlarged one is also UPS001/UPS002.
 
-    FAIL: a 2-px Gaussian blur at 1024 px; a 2× upscale. PASS: sharp photos; a sharp subject on a
-    defocused background; flat-colour digital art (not measured).
+    FAIL: a 2-px Gaussian blur at 1024 px. PASS: sharp photos; a sharp subject on a defocused background;
+    fog; night; flat-colour digital art (not measured).
 """,
     settings="blur",
 )
@@ -36,12 +37,18 @@ BLR001 = rule(
 @image_check(emits=(BLR001,), needs=("quality",), settings=("blur", "quality"))
 def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
     q = ctx.quality(rec)
-    deficit, edges = (q.get("high_band_deficit"), q.get("edge_sharpness")) if q else (None, None)
-    if q and deficit is not None and edges is not None and is_soft(q, ctx.cfg):
-        yield ctx.finding(
-            BLR001,
-            f"soft or out of focus: fine detail at {100 * 10**deficit:.0f} % of the expected "
-            f"level even in the sharpest areas, soft edges (edge sharpness {edges:.2f}, soft under "
-            f"{ctx.cfg.blur.max_edge_sharpness:g})",
-            {"high_band_deficit": deficit, "edge_sharpness": edges},
-        )
+    if not q or not is_soft(q, ctx.cfg):
+        return
+    edges, detail = q.get("reference_edge_sharpness"), q.get("reference_detail_fraction")
+    px = q.get("reference_px")
+    why = []
+    if edges is not None and edges < ctx.cfg.blur.max_edge_sharpness:
+        limit = ctx.cfg.blur.max_edge_sharpness
+        why.append(f"even the sharpest edges are soft (edge sharpness {edges:.2f}, sharp from {limit:g})")
+    if detail is not None and detail <= ctx.cfg.blur.max_detail_fraction:
+        why.append(f"real detail ends at {100 * detail:.0f} % of the finest a {px}-px picture can hold")
+    yield ctx.finding(
+        BLR001,
+        f"soft or out of focus at {px} px: " + "; ".join(why),
+        {"reference_edge_sharpness": edges, "reference_detail_fraction": detail, "reference_px": px},
+    )

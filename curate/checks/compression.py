@@ -2,7 +2,8 @@
 
 JPEG quality is read from the file's luminance quantisation table (IJG scaling: exact for libjpeg and
 most cameras); blockiness — luminance steps on the strongest 8-px grid phase relative to the others —
-also catches an image re-saved as PNG or high-quality JPEG after heavy compression.
+catches a picture re-saved as PNG or WebP after heavy compression. It is not used on JPEG files: camera
+JPEGs at q85 read as blocky as a q40 file re-saved (bench/eval_quality.py).
 Thresholds: rules/checks.toml [compression], set by bench/eval_quality.py.
 """
 
@@ -44,9 +45,14 @@ CMP003 = rule(
     "compression",
     "warning",
     """
-    8×8 block artefacts in the pixels (blockiness ≥ [compression] warn_blockiness,
-    {compression.warn_blockiness}): the image was heavily
-    JPEG-compressed at some point, even if this file is a PNG or a high-quality JPEG.
+    8×8 block artefacts in the pixels of a file that is not a JPEG (blockiness ≥ [compression]
+    warn_blockiness, {compression.warn_blockiness}): it was heavily JPEG-compressed at some point, then saved
+    as PNG or WebP. JPEG files are judged by their quantisation tables alone (CMP001/CMP002): blockiness
+    cannot tell a heavily compressed JPEG from an ordinary camera one (camera JPEGs at q85 read up to 2.8).
+    Flat-colour art is judged too (heavy compression flattens blocks, so a q20 picture can look "flat"); pixel
+    art enlarged exactly 8× would read as blocks.
+
+    FAIL: a JPEG saved at quality 20, then re-saved as PNG. PASS: a camera JPEG at q85–95.
 """,
     settings="compression",
 )
@@ -69,8 +75,10 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         )
         return
     blockiness = q.get("blockiness")
-    if blockiness is not None and blockiness >= conf.warn_blockiness and not ctx.is_flat_art(q):
-        saved = f"saved as {rec.image.get('format')}" + (f" at quality {quality}" if quality else "")
+    if quality is not None or rec.image.get("format") == "JPEG":
+        return  # a JPEG file: its quantisation table is the direct evidence, and said nothing above
+    if blockiness is not None and blockiness >= conf.warn_blockiness:
+        saved = f"saved as {rec.image.get('format')}"
         yield ctx.finding(
             CMP003,
             f"8×8 block artefacts (blockiness {blockiness:.2f}, flagged from "

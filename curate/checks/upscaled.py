@@ -35,9 +35,10 @@ UPS002 = rule(
     "upscaled",
     "warning",
     """
-    The image was enlarged (detail ends at ≤ [upscaled] max_detail_fraction, {upscaled.max_detail_fraction},
-    of its size), but its real
-    detail is still close to the training resolution.
+    The image was enlarged — its real detail ends at ≤ [upscaled] max_detail_fraction
+    ({upscaled.max_detail_fraction}) of its size and its strongest edges are soft at that size (median edge
+    sharpness under [upscaled] max_edge_sharpness, {upscaled.max_edge_sharpness}) — but its real detail is still
+    close to the training resolution.
 
     FAIL: a 2048-px file holding ≈ 1000 px of detail for SDXL (1024). PASS: native-resolution photos.
 """,

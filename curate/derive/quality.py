@@ -14,19 +14,33 @@ from curate.thresholds import Thresholds
 
 
 def is_soft(q: Mapping[str, Any], cfg: Thresholds) -> bool:
-    """Little fine detail even in the sharpest tiles, and soft strongest edges (BLR001's test)."""
-    deficit, edges = q.get("high_band_deficit"), q.get("edge_sharpness")
-    return (
-        deficit is not None
-        and edges is not None
-        and deficit <= cfg.blur.max_high_band_deficit
-        and edges < cfg.blur.max_edge_sharpness
+    """At the reference size (1024 px), even the sharpest edges are soft, or real detail ends at or below
+    [blur] max_detail_fraction of Nyquist (BLR001's test)."""
+    edges, detail = q.get("reference_edge_sharpness"), q.get("reference_detail_fraction")
+    return (edges is not None and edges < cfg.blur.max_edge_sharpness) or (
+        detail is not None and detail <= cfg.blur.max_detail_fraction
     )
 
 
+def training_scale(rec: ImageRecord) -> float:
+    """How much kohya shrinks the picture to its bucket (≤ 1): the bucket's area is about the training
+    resolution's, so the side shrinks by √(resolution area / image area)."""
+    if not rec.width or not rec.height:
+        return 1.0
+    tw, th = rec.concept.resolution
+    return min(1.0, math.sqrt((tw * th) / (rec.width * rec.height)))
+
+
 def is_upscaled(q: Mapping[str, Any], cfg: Thresholds) -> bool:
-    """Real detail ends at or below [upscaled] max_detail_fraction of the file's size (UPS001/UPS002's test)."""
-    return q.get("detail_fraction") is not None and q["detail_fraction"] <= cfg.upscaled.max_detail_fraction
+    """Real detail ends at or below [upscaled] max_detail_fraction of the file's size, and its strongest edges
+    are soft at the file's own size (under [upscaled] max_edge_sharpness; a photo that is merely soft by nature
+    keeps sharp edges where it has any) — UPS001/UPS002's test."""
+    edges = q.get("edge_sharpness")
+    return (
+        q.get("detail_fraction") is not None
+        and q["detail_fraction"] <= cfg.upscaled.max_detail_fraction
+        and (edges is None or edges < cfg.upscaled.max_edge_sharpness)
+    )
 
 
 def is_low_jpeg_quality(q: Mapping[str, Any], cfg: Thresholds) -> bool:

@@ -1,20 +1,22 @@
 """The `quality` extractor: how much real detail, noise and compression damage an image holds.
 
-All measurements are on luminance (noise also on chroma), at the file's own resolution, with numpy:
-  * noise σ (8-bit units, per colour channel; green): the PCA estimate — the weakest principal direction
-    of weak-texture 6×6 patches — which texture barely reaches; chroma noise on the red−blue difference;
+Measured with numpy on luminance (noise on the green channel and on chroma), at the file's own size unless said:
+  * noise σ (grey levels): the PCA estimate (Liu, Tanaka & Okutomi 2013) — the weakest principal direction of
+    weakly textured 6×6 patches, chosen on their 3×3 mean and corrected for the smallest sample eigenvalue's
+    bias — and its whiteness (√ median / smallest eigenvalue: ~1.3 for noise, ≥ 1.8 for texture and clumped
+    grain); chroma noise on the red−blue difference at half size. The checks scale σ to the training size;
   * edge sharpness: at the strongest edges (top 2 % of coarse-scale gradient), the ratio of fine-scale to
-    coarse-scale gradient. A step edge keeps it near 0.7; blur lowers it. Measured where the image is
-    sharpest, so a sharp subject on a blurred background (shallow depth of field) counts as sharp;
+    coarse-scale gradient. A step edge keeps it near 0.7 or above; blur lowers it. The median at the file's
+    size (the upscaling test), and the 90th percentile at the reference size (1024 px, or the file's own when
+    smaller) for softness: the sharpest edges decide, so a sharp subject on a defocused background is sharp;
   * effective resolution: a radial power spectrum averaged over the most textured 128-px tiles, compared
     with the power law fitted at 0.04–0.15 cycles/px (refitted at 0.02–0.09 when that slope is steeper than
     any natural photo's); the frequency from which the power stays under ~30 % of the extrapolation up to
-    Nyquist, as a fraction of Nyquist, scales the file size to "real detail"; also the mean deficit above
-    0.35 cycles/px (softness);
+    Nyquist, as a fraction of Nyquist, scales the file size to "real detail" (also at the reference size);
   * JPEG quality from the luminance quantisation table (IJG scaling), and blockiness: the energy of
-    luminance steps on the strongest 8-px grid phase relative to the other phases (also catches a PNG
-    saved from a heavily compressed JPEG).
-Thresholds live in rules/checks.toml and were set by bench/eval_quality.py.
+    luminance steps on the strongest 8-px grid phase relative to the other phases (a PNG or WebP saved from a
+    heavily compressed JPEG).
+Thresholds live in rules/checks.toml, chosen on the tuning half of bench/eval_quality.py's real-photo corpus.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from curate.extract.decode import Decoded, to_rgb
 
 NAME = "quality"
-VERSION = 1
+VERSION = 3
+
+REFERENCE_PX = 1024  # softness is judged at this long side (or the file's own, when smaller)
 
 TILE = 128
 MAX_TILES = 12
@@ -132,27 +137,61 @@ def _blocks(x: np.ndarray, k: int) -> np.ndarray:
     return x[:h, :w].reshape(h // k, k, w // k, k).swapaxes(1, 2)
 
 
-def noise_sigma(ch: np.ndarray, n: int = 3000, k: int = 6, seed: int = 0) -> float | None:
+def _box3(p: np.ndarray) -> np.ndarray:
+    """3×3 box mean over the last two axes of a stack of patches (the valid part: k−2 × k−2)."""
+    rows = p[:, :-2] + p[:, 1:-1] + p[:, 2:]
+    return (rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]) * (1.0 / 9.0)
+
+
+def noise_sigma(ch: np.ndarray, n: int = 4000, k: int = 6, seed: int = 0) -> float | None:
+    found = noise_estimate(ch, n, k, seed)
+    return None if found is None else found[0]
+
+
+def noise_estimate(ch: np.ndarray, n: int = 4000, k: int = 6, seed: int = 0) -> tuple[float, float] | None:
     """Noise σ of one channel: the smallest eigenvalue of the covariance of weak-texture k×k patches
     (Liu, Tanaka & Okutomi's PCA estimate). Texture lives in a few principal directions; noise in all of
-    them, so the weakest direction measures noise alone. Clipped (near 0 or 255) patches are skipped."""
+    them, so the weakest direction measures noise alone. Patches are chosen as weakly textured on their 3×3
+    mean, not on their raw pixels (choosing on raw pixels keeps the patches whose noise happened to be small,
+    and reads about 0.85 of the true σ), and the smallest sample eigenvalue is corrected for its known
+    downward bias (the Marchenko–Pastur lower edge, (1 − √(k²/m))², for m patches). Clipped (near 0 or 255)
+    patches are skipped.
+
+    Returns (σ, whiteness). Whiteness is √(median eigenvalue / smallest): noise is white, so its patch
+    covariance is nearly the same in every direction (1.3–1.7 for added noise, JPEG q95 included), while fine
+    texture that reads as "noise" — grass, gravel, clumped film grain — is not (1.8–4)."""
     h, w = ch.shape
     if h < k * 4 or w < k * 4:
         return None
     rng = np.random.default_rng(seed)  # fixed: the same file always gives the same number
     ys, xs = rng.integers(0, h - k, n), rng.integers(0, w - k, n)
     idx = (ys[:, None, None] + np.arange(k)[None, :, None]) * w + (xs[:, None, None] + np.arange(k)[None, None, :])
-    patches = ch.reshape(-1)[idx].astype(np.float64)
-    grad = np.abs(np.diff(patches, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(patches, axis=2)).mean(axis=(1, 2))
+    patches = ch.reshape(-1)[idx].astype(np.float32)
+    smooth = _box3(patches)
+    grad = np.abs(np.diff(smooth, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(smooth, axis=2)).mean(axis=(1, 2))
     mean = patches.mean(axis=(1, 2))
-    sel = (grad <= np.percentile(grad, 50)) & (mean > 12) & (mean < 243)
-    if sel.sum() < k * k * 4:
+    unclipped = (mean > 12) & (mean < 243)  # among patches noise can move both ways (dark pictures have few)
+    if unclipped.sum() < k * k * 12:
         return None
-    eig = np.linalg.eigvalsh(np.cov(patches[sel].reshape(-1, k * k).T))
-    return round(float(np.sqrt(max(eig[0], 0.0))), 3)
+    sel = unclipped & (grad <= np.percentile(grad[unclipped], 30))
+    m = int(sel.sum())
+    eig = np.maximum(np.linalg.eigvalsh(np.cov(patches[sel].reshape(-1, k * k).T.astype(np.float64))), 0.0)
+    sigma = float(np.sqrt(eig[0])) / (1 - np.sqrt(k * k / m))
+    whiteness = float(np.sqrt(eig[k * k // 2] / eig[0])) if eig[0] > 1e-6 else 99.0
+    return round(sigma, 3), round(min(whiteness, 99.0), 3)
 
 
-def edge_sharpness(y: np.ndarray) -> dict[str, Any]:
+def _half(a: np.ndarray) -> np.ndarray:
+    """2×2 box mean: halves white noise's σ, and keeps the frequencies JPEG's chroma subsampling keeps."""
+    h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+    a = a[:h, :w].astype(np.float32)
+    return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
+
+
+def _edge_ratios(y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """At the strongest edges (top 2 % of the level-2 Haar gradient, at least 8 grey levels), the largest
+    level-1 gradient under each over the level-2 gradient: (ratios, level-2 strengths). A step edge keeps the
+    ratio near 0.7 or above; blur lowers it."""
     h, w = (y.shape[0] // 4) * 4, (y.shape[1] // 4) * 4
     y = y[:h, :w]
     ll1 = (y[0::2, 0::2] + y[0::2, 1::2] + y[1::2, 0::2] + y[1::2, 1::2]) * 0.25
@@ -160,7 +199,7 @@ def edge_sharpness(y: np.ndarray) -> dict[str, Any]:
     g2 = np.sqrt(lh2**2 + hl2**2 + hh2**2)
     strong = g2 >= max(np.percentile(g2, 98), 8.0)
     if strong.sum() < 20:
-        return {"edge_sharpness": None}
+        return None
     rows, cols = np.nonzero(strong)
     best = np.zeros(len(rows))
     for dr in (0, 1):  # the level-1 coefficients under each strong level-2 one: keep the largest
@@ -169,9 +208,36 @@ def edge_sharpness(y: np.ndarray) -> dict[str, Any]:
             a, b, cc, d = y[r, c], y[r, c + 1], y[r + 1, c], y[r + 1, c + 1]
             g1 = np.sqrt(((a + b - cc - d) * 0.5) ** 2 + ((a - b + cc - d) * 0.5) ** 2 + ((a - b - cc + d) * 0.5) ** 2)
             best = np.maximum(best, g1)
+    return best / g2[strong], g2[strong]
+
+
+def edge_sharpness(found: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    """The median edge ratio at the file's own size (UPS's edge test; quality_score) from `_edge_ratios`."""
+    if found is None:
+        return {"edge_sharpness": None}
+    ratios, strength = found
     return {
-        "edge_sharpness": round(float(np.median(best / g2[strong])), 4),
-        "edge_strength": round(float(np.median(g2[strong])), 2),
+        "edge_sharpness": round(float(np.median(ratios)), 4),
+        "edge_strength": round(float(np.median(strength)), 2),
+    }
+
+
+def at_reference(im: Image.Image) -> Image.Image:
+    """The luminance reduced (box filter) so its long side is at most REFERENCE_PX: softness is judged at the
+    size LoRAs train at, not at a 24-MP file's own size (a 2-px blur at 4000 px is invisible at 1024)."""
+    k = REFERENCE_PX / max(im.size)
+    if k >= 1:
+        return im
+    return im.resize((max(1, round(im.width * k)), max(1, round(im.height * k))), Image.Resampling.BOX)
+
+
+def softness_at_reference(found: tuple[np.ndarray, np.ndarray] | None, cutoff: float | None) -> dict[str, Any]:
+    """Edge sharpness at the reference size: the 90th percentile of the strongest edges' ratios (the
+    sharpest edges decide, so a sharp subject on a defocused background counts as sharp), and where real
+    detail ends in the spectrum at that size."""
+    return {
+        "reference_edge_sharpness": None if found is None else round(float(np.percentile(found[0], 90)), 4),
+        "reference_detail_fraction": cutoff,
     }
 
 
@@ -250,11 +316,14 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | 
 
 
 def blockiness(y: np.ndarray) -> float | None:
-    """Steps across the strongest 8-px grid phase relative to the median phase (every 2nd line sampled)."""
+    """Steps across the strongest 8-px grid phase relative to the median phase (every 2nd line sampled). Steps
+    are capped at their 90th percentile first: block edges are many small steps along whole grid lines, while a
+    few strong edges of the picture that happen to lie on the grid (a cut-out's border) must not decide."""
     if y.shape[0] < 64 or y.shape[1] < 64:
         return None
     ratios = []
-    for d in (np.abs(np.diff(y[::2], axis=1)).mean(axis=0), np.abs(np.diff(y[:, ::2], axis=0)).mean(axis=1)):
+    for steps in (np.abs(np.diff(y[::2], axis=1)), np.abs(np.diff(y[:, ::2], axis=0)).T):
+        d = np.minimum(steps, max(float(np.percentile(steps, 90)), 1.0)).mean(axis=0)
         n = (len(d) // 8) * 8
         phases = d[:n].reshape(-1, 8).mean(axis=0)
         ratios.append(float(phases.max() / max(np.median(phases), 1e-6)))
@@ -267,22 +336,34 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     im = decoded.image
     if im.mode not in ("RGB", "L"):
         im = to_rgb(im)
-    y = np.asarray(im.convert("L") if im.mode == "RGB" else im, dtype=np.float32)
+    lum = im.convert("L") if im.mode == "RGB" else im
+    y = np.asarray(lum, dtype=np.float32)
     out: dict[str, Any] = {"analysed_width": int(y.shape[1]), "analysed_height": int(y.shape[0])}
     if im.mode == "RGB":
         rgb = np.asarray(im)
-        out["noise_sigma"] = noise_sigma(rgb[..., 1])
-        # Colour noise: the red-blue difference carries chroma noise and little luminance texture.
-        rb = (rgb[..., 2].astype(np.int16) - rgb[..., 0].astype(np.int16) + 255) // 2
-        out["chroma_noise_sigma"] = noise_sigma(rb.astype(np.uint8))
+        found = noise_estimate(rgb[..., 1])
+        # Colour noise: the red−blue difference carries chroma noise and little luminance texture; measured on
+        # the 2×2 mean (which JPEG's 4:2:0 chroma keeps) and doubled back to the file's own scale.
+        rb = (rgb[..., 2].astype(np.float32) - rgb[..., 0].astype(np.float32)) * 0.5 + 128
+        chroma = noise_sigma(np.clip(_half(rb), 0, 255))
+        out["chroma_noise_sigma"] = None if chroma is None else round(2 * chroma, 3)
     else:
-        out["noise_sigma"] = noise_sigma(y)
+        found = noise_estimate(y)
+    out["noise_sigma"], out["noise_whiteness"] = found if found is not None else (None, None)
     out["flat_fraction"] = flat_fraction(y)
-    out.update(edge_sharpness(y))
+    edges = _edge_ratios(y)
+    out.update(edge_sharpness(edges))
     profile, cutoff, high = spectrum_profile(y)
     out["spectrum"] = profile
     out["detail_fraction"] = cutoff
     out["high_band_deficit"] = high
+    ref = at_reference(lum)
+    out["reference_px"] = max(ref.size)
+    if ref is lum:  # the file is no larger than the reference size: the same measures
+        out.update(softness_at_reference(edges, cutoff))
+    else:
+        r = np.asarray(ref, dtype=np.float32)
+        out.update(softness_at_reference(_edge_ratios(r), spectrum_profile(r)[1]))
     out["blockiness"] = blockiness(y)
     q = decoded.info.get("quantization")
     out["jpeg_quality"] = jpeg_quality(q) if q else None

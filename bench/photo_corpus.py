@@ -1,0 +1,272 @@
+"""A real-photo development corpus for the quality benches, fetched from licensed sources (never committed).
+
+Sources (each file's licence is read from its package's DEP-5 copyright file and written to the manifest):
+  * Debian `lomiri-wallpapers-16.04`, `lomiri-wallpapers-20.04` (Ubuntu Touch wallpaper contest: CC0 / CC-BY /
+    CC-BY-SA 4.0 photographs), `mate-backgrounds` (nature photographs, GPL-2+), `plasma-workspace-wallpapers`
+    (bookworm's, and trixie's for one more; KDE wallpapers that are photographs), trixie's `budgie-backgrounds`
+    (CC0 photographs) and bullseye's `gnome-backgrounds` 3.38 (CC-BY-SA 3.0 photographs);
+  * the photographs shipped in scikit-image, scikit-learn and matplotlib (bench/photos.py: CC0, CC-BY, public
+    domain);
+  * hard negatives that are **digital art**, not photos: the illustrated wallpapers of `desktop-base`,
+    `gnome-backgrounds`, `sway-backgrounds`, `ukui-wallpapers` and `plasma-workspace-wallpapers`.
+
+`apt-get download` fetches the .deb files (no root needed beyond what apt-get download needs; the registry is
+Debian's) into the cache folder ($CURATE_BENCH_PHOTOS, default ~/.cache/curate/bench-photos) and extracts them
+with dpkg-deb. Each source photograph becomes one to four **pictures**: a large wallpaper is cut into
+non-overlapping parts (halves or quadrants, by its size), and each part is reduced (Lanczos) to a long side drawn
+from 1024–1536 px, seeded by its name, the size LoRA sets are usually made of. Pictures from one source photo
+always fall in the same **split** (tuning or validation, by a hash of the source's name), so thresholds chosen on
+tuning never see a validation photograph, not even a crop of it.
+
+    python bench/photo_corpus.py            # fetch, then list the corpus and its licences
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Debian packages: bookworm's through `apt-get download`; others (bullseye, trixie) from the same registry's pool.
+PACKAGES = {
+    "lomiri-wallpapers-16.04": None,
+    "lomiri-wallpapers-20.04": None,
+    "mate-backgrounds": None,
+    "plasma-workspace-wallpapers": None,
+    "desktop-base": None,
+    "gnome-backgrounds": None,
+    "sway-backgrounds": None,
+    "ukui-wallpapers": None,
+    "budgie-backgrounds": "pool/main/b/budgie-backgrounds/budgie-backgrounds_3.0-1_all.deb",  # trixie
+    "gnome-backgrounds-3.38": "pool/main/g/gnome-backgrounds/gnome-backgrounds_3.38.0-1_all.deb",  # bullseye
+    "plasma-workspace-wallpapers-6": (
+        "pool/main/p/plasma-workspace-wallpapers/plasma-workspace-wallpapers_6.3.4-1_all.deb"  # trixie
+    ),
+}
+REGISTRY = "http://deb.debian.org/debian/"
+# Copyright files that are not machine-readable (DEP-5): the licence their text gives for the files used.
+LICENCE_TEXT = {"gnome-backgrounds-3.38": "CC-BY-SA-3.0 (copyright file: 'Image Authors')"}
+
+# Photographs, by package: globs under the extracted package (looked at one by one; abstract art left out).
+PHOTOS = {
+    "lomiri-wallpapers-16.04": ["usr/share/backgrounds/*_by_*.jpg"],
+    "lomiri-wallpapers-20.04": ["usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg"],
+    "mate-backgrounds": ["usr/share/backgrounds/mate/nature/*.jpg"],
+    "budgie-backgrounds": [
+        f"usr/share/backgrounds/budgie/{n}.jpg"
+        for n in (
+            "abstract-spiral",
+            "beacon-street-sunset",
+            "blue-periwinkle",
+            "canyon-wren",
+            "casa-mila",
+            "extreme-desert-hike",
+            "high-trestle-trail",
+            "lake-sherburne",
+            "oakland-zoo-otters",
+            "ocean-waves",
+            "perched-osprey",
+            "piazza-gae-aulenti",
+            "roman-colosseum",
+            "singaporean-cityscape",
+            "tea-gardens",
+        )
+    ],
+    "gnome-backgrounds-3.38": [
+        f"usr/share/backgrounds/gnome/{n}.jpg" for n in ("ColdWarm", "Dark_Ivy", "Icetwigs", "Road", "SeaSunset")
+    ],
+    "plasma-workspace-wallpapers-6": ["usr/share/wallpapers/Mountain/contents/images/*"],
+    "plasma-workspace-wallpapers": [
+        f"usr/share/wallpapers/{n}/contents/images/*"
+        for n in (
+            "BytheWater",
+            "ColdRipple",
+            "ColorfulCups",
+            "DarkestHour",
+            "EveningGlow",
+            "FallenLeaf",
+            "Grey",
+            "Kite",
+            "OneStandsOut",
+            "Path",
+            "summer_1am",
+        )
+    ],
+}
+NOT_PHOTOS = {"umang_by_Abhishek_Mudgal.jpg"}  # abstract art among the 16.04 contest photos
+
+# Digital art (hard negatives for noise, softness and upscaling): one file per wallpaper.
+ART = {
+    "desktop-base": ["usr/share/desktop-base/*-theme/grub/grub-16x9.png"],
+    "gnome-backgrounds": ["usr/share/backgrounds/gnome/*-l.webp"],
+    "sway-backgrounds": ["usr/share/backgrounds/sway/Sway_Wallpaper_Blue_1920x1080.png"],
+    "ukui-wallpapers": ["usr/share/backgrounds/*.png"],
+    "plasma-workspace-wallpapers": [
+        f"usr/share/wallpapers/{n}/contents/images/*"
+        for n in ("Autumn", "Cascade", "Cluster", "Elarun", "Honeywave", "IceCold", "Kokkini", "Opal", "Volna")
+    ],
+}
+
+
+@dataclass
+class Picture:
+    name: str  # unique, file-name safe
+    source: str  # the source photograph (the split unit)
+    split: str  # "tuning" | "validation"
+    kind: str  # "photo" | "art"
+    licence: str
+    origin: str  # package/path or wheel/path
+    image: Image.Image
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CURATE_BENCH_PHOTOS", Path.home() / ".cache" / "curate" / "bench-photos"))
+
+
+def fetch() -> Path:
+    """Download and extract the packages once; returns the folder of extracted packages."""
+    root = cache_dir()
+    debs, tree = root / "debs", root / "tree"
+    debs.mkdir(parents=True, exist_ok=True)
+    for pkg, pool in PACKAGES.items():
+        if (tree / pkg).is_dir():
+            continue
+        if pool:
+            deb = debs / Path(pool).name
+            if not deb.exists():
+                with urllib.request.urlopen(REGISTRY + pool, timeout=300) as r:
+                    data = r.read()
+                deb.write_bytes(data)
+        else:
+            if not list(debs.glob(f"{pkg}_*.deb")):
+                r = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True)
+                if r.returncode:
+                    raise SystemExit(f"apt-get download {pkg} failed: {r.stderr.strip()[-300:]}")
+            deb = sorted(debs.glob(f"{pkg}_*.deb"))[-1]
+        (tree / pkg).mkdir(parents=True, exist_ok=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tree / pkg)], check=True)
+    return tree
+
+
+def licence_of(tree: Path, pkg: str, path: str) -> str:
+    """The DEP-5 stanza's License whose Files pattern matches the file (last match wins, as DEP-5 says)."""
+    if pkg in LICENCE_TEXT:
+        return LICENCE_TEXT[pkg]
+    docs = sorted((tree / pkg / "usr/share/doc").glob("*/copyright"))
+    text = docs[0].read_text(errors="replace") if docs else ""
+    found = ""
+    for stanza in re.split(r"\n\s*\n", text):
+        files = re.search(r"^Files:(.*(?:\n[ \t].*)*)", stanza, re.M)
+        lic = re.search(r"^License:\s*(\S.*)$", stanza, re.M)
+        if not files or not lic:
+            continue
+        for pat in files.group(1).split():
+            # Debian's patterns are paths in the source tree; the installed path shares the file name.
+            if (
+                pat == "*"
+                or fnmatch.fnmatch(path, pat)
+                or (Path(pat).name != "*" and fnmatch.fnmatch(Path(path).name, Path(pat).name))
+            ):
+                found = lic.group(1).strip()
+    return found or "see the package's copyright file"
+
+
+def split_of(source: str) -> str:
+    return "tuning" if hashlib.sha256(source.encode()).digest()[0] % 2 == 0 else "validation"
+
+
+def _largest(paths: list[Path]) -> Path:
+    return max(paths, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
+
+
+def _sources(tree: Path, table: dict[str, list[str]]) -> list[tuple[str, str, Path]]:
+    """(package, wallpaper name, file): one file per wallpaper (the largest of its sizes)."""
+    out = []
+    for pkg, globs in table.items():
+        for g in globs:
+            files = sorted(p for p in (tree / pkg).glob(g) if p.is_file() and not p.is_symlink())
+            files = [p for p in files if p.name not in NOT_PHOTOS]
+            if "/contents/images/" in g:  # KDE: one wallpaper, many sizes
+                if files:
+                    out.append((pkg, g.split("/")[3], _largest(files)))
+            else:
+                out += [(pkg, p.stem if p.stem != "grub-16x9" else p.parent.parent.name, p) for p in files]
+    return out
+
+
+def _parts(im: Image.Image) -> list[Image.Image]:
+    """Non-overlapping parts of a large picture: quadrants from 4000 px wide, halves from 2400 px."""
+    w, h = im.size
+    if min(w, h) >= 2000 and max(w, h) >= 4000:
+        return [
+            im.crop(b)
+            for b in ((0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h), (w // 2, h // 2, w, h))
+        ]
+    if max(w, h) >= 2400:
+        return (
+            [im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, w, h))]
+            if w >= h
+            else [im.crop((0, 0, w, h // 2)), im.crop((0, h // 2, w, h))]
+        )
+    return [im]
+
+
+def _reduce(im: Image.Image, name: str) -> Image.Image:
+    long_side = 1024 + hashlib.sha256(name.encode()).digest()[1] * 2  # 1024–1534 px
+    if max(im.size) <= long_side:
+        return im
+    k = long_side / max(im.size)
+    return im.resize((round(im.width * k), round(im.height * k)), Image.Resampling.LANCZOS)
+
+
+def pictures(kinds: tuple[str, ...] = ("photo", "art")) -> list[Picture]:
+    tree = fetch()
+    out: list[Picture] = []
+    for kind, table in (("photo", PHOTOS), ("art", ART)):
+        if kind not in kinds:
+            continue
+        for pkg, stem, path in _sources(tree, table):
+            rel = str(path.relative_to(tree / pkg))
+            lic = licence_of(tree, pkg, rel)
+            source = f"{pkg}/{stem}"
+            with Image.open(path) as im:
+                rgb = im.convert("RGB")
+            parts = _parts(rgb) if kind == "photo" else [rgb]
+            for i, part in enumerate(parts):
+                name = re.sub(r"[^A-Za-z0-9]+", "_", f"{stem}_{i}" if len(parts) > 1 else stem)
+                out.append(Picture(name, source, split_of(source), kind, lic, f"{pkg}:{rel}", _reduce(part, name)))
+    if "photo" in kinds:
+        from quality_cases import clean_photos
+
+        for name, im in clean_photos():
+            source = f"wheel/{name}"
+            out.append(Picture(name, source, split_of(source), "photo", "see bench/photos.py", source, im))
+    return out
+
+
+def main() -> None:
+    pics = pictures()
+    by = {}
+    for p in pics:
+        by.setdefault((p.kind, p.split), set()).add(p.source)
+    for (kind, split), sources in sorted(by.items()):
+        n = sum(1 for p in pics if p.kind == kind and p.split == split)
+        print(f"{kind:5} {split:10} {len(sources):3} sources, {n:3} pictures")
+    manifest = [{k: getattr(p, k) for k in ("name", "source", "split", "kind", "licence", "origin")} for p in pics]
+    (cache_dir() / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    print(f"manifest (every picture's origin and licence): {cache_dir() / 'manifest.json'}")
+
+
+if __name__ == "__main__":
+    main()
