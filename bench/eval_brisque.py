@@ -77,7 +77,9 @@ def main() -> None:
 
     for which, size in ((0, "the file's own size"), (1, "1024 px")):
         medians = {c: round(float(np.median(values("validation", c, which))), 1) for c in NEGATIVES[:1]}
-        medians |= {c: round(float(np.median(values("validation", c, which))), 1) for t in AT_TARGET.values() for c in t[:1]}
+        medians |= {
+            c: round(float(np.median(values("validation", c, which))), 1) for t in AT_TARGET.values() for c in t[:1]
+        }
         print(f"BRISQUE at {size} (higher = worse); validation medians: {medians}")
         limit = max(float(np.percentile(values("tuning", c, which), 95)) for c in NEGATIVES)
         worst = max(float(np.mean(values("validation", c, which) >= limit)) for c in NEGATIVES)

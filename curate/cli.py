@@ -151,6 +151,9 @@ def audit(
         "musubi-tuner's. rules/trainers.toml.",
     ),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write the JSON report to FILE ('-' for stdout)."),
+    html_out: Optional[Path] = typer.Option(
+        None, "--html", help="Write a self-contained HTML review page (thumbnails, evidence) to FILE."
+    ),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
@@ -237,10 +240,21 @@ def audit(
                 Path(json_out).write_text(text, encoding="utf-8")
             except OSError as e:
                 _fail(f"cannot write the JSON report to {json_out}: {e.strerror or e}")
+    if html_out is not None:
+        _write_html(json_report.build(result, code), path, html_out)
     if not quiet:
         out = err if json_out == "-" else _console()
         console_report.render(result, out, fail_on, code)
     raise typer.Exit(code)
+
+
+def _write_html(report: dict, root: Path, out: Path) -> None:
+    from curate.report import html as html_report
+
+    try:
+        html_report.write(report, root, out)
+    except OSError as e:
+        _fail(f"cannot write the HTML report to {out}: {e.strerror or e}")
 
 
 @app.command("rules")
@@ -446,6 +460,157 @@ def report_provenance(
         f"{s['opt_outs_found']} opt-outs ({s['opt_outs_excluded']} excluded), "
         f"{s['ai_generated']} AI-generated, consent: {s['by_subject_consent']}"
     )
+
+
+@report_app.command("html")
+@guarded
+def report_html(
+    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
+    ),
+) -> None:
+    """Turn an audit's JSON report into a self-contained HTML review page."""
+    report = _load_report(report_path)
+    if report.get("schema") != "curate.audit/v1":
+        _fail(f"{report_path}: not a curate audit report (schema curate.audit/v1)")
+    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    if not root.is_dir():
+        _fail(f"{root}: the audited folder is not here (thumbnails come from it); give it with --dataset PATH")
+    _write_html(report, root, out)
+    _console().print(f"wrote {escape(str(out))}: {len(report.get('images') or [])} pictures")
+
+
+def _load_report(path: Path) -> dict:
+    import json as _json
+
+    try:
+        return _json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{path}: no such file; write the report with `curate audit PATH --json {path}`")
+    except (OSError, ValueError) as e:
+        _fail(f"{path}: not a readable JSON report ({e})")
+    raise AssertionError  # unreachable: _fail exits
+
+
+def _refused(e: Exception, what: str) -> None:
+    """Every reason an act refused, one per line on stderr; exit 2."""
+    lines = str(e).splitlines()
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[bold red]curate: error:[/] {what} — {len(lines)} reason(s):")
+    for line in lines:
+        console.print(f"  {escape(line)}")
+    raise typer.Exit(2)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+@app.command("apply")
+@guarded
+def apply_cmd(
+    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    move_to: Path = typer.Option(..., "--move-to", help="Quarantine folder (created; outside every concept folder)."),
+    include_review: bool = typer.Option(False, "--include-review", help="Also move pictures with verdict review."),
+    yes: bool = typer.Option(False, "--yes", help="Move them. Without it, only the plan is printed (dry run)."),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
+    ),
+) -> None:
+    """Move the pictures an audit says to drop — with their captions, sidecars and kohya latent caches — into a
+    quarantine folder, keeping their relative paths. Dry run unless --yes; `curate undo DIR` puts them back."""
+    from curate.act import quarantine
+
+    report = _load_report(report_path)
+    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    try:
+        p = quarantine.plan(report, root, move_to, include_review)
+    except quarantine.Refused as e:
+        _refused(e, "nothing moved")
+    t = p.totals()
+    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(t["by_verdict"].items())) or "none"
+    out = _console()
+    resumed = f" ({p.already_done} files moved before, by an earlier apply)" if p.already_done else ""
+    head = "moving" if yes else "dry run: would move"
+    out.print(
+        f"{head} {t['images']} pictures ({verdicts}) — {t['files']} files, {_size(t['bytes'])} — "
+        f"from {escape(str(p.dataset))} to {escape(str(p.quarantine))}{resumed}"
+    )
+    by_image: dict[str, list] = {}
+    for m in p.moves:
+        by_image.setdefault(m.image, []).append(m)
+    for image, moves in by_image.items():
+        extra = ", ".join(f"{m.kind} {Path(m.source).name}" for m in moves if m.kind != "image")
+        out.print(f"  {moves[0].verdict:6} {escape(image)}" + (f"  (+ {escape(extra)})" if extra else ""))
+    if not yes:
+        out.print("nothing moved; add --yes to move them (a journal is written first; `curate undo DIR` restores)")
+        return
+    try:
+        moved = quarantine.apply(p)
+    except OSError as e:
+        _fail(
+            f"stopped while moving: {e}; what moved is in {p.quarantine / quarantine.JOURNAL} — run the same "
+            "command again to finish, or `curate undo` to put it back"
+        )
+    out.print(
+        f"moved {moved} files; journal {escape(str(p.quarantine / quarantine.JOURNAL))}; "
+        f"to put them back: curate undo {escape(str(p.quarantine))}"
+    )
+
+
+@app.command("export")
+@guarded
+def export_cmd(
+    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    to: Path = typer.Option(..., "--to", help="A new folder for the clean kohya tree."),
+    include_review: bool = typer.Option(False, "--include-review", help="Also export pictures with verdict review."),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
+    ),
+) -> None:
+    """Build a clean kohya tree of the pictures the audit keeps, with their captions (hard links; copies across
+    file systems) and a matching dataset_config.toml. The dataset is not touched."""
+    from curate.act import export, quarantine
+
+    report = _load_report(report_path)
+    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    try:
+        p = export.plan(report, root, to, include_review)
+    except quarantine.Refused as e:
+        _refused(e, "nothing written")
+    try:
+        n = export.export(report, p)
+    except OSError as e:
+        _fail(f"stopped while exporting to {p.target}: {e}; remove it and run again")
+    _console().print(
+        f"exported {p.images} pictures ({n} files) to {escape(str(p.target))} with dataset_config.toml; "
+        f"train with --dataset_config {escape(str(p.target / 'dataset_config.toml'))}"
+    )
+
+
+@app.command("undo")
+@guarded
+def undo_cmd(
+    folder: Path = typer.Argument(..., metavar="DIR", help="A quarantine folder `curate apply` moved pictures into."),
+) -> None:
+    """Put back every file `curate apply` moved into DIR, byte-identical; a file whose place is taken again is
+    left in DIR and named (exit 1)."""
+    from curate.act import quarantine
+
+    try:
+        result = quarantine.undo(folder)
+    except quarantine.Refused as e:
+        _fail(str(e))
+    out = _console()
+    out.print(
+        f"restored {len(result.restored)} files" + (f" ({result.already} restored before)" if result.already else "")
+    )
+    for line in result.conflicts:
+        out.print(f"  not restored: {escape(line)}")
+    if result.conflicts:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Acting on an audit, only when asked: quarantine (apply / undo)."""
