@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from curate import __version__
 from curate.decide import FAIL_ON, exit_code
+from curate.model import display_path
 from curate.rules import RulesError
 
 app = typer.Typer(
@@ -543,7 +544,8 @@ def apply_cmd(
         by_image.setdefault(m.image, []).append(m)
     for image, moves in by_image.items():
         extra = ", ".join(f"{m.kind} {Path(m.source).name}" for m in moves if m.kind != "image")
-        out.print(f"  {moves[0].verdict:6} {escape(image)}" + (f"  (+ {escape(extra)})" if extra else ""))
+        line = f"  {moves[0].verdict:6} {image}" + (f"  (+ {extra})" if extra else "")
+        out.print(escape(display_path(line)))
     if not yes:
         out.print("nothing moved; add --yes to move them (a journal is written first; `curate undo DIR` restores)")
         return
@@ -608,7 +610,7 @@ def undo_cmd(
         f"restored {len(result.restored)} files" + (f" ({result.already} restored before)" if result.already else "")
     )
     for line in result.conflicts:
-        out.print(f"  not restored: {escape(line)}")
+        out.print(f"  not restored: {escape(display_path(line))}")
     if result.conflicts:
         raise typer.Exit(1)
 

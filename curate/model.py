@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from curate.features import ImageFeatures
@@ -125,6 +128,18 @@ def display_path(path: str) -> str:
     """A path (or any text holding one) that can always be written as UTF-8: bytes of a file name that are not
     valid UTF-8 (kept by Python as lone surrogates) are shown escaped, `\\x82\\xa0`."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
+def path_on_disk(root: Path, shown: str) -> Path:
+    """The file a report's path names: the path itself, or — for a file name that is not UTF-8, which the
+    report shows escaped (display_path) — the name with those bytes back (as Python keeps them: surrogates)."""
+    plain = root / shown
+    if os.path.lexists(plain) or "\\x" not in shown:
+        return plain
+    return root / _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), shown)
 
 
 # C0 and C1 control characters and DEL: a terminal obeys them (clear the screen, move the cursor, set the

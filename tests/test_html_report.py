@@ -226,3 +226,18 @@ def test_composition_clusters_are_rows_with_their_label(tmp_path):
     assert "outfit-cluster · 3 pictures · label: a red dress, probability: 0.81" in clusters
     assert clusters.count('<figure class="member') == 3 and clusters.count("keeper") == 1
     assert "label a red dress, p 0.81" in clusters  # each member says why it is in the row
+
+
+def test_a_file_name_that_is_not_utf8_has_its_thumbnail(tmp_path):
+    d = tmp_path / "data" / "10_x"
+    d.mkdir(parents=True)
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(d / os.fsdecode(b"\x82\xa0.png"))
+    shown = "10_x/\\x82\\xa0.png"  # as the JSON report writes it (UNR011)
+    report = {
+        "schema": "curate.audit/v1",
+        "dataset": {"root": str(tmp_path / "data")},
+        "images": [{"path": shown, "width": 64, "height": 64, "verdict": "review", "findings": []}],
+        "summary": {"images": 1, "keep": 0, "review": 1, "drop": 0},
+    }
+    text = html_report.render(report, tmp_path / "data", tmp_path / "page.html")
+    assert text.count("data:image/jpeg;base64,") == 1 and "10_x/\\x82\\xa0.png" in text

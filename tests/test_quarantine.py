@@ -258,3 +258,25 @@ def test_export_builds_a_clean_kohya_tree_and_leaves_the_dataset_alone(audited, 
     assert code == 2 and "is not an empty folder" in err
     code, _, err = run("export", report, "--to", data / "clean")
     assert code == 2 and "inside the dataset" in err
+
+
+def test_a_file_name_that_is_not_utf8_moves_and_comes_back(tmp_path, run):
+    """A ZIP from Japanese Windows leaves cp932 bytes in names; the report shows them escaped (UNR011), and
+    apply / undo still find the file."""
+    data = tmp_path / "data"
+    d = data / "10_x"
+    d.mkdir(parents=True)
+    name = os.fsdecode(b"\x82\xa0\x82\xa2.png")
+    Image.new("RGB", (96, 96), (10, 200, 10)).save(d / name)
+    (d / os.fsdecode(b"\x82\xa0\x82\xa2.txt")).write_text("small")
+    Image.new("RGB", (1024, 1024), (10, 20, 200)).save(d / "big.png")
+    report = tmp_path / "r.json"
+    run("audit", data, "--json", report, "-q", "--jobs", "1", "--select", "RES001")
+    assert drops(report) == {"10_x/\\x82\\xa0\\x82\\xa2.png"}
+    before = tree(data)
+    code, out, err = run("apply", report, "--move-to", tmp_path / "q", "--yes")
+    assert code == 0, err
+    assert "\\x82\\xa0\\x82\\xa2.png" in out and set(tree(data)) == {"10_x/big.png"}
+    code, _, err = run("undo", tmp_path / "q")
+    assert code == 0, err
+    assert tree(data) == before

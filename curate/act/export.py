@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from curate.act.quarantine import CAPTION_SUFFIXES, Refused, _inside, _safe_relative, audited_folder, sha256_of
+from curate.model import display_path
 
 
 @dataclass
@@ -47,7 +48,7 @@ def plan(report: dict[str, Any], dataset: Path, target: Path, include_review: bo
     for img in report["images"]:
         if img.get("verdict") not in wanted:
             continue
-        rel = _safe_relative(str(img.get("path", "")))
+        rel = _safe_relative(str(img.get("path", "")), dataset)
         if rel is None:
             problems.append(f"{img.get('path')!r}: not a path inside the dataset")
             continue
@@ -67,7 +68,7 @@ def plan(report: dict[str, Any], dataset: Path, target: Path, include_review: bo
             if (dataset / cap).is_file() and not (dataset / cap).is_symlink():
                 out.files.append(str(cap))
     if problems:
-        raise Refused("\n".join(problems))
+        raise Refused(display_path("\n".join(problems)))
     out.concepts = [c for c in ds.get("concepts") or [] if str(c.get("folder")) in used_folders]
     return out
 

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from curate.kohya import parse_concept_folder
+from curate.model import display_path, path_on_disk
 from curate.scan import FOLDER_SIDECARS, SIDECAR_SUFFIXES
 
 JOURNAL = "curate-journal.jsonl"
@@ -85,10 +86,14 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _safe_relative(rel: str) -> PurePosixPath | None:
+def _safe_relative(rel: str, dataset: Path | None = None) -> PurePosixPath | None:
+    """A report's image path as a relative path on disk (None when it would leave the dataset). A file name
+    that is not UTF-8 is written escaped in the report; with `dataset`, the name on disk is found again."""
     p = PurePosixPath(rel)
     if p.is_absolute() or not p.parts or any(part in ("..", "") for part in p.parts):
         return None
+    if dataset is not None:
+        return PurePosixPath(path_on_disk(dataset, rel).relative_to(dataset).as_posix())
     return p
 
 
@@ -167,7 +172,7 @@ def plan(
     seen: set[str] = set()
     folders: set[Path] = set()
     for img in report["images"]:
-        rel = _safe_relative(str(img.get("path", "")))
+        rel = _safe_relative(str(img.get("path", "")), dataset)
         if rel is None:
             problems.append(f"{img.get('path')!r}: not a path inside the dataset")
             continue
@@ -212,7 +217,7 @@ def plan(
         if os.path.lexists(quarantine / m.destination):
             problems.append(f"{quarantine / m.destination} exists already: curate never overwrites; move it away")
     if problems:
-        raise Refused("\n".join(problems))
+        raise Refused(display_path("\n".join(problems)))
     return Plan(dataset, quarantine, moves, already_done=len(done_sources))
 
 
@@ -259,7 +264,7 @@ def _read_journal(quarantine: Path) -> dict[str, Any] | None:
 
 
 def _append(journal: Any, entry: dict[str, Any]) -> None:
-    journal.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    journal.write(json.dumps(entry) + "\n")  # ASCII: a non-UTF-8 file name survives as \udcXX
     journal.flush()
     os.fsync(journal.fileno())
 

@@ -27,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from curate.model import path_on_disk
+
 THUMB_PX = 256
 EMBED_MAX = 500  # above this many images, thumbnails go to a sibling folder (a page of ~15 kB per picture)
 VERDICTS = ("drop", "review", "keep")
@@ -124,7 +126,7 @@ class Thumbs:
         if not embed:
             folder.mkdir(exist_ok=True)
         with ThreadPoolExecutor(max_workers=4) as pool:
-            for rel, data in zip(paths, pool.map(lambda p: thumbnail(root / p), paths)):
+            for rel, data in zip(paths, pool.map(lambda p: thumbnail(path_on_disk(root, p)), paths)):
                 if data is None:
                     continue
                 if embed:
