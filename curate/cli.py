@@ -155,6 +155,12 @@ def audit(
     html_out: Optional[Path] = typer.Option(
         None, "--html", help="Write a self-contained HTML review page (thumbnails, evidence) to FILE."
     ),
+    jsonl_out: Optional[Path] = typer.Option(
+        None, "--jsonl", help="Write the report as JSON Lines to FILE (one image per line; for very large sets)."
+    ),
+    max_listed: int = typer.Option(
+        200, "--max-listed", help="List at most this many images per console section, else summarise (0: all)."
+    ),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
@@ -241,11 +247,21 @@ def audit(
                 Path(json_out).write_text(text, encoding="utf-8")
             except OSError as e:
                 _fail(f"cannot write the JSON report to {json_out}: {e.strerror or e}")
-    if html_out is not None:
-        _write_html(json_report.build(result, code), path, html_out)
+    if html_out is not None or jsonl_out is not None:
+        report = json_report.build(result, code)
+        if jsonl_out is not None:
+            try:
+                with open(jsonl_out, "w", encoding="utf-8") as f:
+                    f.writelines(json_report.jsonl_lines(report))
+            except OSError as e:
+                _fail(f"cannot write the JSON Lines report to {jsonl_out}: {e.strerror or e}")
+        if html_out is not None:
+            _write_html(report, path, html_out)
+    if max_listed < 0:
+        _fail("--max-listed must be 0 (no limit) or a positive number")
     if not quiet:
         out = err if json_out == "-" else _console()
-        console_report.render(result, out, fail_on, code)
+        console_report.render(result, out, fail_on, code, max_listed)
     raise typer.Exit(code)
 
 

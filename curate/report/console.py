@@ -19,16 +19,22 @@ LABEL = {"error": "error", "warning": "warn ", "info": "info "}
 VERDICT_STYLE = {"drop": "bold red", "review": "yellow", "keep": "green"}
 
 
-def render(result: AuditResult, console: Console, fail_on: str, code: int) -> None:
+MAX_LISTED = 200  # images listed per section; above it, counts per code and the first few paths per code
+PER_CODE = 5
+
+
+def render(result: AuditResult, console: Console, fail_on: str, code: int, max_listed: int = MAX_LISTED) -> None:
+    """The console report. A section with more than `max_listed` images (0: no limit) is summarised: the count
+    per code and the first PER_CODE paths of each, with where the full list is."""
     by_path = {r.path: r for r in result.records}
     _header(result, console)
     _summary(result, console)
     console.print()
     _other_files(result, console, "DATASET (said once; fails the gate, not an image)", dataset_level=True)
-    _images(result, by_path, console, "drop", "DROP")
+    _images(result, by_path, console, "drop", "DROP", max_listed=max_listed)
     _groups(result, console)
-    _images(result, by_path, console, "review", "REVIEW")
-    _images(result, by_path, console, "keep", "NOTES on kept", only_with_findings=True)
+    _images(result, by_path, console, "review", "REVIEW", max_listed=max_listed)
+    _images(result, by_path, console, "keep", "NOTES on kept", only_with_findings=True, max_listed=max_listed)
     _other_files(result, console, "OTHER FILES", dataset_level=False)
     _gate(result, console, fail_on, code)
 
@@ -155,6 +161,7 @@ def _images(
     verdict: str,
     title: str,
     only_with_findings: bool = False,
+    max_listed: int = MAX_LISTED,
 ) -> None:
     paths = [
         r.path
@@ -171,10 +178,38 @@ def _images(
     if not only_with_findings:
         t.append(" image" + ("s" if len(paths) != 1 else ""))
     console.print(t)
+    if max_listed and len(paths) > max_listed:
+        _summarised(result, console, paths, max_listed)
+        return
     for path in paths:
         console.print(_image_header(by_path[path]))
         for f in result.per_image.get(path, ()):
             console.print(_finding_line(f))
+    console.print()
+
+
+def _summarised(result: AuditResult, console: Console, paths: list[str], max_listed: int) -> None:
+    """Too many images to list: how many carry each code, and the first few of each."""
+    by_code: dict[str, list[str]] = {}
+    for path in paths:
+        for f in result.per_image.get(path, ()):
+            by_code.setdefault(f.code, [])
+            if not by_code[f.code] or by_code[f.code][-1] != path:
+                by_code[f.code].append(path)
+    for code_, found in sorted(by_code.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        r = RULES.get(code_)
+        t = Text(f"    {code_} ", style=STYLE.get(r.severity if r else "info", ""))
+        t.append(f"{r.name if r else ''} — {_plural(len(found), 'image')}, e.g.:")
+        console.print(t)
+        for path in found[:PER_CODE]:
+            console.print(Text(f"      {_p(path)}"))
+    console.print(
+        Text(
+            f"    ({len(paths)} images, more than --max-listed {max_listed}: the full list is in --json, --jsonl or "
+            "--html; --max-listed 0 lists every image here)",
+            style="dim",
+        )
+    )
     console.print()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,26 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
 
 def dumps(report: dict[str, Any]) -> str:
     return json.dumps(_utf8(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def jsonl_lines(report: dict[str, Any]) -> Iterator[str]:
+    """The report as JSON Lines, for sets too large to read as one document: a `report` line (schema, tool,
+    dataset, analyses), one `image` line per image, one `group` line per group, one `finding` line per
+    finding about other files or the dataset, and a closing `summary` line. Each line is a JSON object with
+    `record` naming its kind; the fields are those of the JSON report's objects."""
+    head: dict[str, Any] = {k: report[k] for k in ("schema", "tool", "dataset", "analyses") if k in report}
+    yield _line({"record": "report", **head})
+    for img in report.get("images") or []:
+        yield _line({"record": "image", **img})
+    for g in report.get("groups") or []:
+        yield _line({"record": "group", **g})
+    for f in report.get("findings") or []:
+        yield _line({"record": "finding", **f})
+    yield _line({"record": "summary", **(report.get("summary") or {})})
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(_utf8(obj), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def _utf8(value: Any) -> Any:

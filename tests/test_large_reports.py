@@ -1,0 +1,48 @@
+"""Reports for large sets (issue 22): JSON Lines, and a console report that summarises a long section instead
+of printing every image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+
+def small_set(root: Path, n: int) -> Path:
+    d = root / "10_x"
+    d.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (96 + i, 96), (i * 7 % 256, 40, 90)).save(d / f"s{i:02d}.png")
+        (d / f"s{i:02d}.txt").write_text("x")
+    Image.new("RGB", (1024, 1024), (5, 5, 5)).save(d / "big.png")
+    (d / "big.txt").write_text("x")
+    return root
+
+
+def test_jsonl_holds_the_same_report_one_record_per_line(tmp_path, run):
+    data = small_set(tmp_path / "data", 6)
+    report, lines = tmp_path / "r.json", tmp_path / "r.jsonl"
+    code, _, err = run("audit", data, "--json", report, "--jsonl", lines, "-q", "--jobs", "1", "--select", "RES,DUP")
+    assert lines.exists(), err
+    full = json.loads(report.read_text())
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert [r["record"] for r in records[:1]] == ["report"] and records[-1]["record"] == "summary"
+    assert records[0]["schema"] == full["schema"] and records[0]["dataset"] == full["dataset"]
+    images = [{k: v for k, v in r.items() if k != "record"} for r in records if r["record"] == "image"]
+    assert images == full["images"]
+    assert {k: v for k, v in records[-1].items() if k != "record"} == full["summary"]
+
+
+def test_a_long_section_is_summarised_per_code(tmp_path, run):
+    data = small_set(tmp_path / "data", 6)
+    code, out, err = run("audit", data, "--jobs", "1", "--select", "RES", "--max-listed", "3")
+    assert code == 1, err
+    assert "DROP 6 images" in out
+    assert "RES001 far-below-resolution — 6 images, e.g.:" in out and "RES004 cropped-to-bucket — 6 images" in out
+    assert out.count("10_x/s0") == 10 and "10_x/s05" not in out  # the first five paths of each code, not all six
+    assert "more than --max-listed 3: the full list is in --json, --jsonl or --html" in out
+    code, out, _ = run("audit", data, "--jobs", "1", "--select", "RES", "--max-listed", "0")
+    assert out.count("10_x/s0") == 6
+    code, _, err = run("audit", data, "--max-listed", "-1")
+    assert code == 2 and "--max-listed" in err
