@@ -348,8 +348,11 @@ def test_interrupts_end_every_worker_quickly(tmp_path, how):
 
     d = tmp_path / "data"
     for i in range(40):
-        # distinct contents (identical files are decoded once), enough work for a pool of two
-        write_image(d / f"{i:02d}.png", (1024 + 8 * i, 1024), name=["hubble.jpg", "coffee.jpg", "rocket.jpg"][i % 3])
+        # distinct contents (identical files are decoded once), enough work for a pool of two: several seconds, so
+        # that the signal lands while the workers run (at 1024 px a faster extractor finished before it arrived)
+        write_image(
+            d / f"{i:02d}.jpg", (2048 + 8 * i, 2048), name=["hubble.jpg", "coffee.jpg", "rocket.jpg"][i % 3], quality=90
+        )
     marker = f"CURATE_TEST_MARK={uuid.uuid4().hex}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1]}
     proc = subprocess.Popen(
