@@ -361,6 +361,9 @@ def test_interrupts_end_every_worker_quickly(tmp_path, how):
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # A run started in the background by a shell inherits SIGINT ignored, and Python then keeps ignoring it
+        # (as it should: the caller asked for that). The test is about what curate does with Ctrl-C: default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Wait for the pool's own workers: children forked from the audit (same command line). Counting every process
     # with the marker is not enough: start-up spawns short-lived helpers (ldconfig) while modules are imported.
