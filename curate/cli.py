@@ -112,6 +112,17 @@ def _jobs_option() -> Any:
     )
 
 
+def _dataset_option() -> Any:
+    return typer.Option(
+        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
+    )
+
+
+def _audited_root(report: dict, dataset: Optional[Path]) -> Path:
+    """The folder a saved report audited: --dataset, else the path the report names (as typed at the audit)."""
+    return dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+
+
 def _cache_dir_option() -> Any:
     return typer.Option(None, "--cache-dir", help="Feature cache folder (default: user cache).")
 
@@ -484,15 +495,13 @@ def report_provenance(
 def report_html(
     report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
-    dataset: Optional[Path] = typer.Option(
-        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
-    ),
+    dataset: Optional[Path] = _dataset_option(),
 ) -> None:
     """Turn an audit's JSON report into a self-contained HTML review page."""
     report = _load_report(report_path)
     if report.get("schema") != "curate.audit/v1":
         _fail(f"{report_path}: not a curate audit report (schema curate.audit/v1)")
-    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    root = _audited_root(report, dataset)
     if not root.is_dir():
         _fail(f"{root}: the audited folder is not here (thumbnails come from it); give it with --dataset PATH")
     _write_html(report, root, out)
@@ -532,16 +541,14 @@ def apply_cmd(
     move_to: Path = typer.Option(..., "--move-to", help="Quarantine folder (created; outside every concept folder)."),
     include_review: bool = typer.Option(False, "--include-review", help="Also move pictures with verdict review."),
     yes: bool = typer.Option(False, "--yes", help="Move them. Without it, only the plan is printed (dry run)."),
-    dataset: Optional[Path] = typer.Option(
-        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
-    ),
+    dataset: Optional[Path] = _dataset_option(),
 ) -> None:
     """Move the pictures an audit says to drop — with their captions, sidecars and kohya latent caches — into a
     quarantine folder, keeping their relative paths. Dry run unless --yes; `curate undo DIR` puts them back."""
     from curate.act import quarantine
 
     report = _load_report(report_path)
-    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    root = _audited_root(report, dataset)
     try:
         p = quarantine.plan(report, root, move_to, include_review)
     except quarantine.Refused as e:
@@ -584,16 +591,14 @@ def export_cmd(
     report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
     to: Path = typer.Option(..., "--to", help="A new folder for the clean kohya tree."),
     include_review: bool = typer.Option(False, "--include-review", help="Also export pictures with verdict review."),
-    dataset: Optional[Path] = typer.Option(
-        None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
-    ),
+    dataset: Optional[Path] = _dataset_option(),
 ) -> None:
     """Build a clean kohya tree of the pictures the audit keeps, with their captions (hard links; copies across
     file systems) and a matching dataset_config.toml. The dataset is not touched."""
     from curate.act import export, quarantine
 
     report = _load_report(report_path)
-    root = dataset or Path(str((report.get("dataset") or {}).get("root", "")))
+    root = _audited_root(report, dataset)
     try:
         p = export.plan(report, root, to, include_review)
     except quarantine.Refused as e:

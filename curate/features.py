@@ -63,7 +63,6 @@ class QualityFeatures(TypedDict, total=False):
     edge_sharpness: float | None
     spectrum: list[float]
     detail_fraction: float | None  # where real detail ends, as a fraction of Nyquist
-    high_band_deficit: float | None  # log10 of the high band's power against the power-law extrapolation
     reference_px: int  # long side softness is judged at (1024, or the file's own when smaller)
     reference_edge_sharpness: float | None  # 90th percentile edge ratio at reference_px
     reference_detail_fraction: float | None  # where real detail ends at reference_px

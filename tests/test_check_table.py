@@ -44,7 +44,6 @@ from curate.model import Caption, Finding
 
 RULES = load_all()
 SHARP = {
-    "high_band_deficit": -0.3,
     "edge_sharpness": 0.9,
     "detail_fraction": 0.95,
     "reference_edge_sharpness": 1.4,

@@ -273,12 +273,11 @@ _BINS = np.linspace(0.0, 0.5, 33)
 STEEP_SLOPE = -4.0
 
 
-def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | None]:
-    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist,
-    mean log10 deficit above 0.35 cycles/px)."""
+def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None]:
+    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist)."""
     tiles = _tiles(y)
     if not tiles:
-        return [], None, None
+        return [], None
     power = np.zeros((TILE, TILE // 2 + 1))
     for t in tiles:
         t = (t - t.mean()) * _WINDOW
@@ -294,7 +293,7 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | 
     p = np.array(prof)
     fit = (centres >= 0.04) & (centres <= 0.15) & np.isfinite(p)
     if fit.sum() < 3:
-        return prof, None, None
+        return prof, None
     slope, icept = np.polyfit(np.log10(centres[fit]), p[fit], 1)
     if slope < STEEP_SLOPE:
         # Steeper than any natural photo (clean ≥ −3.3, shallow depth of field ≥ −3.7 in the evaluation):
@@ -304,7 +303,6 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | 
     expected = icept + slope * np.log10(centres)
     deficit = p - expected  # log10 ratio measured / extrapolated
     smooth = np.convolve(np.nan_to_num(deficit), np.ones(3) / 3, mode="same")
-    high = float(np.nanmean(deficit[centres >= 0.35]))
     cutoff = 0.5
     # The lowest frequency above 0.12 where the power falls under ~30 % of the extrapolated level and
     # stays under ~50 % up to Nyquist: interpolation and blur leave little energy above the old Nyquist.
@@ -312,7 +310,7 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None, float | 
         if centres[b] > 0.12 and smooth[b] < -0.5 and np.all(smooth[b:-1] < -0.3):
             cutoff = float(centres[b])
             break
-    return [round(v, 3) for v in prof], round(cutoff / 0.5, 4), round(high, 3)
+    return [round(v, 3) for v in prof], round(cutoff / 0.5, 4)
 
 
 def blockiness(y: np.ndarray) -> float | None:
@@ -353,10 +351,9 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     out["flat_fraction"] = flat_fraction(y)
     edges = _edge_ratios(y)
     out.update(edge_sharpness(edges))
-    profile, cutoff, high = spectrum_profile(y)
+    profile, cutoff = spectrum_profile(y)
     out["spectrum"] = profile
     out["detail_fraction"] = cutoff
-    out["high_band_deficit"] = high
     ref = at_reference(lum)
     out["reference_px"] = max(ref.size)
     if ref is lum:  # the file is no larger than the reference size: the same measures
