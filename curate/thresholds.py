@@ -121,6 +121,8 @@ class Marks:
     signature_max_words: int
     signature_max_chars: int
     min_overlay_name_height: float
+    overlay_min_probability: float
+    overlay_min_region: float
 
 
 @dataclass(frozen=True)

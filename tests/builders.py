@@ -113,6 +113,14 @@ def face(
     return f
 
 
+def overlay_features(cells: list[tuple[int, int]], value: int = 99) -> dict[str, Any]:
+    """The marks extractor's `overlay` entry: a 24×24 detector map, hot (value/100) at the given (row, col) cells."""
+    grid = bytearray(24 * 24)
+    for y, x in cells:
+        grid[y * 24 + x] = value
+    return {"model": "test", "probability": value / 100 if cells else 0.0, "map": bytes(grid).hex()}
+
+
 def text_region(
     text: str, box: tuple[float, ...], score: float = 0.95, angle: float = 0.0, height: float = 0.03
 ) -> dict[str, Any]:

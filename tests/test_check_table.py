@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from builders import clip_features, concept, ctx, face, hx, record, text_region, unit
+from builders import clip_features, concept, ctx, face, hx, overlay_features, record, text_region, unit
 
 from curate.checks import (
     ai_generated,
@@ -821,6 +821,25 @@ CASES = [
         ["WMK001"],
     ),
     (
+        "WMK001 doc FAIL a shop's logo in the corner of a product photo",
+        watermark.check,
+        lambda: record(marks={"texts": [], "overlay": overlay_features([(21, 21), (21, 22), (22, 22)])}),
+        ctx,
+        ["WMK001"],
+    ),
+    (
+        "WMK001 a studio name the detector does not see laid over: scene text",
+        watermark.check,
+        lambda: record(
+            marks={
+                "texts": [text_region("Harbour Photo Studio", (0.3, 0.4, 0.6, 0.5))],
+                "overlay": overlay_features([]),
+            }
+        ),
+        ctx,
+        [],
+    ),
+    (
         "WMK001 doc PASS a street sign",
         watermark.check,
         lambda: record(marks={"texts": [text_region("MAIN STREET", (0.3, 0.4, 0.6, 0.5))]}),
@@ -833,6 +852,15 @@ CASES = [
         lambda: record(marks={"texts": [text_region("Mika S.", (0.8, 0.9, 0.97, 0.97))]}),
         ctx,
         ["SIG001"],
+    ),
+    (
+        "SIG001 a name plaque in a corner the detector does not see laid over",
+        signature.check,
+        lambda: record(
+            marks={"texts": [text_region("Mika S.", (0.8, 0.9, 0.97, 0.97))], "overlay": overlay_features([])}
+        ),
+        ctx,
+        [],
     ),
     (
         "SIG001 doc PASS EXIT sign in a corner",

@@ -158,8 +158,25 @@ def test_faint_mark_on_a_hazy_low_contrast_picture_is_found():
 
 def test_the_engine_reads_a_reduced_copy_and_records_the_pass():
     feats, _ = read(overlay(photo("coffee.jpg", 2048), "© Mika Sato", (40, 40), 60, 0.8))
-    assert max(feats["analysed_width"], feats["analysed_height"]) == marks_extractor.MAX_SIDE
+    w, h = feats["analysed_width"], feats["analysed_height"]
+    assert max(w, h) == marks_extractor.analysed_side(2048, round(2048 * h / w)) < 2048
     assert feats["texts"] and {"text", "score", "box", "angle", "height", "pass"} <= set(feats["texts"][0])
+
+
+def test_a_wide_strip_is_read_at_a_4_3_pictures_pixel_count_so_small_text_survives():
+    """A 1900×450 banner with a school name in 22-px letters: at 576 px its letters are 6 px and lost; it is read
+    at 1024 px, as many pixels as a 4:3 picture at 576."""
+    strip = photo("coffee.jpg", 1900).crop((0, 300, 1900, 750))
+    ImageDraw.Draw(strip).text(
+        (1880, 440), "Kitakami Municipal High School", font=font(22), fill=(255, 255, 255), anchor="rd"
+    )
+    assert marks_extractor.analysed_side(1900, 450) == 1024
+    assert (
+        marks_extractor.analysed_side(1024, 768) == marks_extractor.MAX_SIDE == marks_extractor.analysed_side(768, 1024)
+    )
+    feats, _ = read(strip)
+    assert (feats["analysed_width"], feats["analysed_height"]) == (1024, 243)
+    assert any("Municipal" in t["text"] for t in feats["texts"]), feats["texts"]
 
 
 # --- the classifier on readings with known answers ------------------------------------------------------

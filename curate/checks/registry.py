@@ -291,7 +291,9 @@ class Context:
             from curate.derive.marks import classify
 
             f = rec.features.get("marks") if rec.readable else None  # skipped / error features hold no texts
-            self._marks[rec.path] = classify(f, self.cfg.marks, self.settings.data["mark_words"])
+            self._marks[rec.path] = classify(
+                f, self.cfg.marks, self.settings.data["mark_words"], caption=rec.caption.text
+            )
         return self._marks[rec.path]
 
     def clip(self, rec: ImageRecord, view: str = "full") -> Any:

@@ -1,9 +1,12 @@
 """Watermarks: training on watermarked images teaches the watermark (docs/field-knowledge.md). Drop them; curate never
 offers to remove a mark.
 
-Text marks come from the `marks` extractor's text detector and are classified in curate/derive/marks.py: what the
-text says (©, @handle, web address, stock agency, "sample", credit line — rules/marks.toml), repetition
-over the picture, or a diagonal line across the middle.
+Marks come from the `marks` extractor — its text detector and its mark detector (a small network trained here on
+licensed synthetic data, curate/extract/overlay.py) — and are classified in curate/derive/marks.py: what the text
+says (©, @handle, web address, stock agency, "sample", credit line — rules/marks.toml), repetition over the picture,
+a diagonal line across the middle, each confirmed by the mark detector where only weak; or a mark the detector sees
+with no readable text (a logo). The evidence says which (`source`: "text" or "detector"), with the box and the
+detector's probability.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ WMK001 = rule(
     "watermark",
     "error",
     """
-    A text watermark or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
+    A watermark, logo or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
     name, "sample"/"preview", a credit line ("photo by …"), text tiled over the picture or set diagonally
-    across it. The LoRA learns to draw it, and it names someone's work: drop the image or get the owner's
-    consent and a clean original. Never remove the mark.
+    across it, or a logo or faint mark that the mark detector sees laid over the picture (probability ≥
+    [marks] overlay_min_probability, {marks.overlay_min_probability}) with no readable text. The LoRA learns to
+    draw it, and it names someone's work: drop the image or get the owner's consent and a clean original.
+    Never remove the mark.
 
     FAIL: "© Mika Sato" at 30 % opacity in a corner; "SAMPLE" diagonally across the middle; a handle tiled
-    over the picture. PASS: a street sign or shop name in the scene (see TXT001).
+    over the picture; a shop's logo in the corner of a product photo. PASS: a street sign or shop name in the
+    scene (see TXT001).
 """,
     settings="marks",
 )

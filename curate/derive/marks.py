@@ -8,6 +8,15 @@ A region is read as
   * a **signature** when it is short, name-like (letters, at most three words, not an all-capitals sign)
     and sits near a corner of the picture;
   * **text** otherwise (signs, labels, interface text, speech bubbles) — text is learned too.
+Where the **mark detector** ran (curate/extract/overlay.py: a small network trained to see marks laid over a
+picture, and to leave signs and labels alone), it has the last word on what only looks like a mark: a region
+whose only reasons are weak (a stock-agency-like word, a credit-like phrase, a year beside a name, a large name)
+is a watermark only where the detector sees an overlay under it (its map ≥ [marks] overlay_min_region), and
+name-like text near a corner is a signature only there; otherwise it is scene text. What marks ownership outright
+(©, an @handle, a web address, "sample"/"preview") or an overlay by its layout (tiled, diagonal across the
+middle) stays a watermark. And a
+mark the detector sees with no readable text (a logo, a faint mark) is a watermark on its own when the picture's
+probability reaches [marks] overlay_min_probability.
 Weak readings (low recogniser confidence; one character, or two outside a mark) are ignored. Checks in
 curate/checks/watermark.py, signature.py and text.py turn these into findings; thresholds are in
 rules/checks.toml [marks] and were set with bench/eval_marks.py.
@@ -20,7 +29,13 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+import numpy as np
+
 from curate.thresholds import Marks as MarksSettings
+
+# Reasons that mark ownership or a preview outright, or an overlay by its layout (the same text tiled over the
+# picture, a line set diagonally across the middle): a watermark whatever the detector says. (Prefixes.)
+STRONG_REASONS = ("copyright sign", "@handle", "web address", "preview word", "repeated ", "set diagonally")
 
 URL = re.compile(
     r"(https?://|www\.|\b[\w-]{2,}\.(com|net|org|jp|art|io|co|me|info|studio|photo|photos|gallery|"
@@ -44,9 +59,12 @@ class TextMark:
     reasons: list[str] = field(default_factory=list)
     angle: float = 0.0
     repeated: int = 1
+    source: str = "text"  # "text": read by the text detector; "detector": seen by the mark detector only
+    overlay: float | None = None  # the mark detector's probability under the region (None: it did not run)
 
     def evidence(self) -> dict[str, Any]:
-        return {
+        out = {
+            "source": self.source,
             "text": self.text,
             "box": self.box,
             "confidence": self.score,
@@ -55,6 +73,9 @@ class TextMark:
             "angle": self.angle,
             "repeated": self.repeated,
         }
+        if self.overlay is not None:
+            out["overlay_probability"] = self.overlay
+        return out
 
 
 def placement(box: list[float], corner: float, edge: float) -> str:
@@ -110,8 +131,106 @@ def name_like(text: str, max_words: int, max_chars: int) -> bool:
     return True
 
 
-def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[str, list[str]]) -> list[TextMark]:
-    """TextMarks for one image's `marks` features, under rules/checks.toml [marks] and rules/marks.toml words."""
+def overlay_map(features: dict[str, Any] | None) -> np.ndarray | None:
+    """The mark detector's stored map (probabilities, rows top to bottom), or None where it did not run."""
+    stored = ((features or {}).get("overlay") or {}).get("map")
+    if not stored:
+        return None
+    from curate.extract.overlay import decode_map
+
+    return decode_map(stored)
+
+
+def _cells(grid: np.ndarray, box: list[float], margin: float = 0.02) -> np.ndarray:
+    """The map's cells under a relative box (widened by `margin`: the map is coarse), as a view."""
+    n = grid.shape[0]
+    x0, y0 = int(max(0.0, box[0] - margin) * n), int(max(0.0, box[1] - margin) * n)
+    x1, y1 = int(np.ceil(min(1.0, box[2] + margin) * n)), int(np.ceil(min(1.0, box[3] + margin) * n))
+    return grid[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
+
+
+def overlay_under(grid: np.ndarray, box: list[float]) -> float:
+    """The detector's strongest cell under a relative box."""
+    cells = _cells(grid, box)
+    return round(float(cells.max()), 2) if cells.size else 0.0
+
+
+def _pieces(hot: np.ndarray) -> int:
+    """How many separate groups of hot cells (8-connected) the map has: several = a mark repeated over the
+    picture."""
+    seen = np.zeros_like(hot, dtype=bool)
+    count = 0
+    for y, x in zip(*np.nonzero(hot)):
+        if seen[y, x]:
+            continue
+        count += 1
+        stack = [(y, x)]
+        seen[y, x] = True
+        while stack:
+            cy, cx = stack.pop()
+            for ny in range(max(0, cy - 1), min(hot.shape[0], cy + 2)):
+                for nx in range(max(0, cx - 1), min(hot.shape[1], cx + 2)):
+                    if hot[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        stack.append((ny, nx))
+    return count
+
+
+def hot_box(grid: np.ndarray, threshold: float) -> list[float]:
+    """Relative box around the cells at or above `threshold`."""
+    ys, xs = np.nonzero(grid >= threshold)
+    n = grid.shape[0]
+    return [round(xs.min() / n, 4), round(ys.min() / n, 4), round((xs.max() + 1) / n, 4), round((ys.max() + 1) / n, 4)]
+
+
+def classify(
+    features: dict[str, Any] | None,
+    conf: MarksSettings,
+    words: dict[str, list[str]],
+    caption: str | None = None,
+) -> list[TextMark]:
+    """TextMarks for one image's `marks` features, under rules/checks.toml [marks] and rules/marks.toml words.
+    Text the caption already quotes ("a sign that says Car Parks") belongs to the scene unless it marks ownership
+    outright."""
+    grid = overlay_map(features)
+    marks, quoted_boxes = _classify_text(features, conf, words, grid, _norm(caption or ""))
+    if grid is None:
+        return marks
+    probability = float(((features or {}).get("overlay") or {}).get("probability", grid.max()))
+    if quoted_boxes:  # what the caption quotes is the scene's, even where the detector is hot
+        grid = grid.copy()
+        for box in quoted_boxes:
+            _cells(grid, box)[...] = 0
+        probability = min(probability, float(grid.max()))
+    if probability >= conf.overlay_min_probability and not any(m.kind in ("watermark", "signature") for m in marks):
+        box = hot_box(grid, min(conf.overlay_min_probability, float(grid.max())))
+        where = placement(box, conf.corner_zone, conf.edge_zone)
+        pieces = _pieces(grid >= conf.overlay_min_probability)
+        reason = f"the mark detector sees a mark laid over the picture (probability {probability:.2f})"
+        marks.append(
+            TextMark(
+                "watermark",
+                "",
+                box,
+                round(probability, 3),
+                where,
+                [reason],
+                repeated=pieces,
+                source="detector",
+                overlay=round(probability, 2),
+            )  # fmt: skip
+        )
+    return marks
+
+
+def _classify_text(
+    features: dict[str, Any] | None,
+    conf: MarksSettings,
+    words: dict[str, list[str]],
+    grid: np.ndarray | None,
+    caption: str = "",
+) -> tuple[list[TextMark], list[list[float]]]:
+    """TextMarks from the text regions, and the boxes of the texts the caption quotes."""
     regions = [
         (r, _norm(r.get("text", "")))
         for r in (features or {}).get("texts") or ()
@@ -119,7 +238,7 @@ def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[s
     ]
     regions = [(r, norm) for r, norm in regions if len(norm) >= 2]
     if not regions:
-        return []
+        return [], []
     corner, edge = conf.corner_zone, conf.edge_zone
     # Repetition: the same reading (fuzzy, OCR varies) at several places is a tiled mark.
     norms = [norm for _, norm in regions]
@@ -127,6 +246,7 @@ def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[s
         sum(1 for b in norms if SequenceMatcher(None, a, b).ratio() >= 0.75) if len(a) >= 3 else 0 for a in norms
     ]
     out = []
+    quoted_boxes = []
     for (r, norm), rep in zip(regions, repeated):
         box = r["box"]
         where = placement(box, corner, edge)
@@ -139,17 +259,27 @@ def classify(features: dict[str, Any] | None, conf: MarksSettings, words: dict[s
         is_name = name_like(r["text"], conf.signature_max_words, conf.signature_max_chars)
         if not reasons and is_name and where == "centre" and r.get("height", 0) >= conf.min_overlay_name_height:
             reasons.append("a name in large letters across the picture")
+        overlay = overlay_under(grid, box) if grid is not None else None
+        laid_over = overlay is None or overlay >= conf.overlay_min_region
+        strong = any(r.startswith(STRONG_REASONS) for r in reasons)
+        in_caption = len(norm) >= 4 and norm in caption  # the caption describes it: part of the scene
+        if in_caption:
+            quoted_boxes.append(box)
+        if reasons and not strong and (not laid_over or in_caption):
+            reasons = []  # only weak reasons, and the detector sees no overlay there: text in the scene
         if reasons:
             kind = "watermark"
-        elif is_name and where in ("corner", "edge"):
+            if overlay is not None and laid_over:
+                reasons.append(f"laid over the picture (mark detector {overlay:.2f})")
+        elif is_name and where in ("corner", "edge") and laid_over and not in_caption:
             kind = "signature"
             reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")
         elif len(norm) >= 3:
             kind = "text"  # two characters alone ("X1") are mostly misreadings of texture
         else:
             continue
-        out.append(TextMark(kind, r["text"], box, float(r["score"]), where, reasons, angle, rep))
-    return out
+        out.append(TextMark(kind, r["text"], box, float(r["score"]), where, reasons, angle, rep, overlay=overlay))
+    return out, quoted_boxes
 
 
 def where(box: list[float]) -> str:
@@ -161,9 +291,12 @@ def where(box: list[float]) -> str:
 
 
 def quoted(marks: list[TextMark], limit: int = 3) -> str:
+    """The marks' texts in quotes; a mark with no readable text is "a mark with no readable text"."""
     seen: list[str] = []
+    if not any(m.text for m in marks):
+        return "(a logo or mark with no readable text)"
     for m in marks:
-        if m.text not in seen:
+        if m.text and m.text not in seen:
             seen.append(m.text)
     more = f" and {len(seen) - limit} more" if len(seen) > limit else ""
     return ", ".join(f"“{t}”" for t in seen[:limit]) + more

@@ -1,13 +1,16 @@
 """The `marks` extractor: text on the picture (watermarks, signatures, captions, signs).
 
 Text: RapidOCR (`rapidocr` 3.10+: the PP-OCRv6 small detector + recogniser as ONNX models inside the wheel,
-run by onnxruntime, so it runs offline) on a copy reduced to MAX_SIDE px on the long side, its levels
+run by onnxruntime, so it runs offline) on a copy reduced to MAX_SIDE px on the long side (wide strips get
+more, up to MAX_STRIP_SIDE, at the same pixel count), its levels
 stretched (1 % clipped at each end of each channel: faint marks gain contrast — bench/eval_marks.py, text-mark
 recall at opacity >= 0.3 0.84 -> 0.87). The engine loads once per worker process. For each text region it
 records the box (relative), the recognised text and its confidence, the baseline angle and the letter
 height. Extra passes: the top and bottom bands with local contrast enhanced (CLAHE), where faint corner marks
 and credit lines sit. (Turning a reduced copy ±35° to catch large diagonal marks was tried: it found fragments
 only and cost 80 ms, so it is not done.)
+Marks: the mark detector (curate/extract/overlay.py) on the whole picture — its probability that a mark is laid
+over the picture and a coarse map of where.
 Classification (watermark / signature / scene text) is a check's job: curate/derive/marks.py, words in rules/.
 """
 
@@ -20,12 +23,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from curate.extract import overlay
 from curate.extract.decode import Decoded, to_rgb
 
 NAME = "marks"
-VERSION = 3
+VERSION = 4
+# The shipped mark detector's version (curate/data/mark_detector.json): retraining it changes this, and VERSION
+# with it, so cached marks of the old model are extracted again (tests/test_overlay.py holds the two together).
+MODEL_VERSION = "marknet-2-461bb55f"
 
 MAX_SIDE = 576  # text detection size (long side): bench/eval_marks.py — 576 keeps the pass ≤ 150 ms
+MAX_STRIP_SIDE = 1024  # wider than 4:3: up to this, at a 4:3 picture's pixel count (analysed_side)
 BAND = 0.15  # height of the top and bottom bands searched again with contrast enhanced
 ENGINE_NAME = "rapidocr"
 
@@ -95,10 +103,19 @@ def _ocr(eng, bgr: np.ndarray) -> list[tuple]:
     return list(zip(boxes, txts, scores))
 
 
+def analysed_side(width: int, height: int) -> int:
+    """The long side text is detected at: MAX_SIDE for pictures up to 4:3, more for wider strips (up to
+    MAX_STRIP_SIDE) so that they get as many pixels as a 4:3 picture — a 1900×450 banner at 576 px shrinks its
+    letters to a third, and its text is lost."""
+    aspect = max(width, height) / max(1, min(width, height))
+    return round(min(MAX_STRIP_SIDE, MAX_SIDE * max(1.0, aspect / (4 / 3)) ** 0.5))
+
+
 def analysed_copy(im: Image.Image, max_side: int | None = None) -> Image.Image:
-    """RGB copy with the long side at most `max_side` (transparent areas on white, like most viewers)."""
+    """RGB copy with the long side at most `max_side` (default: analysed_side) (transparent areas on white, like
+    most viewers)."""
     im = to_rgb(im, on_white=True) if im.mode != "RGB" else im
-    s = (max_side or MAX_SIDE) / max(im.size)
+    s = (max_side or analysed_side(*im.size)) / max(im.size)
     if s < 1:
         im = im.resize(
             (max(1, round(im.width * s)), max(1, round(im.height * s))), Image.Resampling.BILINEAR, reducing_gap=2.0
@@ -176,4 +193,14 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     rgb = analysed_copy(decoded.image)
     out: dict[str, Any] = {"analysed_width": rgb.width, "analysed_height": rgb.height, "engine": engine_version()}
     out["texts"] = read_text(rgb)
+    missing = overlay.available()
+    if missing:
+        out["overlay"] = {"error": missing}
+    else:
+        try:
+            out["overlay"] = overlay.compute(to_rgb(decoded.image, on_white=True))
+        except Exception as e:  # noqa: BLE001 — the text marks stand without it; the reason is kept
+            out["overlay"] = {
+                "error": f"the mark detector failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
+            }
     return out

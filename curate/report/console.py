@@ -134,6 +134,14 @@ def _header(result: AuditResult, console: Console) -> None:
                     style="yellow",
                 )
             )
+        if (a.get("mark_detector") or {}).get("status") == "skipped":
+            console.print(
+                Text(
+                    f"  the mark detector did not run on {_plural(a['mark_detector']['images'], 'image')}: "
+                    f"{a['mark_detector']['reason']} — watermarks were looked for in readable text only",
+                    style="yellow",
+                )
+            )
     console.print()
 
 

@@ -1,0 +1,176 @@
+"""Measure the mark detector and the marks checks with it, on pictures drawn from ingredients the training never saw.
+
+    python bench/train_marks.py          # first (its data and predictions are cached)
+    python bench/eval_mark_detector.py [--per-kind 60] [--jobs 2]
+
+1. **The detector alone**, on the 384-px inputs that bench/train_marks.py drew and predicted: the picture-level
+   threshold ([marks] overlay_min_probability) is chosen on the *tuning* draw — the lowest threshold that keeps
+   false positives ≤ 1 % on each negative kind (clean photos, art, textures, product shots, scene text, product
+   print) — and recall / false positives are reported on the *validation* draw, per kind and opacity band.
+2. **The checks end to end**: full-size pictures re-drawn from the same seeds (bench/mark_data.py keeps the
+   picture when asked), through the real marks extractor (text detector + mark detector) and the classifier with
+   the default rules; the region threshold ([marks] overlay_min_region) is chosen on tuning pictures (the value
+   with the best recall minus false positives), figures on validation pictures: WMK001 / SIG001 / TXT001 per kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pickle
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import mark_data  # noqa: E402
+import train_marks  # noqa: E402
+
+from curate.derive.marks import classify  # noqa: E402
+from curate.extract import marks as marks_extractor  # noqa: E402
+from curate.extract.decode import Decoded  # noqa: E402
+from curate.rules import load_settings  # noqa: E402
+
+CLEAN = ("clean_photo", "clean_art", "texture", "product")
+TEXTY = ("scene_text", "product_text")
+BANDS = ((0.15, 0.3), (0.3, 0.5), (0.5, 1.01))
+
+
+def band(op: float) -> str:
+    for lo, hi in BANDS:
+        if lo <= op < hi:
+            return f"{lo:.2f}–{min(hi, 1):.2f}"
+    return "-"
+
+
+def choose_threshold(score: np.ndarray, kinds: np.ndarray) -> float:
+    """The lowest picture-level threshold keeping false positives ≤ 1 % on every negative kind of the given draw —
+    half the targets (≤ 2 % clean, ≤ 5 % scene text): the tuning photographs are few (38 sources), and the
+    threshold meeting the targets exactly there (0.86) gave 8.5 % on validation photos."""
+    for t in np.round(np.arange(0.3, 0.99, 0.01), 2):
+        if max(float((score[kinds == k] >= t).mean()) for k in CLEAN + TEXTY) <= 0.01:
+            return float(t)
+    return 0.99
+
+
+def detector_table(threshold: float) -> None:
+    work = train_marks.work_dir()
+    balanced = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
+    tune = train_marks.build("tune", "tuning", range(10**6, 10**6 + train_marks.TUNE_N), balanced, 1)
+    valid = train_marks.build("valid", "validation", range(train_marks.VALID_N), balanced, 1)
+    p_tune, p_valid = np.load(work / "pred-tune.npy"), np.load(work / "pred-valid.npy")
+    s_tune = p_tune.reshape(len(p_tune), -1).max(axis=1)
+    s_valid = p_valid.reshape(len(p_valid), -1).max(axis=1)
+    chosen = choose_threshold(s_tune, tune["kind"])
+    print(f"picture-level threshold chosen on the tuning draw: {chosen:.2f} (rules/checks.toml has {threshold:.2f})")
+    print("\n| kind | opacity | tuning n | tuning rate | validation n | validation rate |")
+    print("|---|---|---|---|---|---|")
+    for kind in mark_data.POSITIVE + mark_data.NEGATIVE:
+        rows = [(None, None)] if kind in mark_data.NEGATIVE else [(lo, hi) for lo, hi in BANDS]
+        for lo, hi in rows:
+            cells = []
+            for ds, s in ((tune, s_tune), (valid, s_valid)):
+                sel = ds["kind"] == kind
+                if lo is not None:
+                    sel &= (ds["opacity"] >= lo) & (ds["opacity"] < hi)
+                n = int(sel.sum())
+                cells += [str(n), f"{(s[sel] >= threshold).mean():.2f}" if n else "-"]
+            op = "—" if lo is None else band((lo + hi) / 2 if hi < 1.01 else 0.75)
+            print(f"| {kind} | {op} | {' | '.join(cells)} |")
+
+
+_jobs: list[tuple[str, int, str]] = []
+
+
+def _extract(i: int):
+    split, seed, kind = _jobs[i]
+    s = mark_data.sample(split, seed, kind, keep_picture=True)
+    assert s.picture is not None
+    return split, kind, s.opacity, marks_extractor.compute(Decoded(b"", s.picture))
+
+
+def end_to_end(per_kind: int, jobs: int) -> None:
+    kinds = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
+    for split, base in (("tuning", 2 * 10**6), ("validation", 10**6)):
+        for k_i, kind in enumerate(kinds):
+            _jobs.extend((split, base + k_i * 10_000 + j, kind) for j in range(per_kind))
+    from curate.extract import overlay
+
+    cached = train_marks.work_dir() / f"end-to-end-{overlay.card().get('version')}-{per_kind}.pkl"
+    if cached.exists():
+        results = pickle.loads(cached.read_bytes())
+    else:
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(jobs) as ex:
+            results = list(ex.map(_extract, range(len(_jobs)), chunksize=4))
+        print(f"\nend to end: {len(results)} pictures extracted in {time.perf_counter() - t0:.0f} s")
+        cached.write_bytes(pickle.dumps(results))
+    settings = load_settings()
+    words = settings.data["mark_words"]
+    base_conf = settings.cfg.marks
+
+    def rates(split: str, region: float, picture: float | None = None) -> dict[str, dict[str, float]]:
+        conf = dataclasses.replace(
+            base_conf, overlay_min_region=region, overlay_min_probability=picture or base_conf.overlay_min_probability
+        )
+        out: dict[str, dict[str, float]] = {}
+        for kind in kinds:
+            rows = [(op, feats) for sp, k, op, feats in results if sp == split and k == kind]
+            found = [{m.kind for m in classify(f, conf, words)} for _, f in rows]
+            strong = [(op, fnd) for (op, _), fnd in zip(rows, found) if kind in mark_data.NEGATIVE or op >= 0.3]
+            out[kind] = {
+                "n": len(strong),
+                "watermark": float(np.mean(["watermark" in f for _, f in strong])),
+                "signature": float(np.mean(["signature" in f for _, f in strong])),
+                "marked": float(np.mean([bool(f & {"watermark", "signature"}) for _, f in strong])),
+                "text": float(np.mean(["text" in f for _, f in strong])),
+            }
+        return out
+
+    best, best_score = (base_conf.overlay_min_region, base_conf.overlay_min_probability), -1e9
+    for picture in (0.8, 0.85, 0.9, 0.92, 0.95, 0.98, 1.01):
+        for region in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+            r = rates("tuning", region, picture)
+            recall = np.mean([r[k]["marked"] for k in mark_data.POSITIVE])
+            fp = np.mean([r[k]["marked"] for k in mark_data.NEGATIVE])
+            print(
+                f"tuning, picture ≥ {picture}, region ≥ {region}: mean recall {recall:.3f}, mean false marks {fp:.3f}"
+            )
+            if recall - 2 * fp > best_score:
+                best, best_score = (region, picture), recall - 2 * fp
+    print(
+        f"chosen on tuning (recall − 2 × false marks): region {best[0]}, picture {best[1]} (rules/checks.toml has "
+        f"{base_conf.overlay_min_region}, {base_conf.overlay_min_probability})"
+    )
+    for split in ("tuning", "validation"):
+        r = rates(split, base_conf.overlay_min_region)
+        print(f"\n{split} pictures, default rules (opacity ≥ 0.3 for marks):")
+        print("| kind | n | WMK001 | SIG001 | WMK or SIG | TXT001 |")
+        print("|---|---|---|---|---|---|")
+        for kind in kinds:
+            x = r[kind]
+            print(
+                f"| {kind} | {x['n']} | {x['watermark']:.2f} | {x['signature']:.2f} | {x['marked']:.2f} | "
+                f"{x['text']:.2f} |"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-kind", type=int, default=60)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--skip-end-to-end", action="store_true")
+    args = ap.parse_args()
+    detector_table(load_settings().cfg.marks.overlay_min_probability)
+    if not args.skip_end_to_end:
+        end_to_end(args.per_kind, args.jobs)
+
+
+if __name__ == "__main__":
+    main()
