@@ -61,9 +61,7 @@ def choose_threshold(score: np.ndarray, kinds: np.ndarray) -> float:
 
 def detector_table(threshold: float) -> None:
     work = train_marks.work_dir()
-    balanced = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
-    tune = train_marks.build("tune", "tuning", range(10**6, 10**6 + train_marks.TUNE_N), balanced, 1)
-    valid = train_marks.build("valid", "validation", range(train_marks.VALID_N), balanced, 1)
+    tune, valid = train_marks.evaluation_draws(1)
     p_tune, p_valid = np.load(work / "pred-tune.npy"), np.load(work / "pred-valid.npy")
     s_tune = p_tune.reshape(len(p_tune), -1).max(axis=1)
     s_valid = p_valid.reshape(len(p_valid), -1).max(axis=1)

@@ -89,6 +89,15 @@ def build(name: str, split: str, seeds: range, kinds: list[str | None], jobs: in
     return build(name, split, seeds, kinds, jobs)
 
 
+def evaluation_draws(jobs: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The tuning draw (thresholds) and the validation draw (figures), balanced over kinds; their predictions
+    (pred-tune.npy, pred-valid.npy) are row for row these."""
+    balanced: list[str | None] = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
+    tune = build("tune", "tuning", range(10**6, 10**6 + TUNE_N), balanced, jobs)
+    valid = build("valid", "validation", range(VALID_N), balanced, jobs)
+    return tune, valid
+
+
 def network():
     import torch
     from torch import nn
@@ -218,11 +227,9 @@ def main() -> None:
         log_file.write(msg + "\n")
         log_file.flush()
 
-    balanced: list[str | None] = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
     t0 = time.perf_counter()
     train_set = build(f"train-{args.train_n}", "tuning", range(args.train_n), [None], args.jobs)
-    tune_set = build("tune", "tuning", range(10**6, 10**6 + TUNE_N), balanced, args.jobs)
-    valid_set = build("valid", "validation", range(VALID_N), balanced, args.jobs)
+    tune_set, valid_set = evaluation_draws(args.jobs)
     log(f"data ready in {time.perf_counter() - t0:.0f} s")
     t0 = time.perf_counter()
     net = train(train_set, args.epochs, log)

@@ -112,6 +112,10 @@ def _jobs_option() -> Any:
     )
 
 
+def _report_argument() -> Any:
+    return typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE).")
+
+
 def _dataset_option() -> Any:
     return typer.Option(
         None, "--dataset", help="The audited folder, when the report's path does not lead to it from here."
@@ -493,7 +497,7 @@ def report_provenance(
 @report_app.command("html")
 @guarded
 def report_html(
-    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    report_path: Path = _report_argument(),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write."),
     dataset: Optional[Path] = _dataset_option(),
 ) -> None:
@@ -537,7 +541,7 @@ def _size(n: int) -> str:
 @app.command("apply")
 @guarded
 def apply_cmd(
-    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    report_path: Path = _report_argument(),
     move_to: Path = typer.Option(..., "--move-to", help="Quarantine folder (created; outside every concept folder)."),
     include_review: bool = typer.Option(False, "--include-review", help="Also move pictures with verdict review."),
     yes: bool = typer.Option(False, "--yes", help="Move them. Without it, only the plan is printed (dry run)."),
@@ -588,7 +592,7 @@ def apply_cmd(
 @app.command("export")
 @guarded
 def export_cmd(
-    report_path: Path = typer.Argument(..., metavar="REPORT.json", help="An audit's JSON report (--json FILE)."),
+    report_path: Path = _report_argument(),
     to: Path = typer.Option(..., "--to", help="A new folder for the clean kohya tree."),
     include_review: bool = typer.Option(False, "--include-review", help="Also export pictures with verdict review."),
     dataset: Optional[Path] = _dataset_option(),

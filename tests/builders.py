@@ -114,10 +114,12 @@ def face(
 
 
 def overlay_features(cells: list[tuple[int, int]], value: int = 99) -> dict[str, Any]:
-    """The marks extractor's `overlay` entry: a 24×24 detector map, hot (value/100) at the given (row, col) cells."""
-    grid = bytearray(24 * 24)
+    """The marks extractor's `overlay` entry: the stored detector map, hot (value/100) at the given (row, col) cells."""
+    from curate.extract.overlay import STORED
+
+    grid = bytearray(STORED * STORED)
     for y, x in cells:
-        grid[y * 24 + x] = value
+        grid[y * STORED + x] = value
     return {"model": "test", "probability": value / 100 if cells else 0.0, "map": bytes(grid).hex()}
 
 

@@ -8,6 +8,7 @@ from importlib import resources
 
 import numpy as np
 import pytest
+from builders import overlay_features, text_region
 from conftest import real_photo
 from PIL import Image, ImageDraw, ImageFont
 
@@ -88,20 +89,12 @@ def test_detector_input_is_the_same_resampling_for_any_mode():
 # --- the classifier with the detector's map (synthetic maps: the rules, not the model) -----------------------------
 
 
-def grid_with(hot: list[tuple[int, int]] | None = None, value: int = 99) -> str:
-    g = np.zeros((overlay.STORED, overlay.STORED), np.uint8)
-    for y, x in hot or ():
-        g[y, x] = value
-    return bytes(g).hex()
-
-
 def features(texts: list[dict], hot=None, value: int = 99) -> dict:
-    stored = grid_with(hot, value)
-    return {"texts": texts, "overlay": {"model": "test", "probability": value / 100 if hot else 0.0, "map": stored}}
+    return {"texts": texts, "overlay": overlay_features(hot or [], value)}
 
 
-def region(text: str, box: list[float], score: float = 0.95, **kw) -> dict:
-    return {"text": text, "box": box, "score": score, "angle": 0.0, "height": box[3] - box[1], **kw}
+def region(text: str, box: list[float]) -> dict:
+    return text_region(text, tuple(box), height=box[3] - box[1])
 
 
 BOTTOM_RIGHT = [0.8, 0.92, 0.97, 0.97]

@@ -203,9 +203,10 @@ def classify(
             _cells(grid, box)[...] = 0
         probability = min(probability, float(grid.max()))
     if probability >= conf.overlay_min_probability and not any(m.kind in ("watermark", "signature") for m in marks):
-        box = hot_box(grid, min(conf.overlay_min_probability, float(grid.max())))
+        level = min(conf.overlay_min_probability, float(grid.max()))  # the stored map is rounded to hundredths
+        box = hot_box(grid, level)
         where = placement(box, conf.corner_zone, conf.edge_zone)
-        pieces = _pieces(grid >= conf.overlay_min_probability)
+        pieces = _pieces(grid >= level)
         reason = f"the mark detector sees a mark laid over the picture (probability {probability:.2f})"
         marks.append(
             TextMark(

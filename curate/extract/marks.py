@@ -190,7 +190,8 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     reason = available()
     if reason:
         return {"error": {"kind": "unavailable", "detail": reason}}
-    rgb = analysed_copy(decoded.image)
+    full = decoded.image if decoded.image.mode == "RGB" else to_rgb(decoded.image, on_white=True)
+    rgb = analysed_copy(full)
     out: dict[str, Any] = {"analysed_width": rgb.width, "analysed_height": rgb.height, "engine": engine_version()}
     out["texts"] = read_text(rgb)
     missing = overlay.available()
@@ -198,7 +199,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         out["overlay"] = {"error": missing}
     else:
         try:
-            out["overlay"] = overlay.compute(to_rgb(decoded.image, on_white=True))
+            out["overlay"] = overlay.compute(full)
         except Exception as e:  # noqa: BLE001 — the text marks stand without it; the reason is kept
             out["overlay"] = {
                 "error": f"the mark detector failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
