@@ -34,6 +34,8 @@ class AuditOptions:
     trainer: str | None = None  # rules/trainers.toml; None: its default
     training_config: Path | None = None  # train_network.py --config_file / kohya_ss settings; None: look beside
     jobs: int = 0
+    engine: str = "local"  # "ray": per-image extraction on a Ray cluster (curate/extract/ray_engine.py)
+    ray_address: str | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
     select: tuple[str, ...] = ()
@@ -139,6 +141,8 @@ def run_audit(
             jobs=opts.jobs,
             on_progress=on_progress,
             names=needed,
+            engine=opts.engine,
+            ray_address=opts.ray_address,
         )
         if "clip" in needed:
             status, clip_texts = _clip(scan.images, cache, opts, settings, on_progress, on_phase)

@@ -180,6 +180,12 @@ def audit(
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes/prefixes/categories."),
     jobs: int = _jobs_option(),
+    engine: str = typer.Option(
+        "local", "--engine", help="Where images are decoded: local (a process pool) or ray (a Ray cluster)."
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="The Ray cluster for --engine ray (default: RAY_ADDRESS, else a local Ray)."
+    ),
     cache_dir: Optional[Path] = _cache_dir_option(),
     no_cache: bool = _no_cache_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No console report (use with --json)."),
@@ -214,6 +220,15 @@ def audit(
         caption_extension = "." + caption_extension
     if jobs < 0:
         _fail("--jobs must be 0 (all cores) or a positive number")
+    if engine not in ("local", "ray"):
+        _fail(f"--engine must be local or ray, not '{engine}'")
+    if engine == "ray":
+        from curate.extract import ray_engine
+
+        if why := ray_engine.missing():
+            _fail(why)
+    elif ray_address:
+        _fail("--ray-address needs --engine ray")
     if device not in ("auto", "cpu", "cuda", "mps"):
         _fail(f"--device must be auto, cpu, cuda or mps, not '{device}'")
     from curate.extract.clip import DEFAULT_MODEL, DEFAULT_PRETRAINED, ClipOptions
@@ -243,6 +258,8 @@ def audit(
         trainer=trainer,
         training_config=training_config,
         jobs=jobs,
+        engine=engine,
+        ray_address=ray_address,
         cache_dir=cache_dir,
         use_cache=not no_cache,
         select=_split(select),
@@ -365,6 +382,7 @@ def _ignore_further_interrupts() -> None:
 def _run(opts):
     """The audit pipeline with a progress bar on stderr; usage errors exit 2, Ctrl-C exits 130."""
     from curate.audit import run_audit
+    from curate.extract.ray_engine import EngineError
 
     err = _console(stderr=True)
     progress = Progress(
@@ -389,7 +407,7 @@ def _run(opts):
                 on_notice=lambda m: err.print(f"[yellow]curate: note:[/] {escape(m)}"),
                 on_phase=lambda name, n: progress.reset(task, total=n, description=name),
             )
-    except RulesError as e:
+    except (RulesError, EngineError) as e:
         _fail(str(e))
     except Terminated:
         _ignore_further_interrupts()

@@ -161,6 +161,19 @@ def test_person_profile_makes_near_duplicates_errors():
     assert [f.severity for f in fs] == ["error"]
 
 
+def _pairs_by_definition(fp, fd, vp, vd, max_p, max_d):
+    """Every (i, j), i < j, where a view of one (the whole picture or a crop view) is within both limits of the
+    other's whole picture, compared one pair at a time."""
+    pop = lambda x: bin(x).count("1")  # noqa: E731
+    want = set()
+    for i in range(len(fp)):
+        for j in range(len(fp)):
+            views = [(fp[i], fd[i])] + list(zip(vp[i], vd[i]))
+            if i != j and any(pop(p ^ fp[j]) <= max_p and pop(d ^ fd[j]) <= max_d for p, d in views):
+                want.add((min(i, j), max(i, j)))
+    return want
+
+
 @pytest.mark.parametrize("numpy_popcount", [True, False], ids=["bitwise_count", "numpy-1.26-fallback"])
 def test_near_pairs_matches_brute_force(numpy_popcount, monkeypatch):
     import random
@@ -181,22 +194,51 @@ def test_near_pairs_matches_brute_force(numpy_popcount, monkeypatch):
     fp[5], fd[5] = fp[9] ^ 0b1011, fd[9]  # whole pictures match
     vp[20][2], vd[20][2] = fp[30] ^ 0b1, fd[30] ^ 0b11  # a crop view of 20 matches 30
     vp[40][0], vd[40][0] = fp[41], fd[41] ^ ((1 << 20) - 1)  # pHash matches, dHash too far
+    # differences spread evenly over the four 16-bit pieces, as far as the limit allows (2 + 3 + 3 + 2 = 10)
+    fp[60], fd[60] = fp[61] ^ 0b11 ^ (0b111 << 16) ^ (0b111 << 32) ^ (0b11 << 48), fd[61]
+    fp[62], fd[62] = fp[63] ^ 0b111 ^ (0b111 << 16) ^ (0b111 << 32) ^ (0b11 << 48), fd[63]  # 11 bits: too far
     arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
     got = {
         (i, j): (view, a, b)
-        for i, j, view, a, b in derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, block=64)
+        for i, j, view, a, b in derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), 10, 12, budget=500)
     }
-    pop = lambda x: bin(x).count("1")  # noqa: E731
-    want = set()
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                continue
-            views = [(fp[i], fd[i])] + list(zip(vp[i], vd[i]))
-            if any(pop(p ^ fp[j]) <= 10 and pop(d ^ fd[j]) <= 12 for p, d in views):
-                want.add((min(i, j), max(i, j)))
-    assert set(got) == want
+    assert set(got) == _pairs_by_definition(fp, fd, vp, vd, 10, 12)
     assert got[(5, 9)][0] == 0 and got[(20, 30)] == (3, 1, 2) and (40, 41) not in got
+    assert (60, 61) in got and (62, 63) not in got
+
+
+@pytest.mark.parametrize("limits", [(10, 12), (3, 4), (0, 0), (14, 20)])
+def test_near_pairs_in_crowded_buckets_and_at_other_limits(limits):
+    """Crops of one photo share most bits: many pictures land in the same bucket of a piece (the candidates are
+    then cut into parts of `budget`); the index must still return exactly the pairs, at any limits."""
+    import random
+
+    import numpy as np
+
+    from curate.derive import duplicates as derive_duplicates
+
+    rng = random.Random(limits[0])
+    base_p, base_d = rng.getrandbits(64), rng.getrandbits(64)
+    flip = lambda x, k: x ^ sum(1 << b for b in rng.sample(range(64), k))  # noqa: E731
+    n = 150
+    fp = [flip(base_p, rng.randrange(0, 16)) for _ in range(n)]
+    fd = [flip(base_d, rng.randrange(0, 16)) for _ in range(n)]
+    vp = [[flip(p, rng.randrange(2, 14)) for _ in range(6)] for p in fp]
+    vd = [[flip(d, rng.randrange(2, 14)) for _ in range(6)] for d in fd]
+    arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
+    got = list(derive_duplicates.near_pairs(arr(fp), arr(fd), arr(vp), arr(vd), *limits, budget=97))
+    assert [(i, j) for i, j, *_ in got] == sorted(_pairs_by_definition(fp, fd, vp, vd, *limits))
+    pop = lambda x: bin(x).count("1")  # noqa: E731
+    for i, j, view, dp, dd in got:  # the reported view is the best one, and its distances are right
+        options = []
+        for a, b in ((i, j), (j, i)):
+            views = [(fp[a], fd[a])] + list(zip(vp[a], vd[a]))
+            options += [
+                (pop(p ^ fp[b]) + pop(d ^ fd[b]), w, pop(p ^ fp[b]), pop(d ^ fd[b]))
+                for w, (p, d) in enumerate(views)
+                if pop(p ^ fp[b]) <= limits[0] and pop(d ^ fd[b]) <= limits[1]
+            ]
+        assert (dp + dd, view, dp, dd) == min(options)
 
 
 def test_severity_off_and_selection():

@@ -165,6 +165,40 @@ def test_complete_linkage_does_not_chain_and_is_deterministic():
     assert allowed(15, 2, 0.0) == 2 and allowed(100, 3, 0.2) == 20
 
 
+def _all_pairs_linkage(vectors, min_cosine, order):
+    """The definition: visit rows in order; each unplaced row opens a cluster that every later unplaced row joins
+    when it is alike with every member (the full matrix, as curate computed it before bounding memory)."""
+    sims = vectors @ vectors.T
+    placed, clusters = set(), []
+    for i in order:
+        if i in placed:
+            continue
+        members = [i]
+        placed.add(i)
+        for j in order:
+            if j not in placed and all(sims[j, m] >= min_cosine for m in members):
+                members.append(j)
+                placed.add(j)
+        clusters.append(members)
+    return clusters
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_complete_linkage_and_near_pairs_equal_the_full_matrix(seed):
+    from curate.derive.embeddings import near_pairs
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 300))
+    centres = rng.normal(size=(5, 8))
+    v = _unit(centres[rng.integers(0, 5, n)] + rng.normal(scale=0.4, size=(n, 8))).astype(np.float32)
+    order = rng.permutation(n).tolist()
+    for t in (0.7, 0.9):
+        assert complete_linkage(v, t, order) == _all_pairs_linkage(v, t, order)
+        sims = v @ v.T
+        want = [(i, j) for i in range(n) for j in range(i + 1, n) if sims[i, j] >= t]
+        assert [(i, j) for i, j, _ in near_pairs(v, t, block=37)] == want
+
+
 def test_keep_prefers_quality_then_difference():
     full = _unit(np.array([[1.0, 0, 0], [1.0, 0.05, 0], [0.2, 1.0, 0], [1.0, 0.1, 0.0]]))
     # 0 is best; 1 is nearly the same shot as 0, 2 is different: keep 0 and 2 even though 1 is sharper than 2.

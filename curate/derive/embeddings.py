@@ -39,21 +39,29 @@ def label_probabilities(views: np.ndarray, texts: np.ndarray) -> np.ndarray:
 
 def complete_linkage(vectors: np.ndarray, min_cosine: float, order: Sequence[int] | None = None) -> list[list[int]]:
     """Clusters (lists of row indices, each in joining order) where every pair has cosine ≥ min_cosine.
-    Rows are visited in `order` (default: as given); singletons are returned too."""
+    Rows are visited in `order` (default: as given); singletons are returned too.
+
+    Memory grows with N plus the square of one cluster's candidates, never N × N: each opening row's cosines
+    with the rows not yet placed are computed when it opens a cluster."""
     n = len(vectors)
-    order = list(order) if order is not None else list(range(n))
-    sims = vectors @ vectors.T
+    order_arr = np.array(list(order) if order is not None else range(n), dtype=np.int64)
     placed = np.zeros(n, dtype=bool)
     clusters = []
-    for i in order:
+    for i in order_arr.tolist():
         if placed[i]:
             continue
-        members = [i]
         placed[i] = True
-        for j in order:
-            if not placed[j] and all(sims[j, m] >= min_cosine for m in members):
-                members.append(j)
-                placed[j] = True
+        open_rows = order_arr[~placed[order_arr]]  # in visiting order
+        near = open_rows[vectors[open_rows] @ vectors[i] >= min_cosine]
+        members = [i]
+        if len(near):
+            sims = vectors[near] @ vectors[near].T  # only rows that match the opening one can join
+            chosen: list[int] = []
+            for k in range(len(near)):
+                if all(sims[k, c] >= min_cosine for c in chosen):
+                    chosen.append(k)
+            members += near[chosen].tolist()
+            placed[near[chosen]] = True
         clusters.append(members)
     return clusters
 
@@ -74,8 +82,14 @@ def choose_keep(members: Sequence[int], quality: Sequence[float], full: np.ndarr
     return keep
 
 
-def near_pairs(full: np.ndarray, min_cosine: float) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) with i < j for whole-picture embeddings at least min_cosine alike."""
-    sims = full @ full.T
-    ii, jj = np.nonzero(np.triu(sims >= min_cosine, k=1))
-    return [(int(i), int(j), float(sims[i, j])) for i, j in zip(ii, jj)]
+def near_pairs(full: np.ndarray, min_cosine: float, block: int = 1024) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) with i < j for whole-picture embeddings at least min_cosine alike, in (i, j) order.
+    Compared a block of rows at a time (memory: block × N cosines)."""
+    out = []
+    for start in range(0, len(full), block):
+        sims = full[start : start + block] @ full[start:].T  # only j ≥ this block's first row
+        ii, jj = np.nonzero(sims >= min_cosine)
+        jj_abs = jj + start
+        keep = jj_abs > ii + start
+        out += [(int(i) + start, int(j), float(sims[i, j - start])) for i, j in zip(ii[keep], jj_abs[keep])]
+    return out

@@ -234,6 +234,8 @@ def extract_features(
     jobs: int = 0,
     on_progress: Callable[[int], None] | None = None,
     names: tuple[str, ...] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> ExtractStats:
     """Fill `record.sha256` and `record.features` for every record, from the cache where possible.
     `names` limits extraction to those extractors (the ones the enabled checks read).
@@ -241,12 +243,14 @@ def extract_features(
     Three steps, each deterministic whatever the job count: files whose path, size and date are in the cache
     are not read; the others are hashed, and a content already in the cache is not decoded; each remaining
     distinct content is decoded once, however many files hold it (byte-identical copies share its features).
+    `engine` "ray" decodes on a Ray cluster instead of a local process pool (curate/extract/ray_engine.py).
     """
     t0 = time.perf_counter()
     stats = ExtractStats(images=len(records))
     vers = versions(names)
     names = tuple(vers)
-    jobs = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    requested_jobs = jobs if jobs and jobs > 0 else 0
+    jobs = requested_jobs or (os.cpu_count() or 1)
 
     def done(rec: ImageRecord, sha: str | None, features: dict) -> None:
         # Each record gets its own mapping: identical files share the extractors' results, but later stages
@@ -327,16 +331,24 @@ def extract_features(
                 cache.commit()
                 last_commit = time.monotonic()
 
+    ray = None
+    if engine == "ray" and todo:
+        from curate.extract.ray_engine import Session
+
+        ray = Session(ray_address, names)
+        jobs = requested_jobs or ray.cpus
     try:
-        if jobs == 1 or len(todo) < 4:
+        if ray is None and (jobs == 1 or len(todo) < 4):
             consume((_extract_star(a) for a in args), todo)
-        else:
+        elif todo:
             pixels = [decoded_pixels(same[0].abs_path, limits) for _, same in todo]
             for workers, idx in plan_workers(pixels, jobs, limits.memory_budget_mb << 20):
                 part, items = [args[i] for i in idx], [todo[i] for i in idx]
                 if workers < jobs:
                     stats.memory_limited += len(idx)
-                if workers == 1:
+                if ray is not None:
+                    consume(ray.map(part, workers), items)
+                elif workers == 1:
                     consume((_extract_star(a) for a in part), items)
                 else:
                     _pooled(part, items, workers, jobs, consume)
@@ -346,5 +358,7 @@ def extract_features(
             done(rec, sha, features)
     finally:
         cache.commit()
+        if ray is not None:
+            ray.close()
     stats.seconds = time.perf_counter() - t0
     return stats
