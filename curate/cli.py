@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import IO, Any, Callable, List, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -270,23 +270,14 @@ def audit(
     result = _run(opts)
     err = _console(stderr=True)
     code = exit_code(result.findings, fail_on)
-    if json_out is not None:
-        text = json_report.dumps(json_report.build(result, code))
-        if json_out == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                Path(json_out).write_text(text, encoding="utf-8")
-            except OSError as e:
-                _fail(f"cannot write the JSON report to {json_out}: {e.strerror or e}")
-    if html_out is not None or jsonl_out is not None:
-        report = json_report.build(result, code)
+    if json_out is not None or html_out is not None or jsonl_out is not None:
+        report = json_report.build(result, code)  # once, for every format asked for
+        if json_out is not None:
+            _write_report(json_out, "the JSON report", lambda f: json_report.write(report, f))
         if jsonl_out is not None:
-            try:
-                with open(jsonl_out, "w", encoding="utf-8") as f:
-                    f.writelines(json_report.jsonl_lines(report))
-            except OSError as e:
-                _fail(f"cannot write the JSON Lines report to {jsonl_out}: {e.strerror or e}")
+            _write_report(
+                str(jsonl_out), "the JSON Lines report", lambda f: f.writelines(json_report.jsonl_lines(report))
+            )
         if html_out is not None:
             _write_html(report, path, html_out)
     if max_listed < 0:
@@ -295,6 +286,24 @@ def audit(
         out = err if json_out == "-" else _console()
         console_report.render(result, out, fail_on, code, max_listed)
     raise typer.Exit(code)
+
+
+def _write_report(target: str, what: str, write: Callable[[IO[str]], None]) -> None:
+    """`-`: stdout. A terminal, pipe or device (`/dev/stdout`): written as a stream. A file: written beside itself
+    and renamed into place (a gate never reads half a report), never through a symbolic link."""
+    from curate.files import atomic_writer, is_stream
+
+    try:
+        if target == "-":
+            write(sys.stdout)
+        elif is_stream(Path(target)):
+            with open(target, "w", encoding="utf-8") as f:
+                write(f)
+        else:
+            with atomic_writer(Path(target)) as f:
+                write(f)
+    except OSError as e:
+        _fail(f"cannot write {what} to {target}: {e.strerror or e}")
 
 
 def _write_html(report: dict, root: Path, out: Path) -> None:
@@ -492,16 +501,17 @@ def report_provenance(
     """Write a provenance datasheet (Markdown + JSON) fit for a model card."""
     import json as _json
 
+    from curate.files import atomic_writer
     from curate.report import provenance
 
     result = _run_for_command(path, profile, base_model, rules, cache_dir, no_cache, jobs)
     report = provenance.build(result)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "provenance-report.json").write_text(
-            _json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        (out / "provenance-report.md").write_text(provenance.markdown(report), encoding="utf-8")
+        with atomic_writer(out / "provenance-report.json") as f:
+            f.write(_json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        with atomic_writer(out / "provenance-report.md") as f:
+            f.write(provenance.markdown(report))
     except OSError as e:
         _fail(f"cannot write the report to {out}: {e.strerror or e}")
     s = report["summary"]

@@ -12,7 +12,9 @@ import errno
 import os
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, Iterator
 
 
 class NotRegularFile(OSError):
@@ -62,15 +64,17 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     return data
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` with `data` in one rename, never through a symbolic link (refused: OSError ELOOP)."""
+@contextmanager
+def atomic_writer(path: Path, mode: int = 0o644, text: bool = True) -> Iterator[IO[Any]]:
+    """A file that replaces `path` in one rename when the block ends without error, and is removed when it does
+    not; never written through a symbolic link (refused: OSError ELOOP)."""
     if path.is_symlink():
         raise OSError(errno.ELOOP, f"{path.name} is a symbolic link; curate does not write through links", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # replaces a link itself, never its target
@@ -78,3 +82,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` in one rename, never through a symbolic link (refused: OSError ELOOP)."""
+    with atomic_writer(path, mode, text=False) as f:
+        f.write(data)
+
+
+def is_stream(path: Path) -> bool:
+    """A terminal, pipe or device the user named (`/dev/stdout`, a FIFO): written as a stream, not replaced."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)

@@ -46,3 +46,55 @@ def test_a_long_section_is_summarised_per_code(tmp_path, run):
     assert out.count("10_x/s0") == 6
     code, _, err = run("audit", data, "--max-listed", "-1")
     assert code == 2 and "--max-listed" in err
+
+
+def test_report_files_are_written_atomically_and_never_through_a_link(tmp_path, run):
+    data = small_set(tmp_path / "data", 2)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "r.json"
+    link.symlink_to(victim)
+    code, _, err = run("audit", data, "--json", link, "-q", "--jobs", "1", "--select", "RES")
+    assert code == 2 and "is a symbolic link" in err
+    assert victim.read_text() == "keep me" and link.is_symlink()
+    code, _, err = run("audit", data, "--jsonl", link, "-q", "--jobs", "1", "--select", "RES")
+    assert code == 2 and victim.read_text() == "keep me"
+    # a pipe or device the user names (/dev/stdout, a FIFO) is written as a stream, never replaced by a file
+    import os
+    import threading
+
+    fifo, got = tmp_path / "pipe", []
+    os.mkfifo(fifo)
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    code, _, err = run("audit", data, "--json", fifo, "-q", "--jobs", "1", "--select", "RES")
+    reader.join(timeout=60)
+    assert code == 1, err
+    assert fifo.is_fifo() and json.loads(got[0])["summary"]["images"] == 3
+    # a plain file: the whole report, and no temporary file left beside it
+    out = tmp_path / "plain.json"
+    code, _, _ = run("audit", data, "--json", out, "-q", "--jobs", "1", "--select", "RES")
+    assert json.loads(out.read_text())["summary"]["images"] == 3
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_report_written_in_pieces_is_the_indented_json(tmp_path):
+    import io
+
+    from curate.files import atomic_writer
+    from curate.report import json_report
+
+    report = {"schema": "x", "images": [{"path": "a\udcff.png", "n": [1, 2.5, None, True]}], "summary": {"é": "ü"}}
+    buf = io.StringIO()
+    json_report.write(report, buf)
+    fixed = {**report, "images": [{"path": "a\\xff.png", "n": [1, 2.5, None, True]}]}  # undecodable bytes escaped
+    assert buf.getvalue() == json.dumps(fixed, indent=2, ensure_ascii=False) + "\n"
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    try:
+        with atomic_writer(target) as f:
+            f.write("half a rep")
+            raise RuntimeError("interrupted")
+    except RuntimeError:
+        pass
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]

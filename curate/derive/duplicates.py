@@ -356,10 +356,12 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
             continue  # the same shapes in other colours (a product in two colours): different pictures
         neighbours.setdefault(i, {})[j] = (view, dp, dd)
         neighbours.setdefault(j, {})[i] = (view, dp, dd)
-    for leader, members in keeper_groups(neighbours, lambda k: quality_key(hashed[k], cfg)):
+    rank = {k: quality_key(hashed[k], cfg) for k in neighbours}  # once each: the groups sort by it many times
+    for leader, members in keeper_groups(neighbours, rank.__getitem__):
         matches = []
+        group = {leader, *members}
         for k in members:
-            near = {o: d for o, d in neighbours[k].items() if o == leader or o in members}
+            near = {o: d for o, d in neighbours[k].items() if o in group}
             best = min(near, key=lambda o: (near[o][1] + near[o][2], near[o][1], o != leader))
             closest = (hashed[best], *near[best]) if best != leader else None
             matches.append(NearMatch(hashed[k], *neighbours[leader][k], closest=closest))

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from curate import __version__
 from curate.audit import AuditResult
@@ -113,8 +113,11 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
     }
 
 
-def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(_utf8(report), indent=2, ensure_ascii=False) + "\n"
+def write(report: dict[str, Any], out: IO[str]) -> None:
+    """The report as indented JSON, written in pieces (a very large set's report is never one string in memory)."""
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(_utf8(report)):
+        out.write(piece)
+    out.write("\n")
 
 
 def jsonl_lines(report: dict[str, Any]) -> Iterator[str]:

@@ -1,0 +1,114 @@
+"""The spine audit from 1,000 to 100,000 small pictures: cold and warm speed, and peak memory (issue 22).
+
+Builds distinct pictures the way bench/hash_corpus.py does (random crops of the Debian wallpaper photographs,
+160-px short side, 30 % with 1–3 labelled copies: resizes, JPEG, crops, colour shifts, recoloured objects), saved
+as JPEG q90 with a caption each; the smaller sizes are hard links to the first N files of the largest. Then times
+the real CLI in a subprocess with the spine's checks (`--select unreadable,resolution,DUP001,DUP002,caption`):
+cold (an empty cache) and warm (the same command again: nothing decoded), with the JSON report written; peak =
+the largest resident size among the audit and its workers.
+
+    python bench/bench_scale.py --sizes 1000,10000,100000 [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from eval_duplicates import RECOLOURS, TRANSFORMS, recolour  # noqa: E402
+from hash_corpus import COPY_SHARE, _init, _picture  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SPINE = "unreadable,resolution,DUP001,DUP002,caption"
+
+
+def _write(args: tuple[int, str]) -> int:
+    pid, folder = args
+    rng = random.Random(7 * 10**7 + pid)
+    base = _picture(rng)
+    pictures = [base]
+    if rng.random() < COPY_SHARE:
+        names = [t for t in TRANSFORMS if "not targeted" not in t] + list(RECOLOURS)
+        for name in rng.sample(names, rng.randint(1, 3)):
+            pictures.append(recolour(base, RECOLOURS[name]) if name in RECOLOURS else TRANSFORMS[name](base))
+    for c, im in enumerate(pictures):
+        im.convert("RGB").save(Path(folder) / f"{pid:06d}_{c}.jpg", quality=90)
+        (Path(folder) / f"{pid:06d}_{c}.txt").write_text("a photo", encoding="utf-8")
+    return len(pictures)
+
+
+def build(folder: Path, n: int, jobs: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    have = len(list(folder.glob("*.jpg")))
+    if have >= n:
+        return
+    done = {p.name.split("_")[0] for p in folder.glob("*.jpg")}
+    todo = (pid for pid in range(10**6) if f"{pid:06d}" not in done)
+    with Pool(jobs, initializer=_init, initargs=("tuning",)) as pool:
+        for made in pool.imap(_write, ((pid, str(folder)) for pid in todo), chunksize=64):
+            have += made
+            if have >= n:
+                break
+
+
+def subset(full: Path, n: int) -> Path:
+    """A folder of hard links to the first n pictures of `full` (and their captions)."""
+    out = full.parent / f"{full.name}_first{n}"
+    if out.exists() and len(list(out.glob("*.jpg"))) == n:
+        return out
+    out.mkdir(exist_ok=True)
+    for p in sorted(full.glob("*.jpg"))[:n]:
+        for q in (p, p.with_suffix(".txt")):
+            if not (out / q.name).exists():
+                os.link(q, out / q.name)
+    return out
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and the peak resident size (MB) of the command and its waited-for children."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--folder", type=Path, default=ROOT / "bench" / "_work")
+    args = ap.parse_args()
+    sizes = sorted(int(x) for x in args.sizes.split(","))
+    full = args.folder / f"scale_{sizes[-1]}"
+    t0 = time.perf_counter()
+    build(full, sizes[-1], args.jobs)
+    print(f"{sizes[-1]:,} pictures in {full} (built in {time.perf_counter() - t0:.0f} s); {args.jobs} workers; {SPINE}")
+    print(f"{'pictures':>9} {'cold s':>8} {'cold /s':>8} {'warm s':>7} {'warm /s':>8} {'peak MB':>8}")
+    for n in sizes:
+        folder = subset(full, n) if n < sizes[-1] else full
+        with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+            cmd = [sys.executable, "-m", "curate", "audit", str(folder), "--cache-dir", cache, "--select", SPINE]
+            cmd += ["--json", str(Path(out) / "r.json"), "-q", "--jobs", str(args.jobs), "--fail-on", "never"]
+            cold, peak_cold = timed(cmd)
+            warm, peak_warm = timed(cmd)
+        print(
+            f"{n:>9,} {cold:>8.1f} {n / cold:>8.0f} {warm:>7.2f} {n / warm:>8.0f} {max(peak_cold, peak_warm):>8}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
