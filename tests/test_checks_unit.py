@@ -345,3 +345,27 @@ def test_the_same_shapes_in_another_colour_are_not_near_duplicates():
     assert found(run_one(duplicate.check, [a, b], ctx())) == []
     b.features["image"]["colour_layout"] = pinker
     assert [f.code for f in found(run_one(duplicate.check, [a, b], ctx()))] == ["DUP002"]
+
+
+def test_colours_are_judged_per_pair_whatever_the_batch():
+    """find_duplicates judges colour for thousands of pairs at once: each pair's answer is the one it gets alone,
+    with half of a cell's colours changed or not, a missing layout, or a greyscale copy among them."""
+    import random
+
+    from curate.derive.duplicates import colour_layouts, colours_differ, colours_differ_many
+
+    rng = random.Random(3)
+    layouts: list[str | None] = []
+    for _ in range(40):
+        base = [rng.randrange(256) for _ in range(192)]
+        layouts.append(bytes(base).hex())
+        turned = [v if rng.random() < 0.8 else rng.randrange(256) for v in base]
+        layouts.append(bytes(turned).hex())
+    layouts += [None, bytes([128] * 192).hex(), "zz"]
+    pairs = [(rng.randrange(len(layouts)), rng.randrange(len(layouts))) for _ in range(300)]
+    pairs += [(2 * k, 2 * k + 1) for k in range(40)]
+    table = colour_layouts(layouts)
+    lo, hi = [a for a, _ in pairs], [b for _, b in pairs]
+    batch = colours_differ_many(table[lo], table[hi], 24.0, 0.1).tolist()
+    alone = [colours_differ(layouts[a], layouts[b], 24.0, 0.1) for a, b in pairs]
+    assert batch == alone and 0 < sum(alone) < len(alone)

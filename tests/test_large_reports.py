@@ -78,17 +78,23 @@ def test_report_files_are_written_atomically_and_never_through_a_link(tmp_path, 
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_the_report_written_in_pieces_is_the_indented_json(tmp_path):
+def test_the_report_written_in_pieces_is_the_report_one_entry_per_line(tmp_path):
     import io
 
     from curate.files import atomic_writer
     from curate.report import json_report
 
-    report = {"schema": "x", "images": [{"path": "a\udcff.png", "n": [1, 2.5, None, True]}], "summary": {"é": "ü"}}
+    images = [{"path": "a\udcff.png", "n": [1, 2.5, None, True]}, {"path": "b.png", "evidence": {"k": "ü"}}]
+    report = {"schema": "x", "images": images, "groups": [], "summary": {"é": "ü", "by_code": {"A": 1}}}
     buf = io.StringIO()
     json_report.write(report, buf)
-    fixed = {**report, "images": [{"path": "a\\xff.png", "n": [1, 2.5, None, True]}]}  # undecodable bytes escaped
-    assert buf.getvalue() == json.dumps(fixed, indent=2, ensure_ascii=False) + "\n"
+    text = buf.getvalue()
+    fixed = {**report, "images": [{"path": "a\\xff.png", "n": [1, 2.5, None, True]}, images[1]]}
+    assert json.loads(text) == fixed  # file-name bytes that are not UTF-8 escaped, the rest as it was
+    text.encode("utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and '    {"path": "b.png", "evidence": {"k": "ü"}}' in lines
+    assert '  "summary": {' in lines and '    "é": "ü",' in lines  # the rest indented as before
     target = tmp_path / "r.json"
     target.write_text("old")
     try:

@@ -256,6 +256,7 @@ class Context:
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)  # by name, computed before the checks
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)  # rights signals by image path
     _marks: dict[str, Any] = field(default_factory=dict, repr=False)  # classified text marks by image path
+    _wanted: dict[str, bool] = field(default_factory=dict, repr=False)  # wants() by rule code
 
     @property
     def cfg(self) -> Thresholds:
@@ -266,8 +267,11 @@ class Context:
         return self.settings.severity(r.code, r.severity)
 
     def wants(self, r: Rule) -> bool:
-        """Whether the rule is on (not severity "off") and selected."""
-        return self.severity_of(r) != "off" and self.selection.enabled(r)
+        """Whether the rule is on (not severity "off") and selected (asked once per finding: remembered per rule)."""
+        known = self._wanted.get(r.code)
+        if known is None:
+            known = self._wanted[r.code] = self.severity_of(r) != "off" and self.selection.enabled(r)
+        return known
 
     def derived(self, d: Derivation) -> Any:
         """A derived result the running check declared in `consumes`."""

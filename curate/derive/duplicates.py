@@ -77,7 +77,7 @@ def _flips(radius: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
-def near_pairs(
+def near_pair_rows(
     full_p: np.ndarray,
     full_d: np.ndarray,
     views_p: np.ndarray,
@@ -85,9 +85,10 @@ def near_pairs(
     max_p: int,
     max_d: int,
     budget: int = 1 << 21,
-) -> Iterator[tuple[int, int, int, int, int]]:
+) -> np.ndarray:
     """Pairs (i < j) where some view of one image (the whole picture or a crop view) matches the other's whole
-    picture within both limits, in (i, j) order. Yields (i, j, view index, pHash distance, dHash distance) for
+    picture within both limits, in (i, j) order: a 5 × K array of rows i, j, view index, pHash distance, dHash
+    distance, for
     the best view (smallest pHash + dHash distance, then the lower view index).
 
     `views_*` are N×V arrays of the crop views' hashes. Every view of every image is a query against the index
@@ -115,7 +116,20 @@ def near_pairs(
                 dd = popcount(all_d[q] ^ full_d[j])
                 keep = dd <= max_d
                 best.add(q[keep], j[keep], dp[keep], dd[keep])
-    yield from best.pairs()
+    return best.table()
+
+
+def near_pairs(
+    full_p: np.ndarray,
+    full_d: np.ndarray,
+    views_p: np.ndarray,
+    views_d: np.ndarray,
+    max_p: int,
+    max_d: int,
+    budget: int = 1 << 21,
+) -> Iterator[tuple[int, int, int, int, int]]:
+    """near_pair_rows, one (i, j, view, pHash distance, dHash distance) tuple at a time."""
+    yield from zip(*(r.tolist() for r in near_pair_rows(full_p, full_d, views_p, views_d, max_p, max_d, budget)))
 
 
 class _Piece:
@@ -179,40 +193,53 @@ class _Best:
         first[1:] = (rows[0, 1:] != rows[0, :-1]) | (rows[1, 1:] != rows[1, :-1])
         self.rows = rows[:, first]
 
-    def pairs(self) -> Iterator[tuple[int, int, int, int, int]]:
+    def table(self) -> np.ndarray:
         self._reduce()
-        yield from zip(*(r.tolist() for r in self.rows))
+        return self.rows
 
 
 V = TypeVar("V")
 
 
-def colours_differ(a: str | None, b: str | None, min_chroma: float, max_share: float) -> bool:
-    """Whether two near-duplicate candidates show different colours in the same places — one garment in two
-    colours, which luminance hashes cannot tell apart. Compares the 8×8 colour layouts (curate/extract/image.py) in
-    opponent chroma: among the cells where either is clearly coloured (chroma ≥ min_chroma), the share that changed —
-    hue turned by more than 60°, or grey in one and strongly coloured (≥ 2 × min_chroma) in the other. A greyscale
-    copy (no colour at all) stays a duplicate; saturation and warm shifts keep hues and do not turn grey to colour."""
-    if not a or not b or len(a) != len(b):
-        return False
-    x = np.frombuffer(bytes.fromhex(a), dtype=np.uint8).reshape(-1, 3).astype(np.float64)
-    y = np.frombuffer(bytes.fromhex(b), dtype=np.uint8).reshape(-1, 3).astype(np.float64)
+def colour_layouts(hexes: list[str | None]) -> np.ndarray:
+    """N × 64 × 3 cell colours from the image extractor's hex layouts (NaN where a picture has none)."""
+    out = np.full((len(hexes), 64, 3), np.nan)
+    for k, h in enumerate(hexes):
+        if h and len(h) == 384:
+            out[k] = np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(64, 3)
+    return out
+
+
+def colours_differ_many(x: np.ndarray, y: np.ndarray, min_chroma: float, max_share: float) -> np.ndarray:
+    """For each pair of K × 64 × 3 colour layouts, whether the two near-duplicate candidates show different colours
+    in the same places — one garment in two colours, which luminance hashes cannot tell apart. Compares the layouts
+    in opponent chroma: among the cells where either is clearly coloured (chroma ≥ min_chroma), the share that
+    changed — hue turned by more than 60°, or grey in one and strongly coloured (≥ 2 × min_chroma) in the other. A
+    greyscale copy (no colour at all) stays a duplicate; saturation and warm shifts keep hues and do not turn grey
+    to colour. A pair where either has no layout is not judged (False)."""
 
     def chroma(c: np.ndarray) -> np.ndarray:
-        return np.stack([c[:, 0] - c[:, 1], (c[:, 0] + c[:, 1]) / 2 - c[:, 2]], axis=1)
+        return np.stack([c[..., 0] - c[..., 1], (c[..., 0] + c[..., 1]) / 2 - c[..., 2]], axis=-1)
 
     ca, cb = chroma(x), chroma(y)
-    na, nb = np.linalg.norm(ca, axis=1), np.linalg.norm(cb, axis=1)
-    if min(na.max(), nb.max()) < min_chroma / 2:
-        return False  # one of them has no colour anywhere: a greyscale copy
+    na, nb = np.linalg.norm(ca, axis=-1), np.linalg.norm(cb, axis=-1)
+    known = ~(np.isnan(na).any(axis=1) | np.isnan(nb).any(axis=1))
+    na, nb = np.nan_to_num(na), np.nan_to_num(nb)
+    coloured = np.minimum(na.max(axis=1), nb.max(axis=1)) >= min_chroma / 2  # else a greyscale copy
     either = (na >= min_chroma) | (nb >= min_chroma)
-    if either.sum() < 4:
-        return False
     both = (na >= min_chroma) & (nb >= min_chroma)
-    cos = np.where(both, (ca * cb).sum(axis=1) / np.maximum(na * nb, 1e-9), 1.0)
+    cos = np.where(both, np.nan_to_num((ca * cb).sum(axis=-1)) / np.maximum(na * nb, 1e-9), 1.0)
     turned = both & (cos < 0.5)  # hue turned more than 60°
     appeared = (np.minimum(na, nb) < min_chroma / 2) & (np.maximum(na, nb) >= 2 * min_chroma)
-    return float((turned | appeared)[either].mean()) > max_share
+    n_either = either.sum(axis=1)
+    share = ((turned | appeared) & either).sum(axis=1) / np.maximum(n_either, 1)
+    return known & coloured & (n_either >= 4) & (share > max_share)
+
+
+def colours_differ(a: str | None, b: str | None, min_chroma: float, max_share: float) -> bool:
+    """colours_differ_many for one pair of hex layouts."""
+    x, y = colour_layouts([a]), colour_layouts([b])
+    return bool(colours_differ_many(x, y, min_chroma, max_share)[0])
 
 
 def keeper_groups(neighbours: dict[int, dict[int, V]], best_first: Callable[[int], Any]) -> list[tuple[int, list[int]]]:
@@ -341,21 +368,28 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     views_p = np.array([[int(p, 16) for p, _ in r.image["view_hashes"]] for r in hashed], dtype=np.uint64)
     views_d = np.array([[int(d, 16) for _, d in r.image["view_hashes"]] for r in hashed], dtype=np.uint64)
     limits = cfg.duplicate
-    neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
-    for i, j, view, dp, dd in near_pairs(
+    lo, hi, view, dp, dd = near_pair_rows(
         full_p, full_d, views_p, views_d, limits.phash_max_distance, limits.dhash_max_distance
-    ):
-        if not limits.across_folders and hashed[i].concept.folder != hashed[j].concept.folder:
-            continue  # concept folders are split on purpose (one pose, two outfits): not grouped unless asked
-        if view == 0 and colours_differ(  # a match on a crop view shifts the grid: colours are compared whole
-            hashed[i].image.get("colour_layout"),
-            hashed[j].image.get("colour_layout"),
-            limits.colour_min_chroma,
-            limits.colour_max_changed_share,
-        ):
-            continue  # the same shapes in other colours (a product in two colours): different pictures
-        neighbours.setdefault(i, {})[j] = (view, dp, dd)
-        neighbours.setdefault(j, {})[i] = (view, dp, dd)
+    )
+    kept = np.ones(len(lo), dtype=bool)
+    if not limits.across_folders:  # concept folders are split on purpose (one pose, two outfits): not grouped
+        folder_ids: dict[str, int] = {}
+        folder = np.array([folder_ids.setdefault(r.concept.folder, len(folder_ids)) for r in hashed])
+        kept &= folder[lo] == folder[hi]
+    # The same shapes in other colours (a product in two colours) are different pictures. Only whole-picture
+    # matches are compared: on a crop view the grid shifts.
+    whole = np.flatnonzero(kept & (view == 0))
+    if len(whole):
+        layouts = colour_layouts([r.image.get("colour_layout") for r in hashed])
+        for start in range(0, len(whole), 8192):
+            part = whole[start : start + 8192]
+            kept[part] &= ~colours_differ_many(
+                layouts[lo[part]], layouts[hi[part]], limits.colour_min_chroma, limits.colour_max_changed_share
+            )
+    neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
+    for i, j, v, p, d in zip(*(a[kept].tolist() for a in (lo, hi, view, dp, dd))):
+        neighbours.setdefault(i, {})[j] = (v, p, d)
+        neighbours.setdefault(j, {})[i] = (v, p, d)
     rank = {k: quality_key(hashed[k], cfg) for k in neighbours}  # once each: the groups sort by it many times
     for leader, members in keeper_groups(neighbours, rank.__getitem__):
         matches = []

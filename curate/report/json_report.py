@@ -113,11 +113,34 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
     }
 
 
+LISTS = ("images", "groups", "findings")  # one compact line per entry: long, and read one entry at a time
+
+
 def write(report: dict[str, Any], out: IO[str]) -> None:
-    """The report as indented JSON, written in pieces (a very large set's report is never one string in memory)."""
-    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(_utf8(report)):
-        out.write(piece)
-    out.write("\n")
+    """The report as JSON, written in pieces (a large set's report is never one string in memory): indented, except
+    that each image, group and finding is one line — readable, grep-able, and written by the C encoder."""
+    out.write("{")
+    for n, (key, value) in enumerate(report.items()):
+        out.write(("," if n else "") + f"\n  {_compact(key)}: ")
+        if key in LISTS and isinstance(value, list) and value:
+            out.write("[")
+            for k, item in enumerate(value):
+                out.write(("," if k else "") + "\n    " + _compact(item))
+            out.write("\n  ]")
+        else:
+            out.write(json.dumps(_utf8(value), indent=2, ensure_ascii=False).replace("\n", "\n  "))
+    out.write("\n}\n")
+
+
+def _compact(value: Any, separators: tuple[str, str] = (", ", ": ")) -> str:
+    """One line of JSON; strings that cannot be written as UTF-8 (file-name bytes) escaped as `\\xNN`, which is
+    rare: the whole value is walked only then."""
+    text = json.dumps(value, ensure_ascii=False, separators=separators)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(_utf8(value), ensure_ascii=False, separators=separators)
+    return text
 
 
 def jsonl_lines(report: dict[str, Any]) -> Iterator[str]:
@@ -137,7 +160,7 @@ def jsonl_lines(report: dict[str, Any]) -> Iterator[str]:
 
 
 def _line(obj: dict[str, Any]) -> str:
-    return json.dumps(_utf8(obj), ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _compact(obj, (",", ":")) + "\n"
 
 
 def _utf8(value: Any) -> Any:
