@@ -119,17 +119,9 @@ def near_pair_rows(
     return best.table()
 
 
-def near_pairs(
-    full_p: np.ndarray,
-    full_d: np.ndarray,
-    views_p: np.ndarray,
-    views_d: np.ndarray,
-    max_p: int,
-    max_d: int,
-    budget: int = 1 << 21,
-) -> Iterator[tuple[int, int, int, int, int]]:
-    """near_pair_rows, one (i, j, view, pHash distance, dHash distance) tuple at a time."""
-    yield from zip(*(r.tolist() for r in near_pair_rows(full_p, full_d, views_p, views_d, max_p, max_d, budget)))
+def near_pairs(*arrays_and_limits: Any, **budget: Any) -> Iterator[tuple[int, int, int, int, int]]:
+    """near_pair_rows (same arguments), one (i, j, view, pHash distance, dHash distance) tuple at a time."""
+    yield from zip(*(r.tolist() for r in near_pair_rows(*arrays_and_limits, **budget)))
 
 
 class _Piece:
