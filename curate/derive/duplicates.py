@@ -88,8 +88,7 @@ def near_pair_rows(
 ) -> np.ndarray:
     """Pairs (i < j) where some view of one image (the whole picture or a crop view) matches the other's whole
     picture within both limits, in (i, j) order: a 5 × K array of rows i, j, view index, pHash distance, dHash
-    distance, for
-    the best view (smallest pHash + dHash distance, then the lower view index).
+    distance, for the best view (smallest pHash + dHash distance, then the lower view index).
 
     `views_*` are N×V arrays of the crop views' hashes. Every view of every image is a query against the index
     of whole pictures (multi-index hashing, above); `budget` bounds the candidates held at once.
