@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_duplicates import RECOLOURS, TRANSFORMS, recolour  # noqa: E402
-from hash_corpus import COPY_SHARE, _init, _picture  # noqa: E402
+from hash_corpus import _init, draw  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPINE = "unreadable,resolution,DUP001,DUP002,caption"
@@ -33,14 +31,8 @@ SPINE = "unreadable,resolution,DUP001,DUP002,caption"
 
 def _write(args: tuple[int, str]) -> int:
     pid, folder = args
-    rng = random.Random(7 * 10**7 + pid)
-    base = _picture(rng)
-    pictures = [base]
-    if rng.random() < COPY_SHARE:
-        names = [t for t in TRANSFORMS if "not targeted" not in t] + list(RECOLOURS)
-        for name in rng.sample(names, rng.randint(1, 3)):
-            pictures.append(recolour(base, RECOLOURS[name]) if name in RECOLOURS else TRANSFORMS[name](base))
-    for c, im in enumerate(pictures):
+    pictures = draw(7 * 10**7 + pid)
+    for c, (_, im) in enumerate(pictures):
         im.convert("RGB").save(Path(folder) / f"{pid:06d}_{c}.jpg", quality=90)
         (Path(folder) / f"{pid:06d}_{c}.txt").write_text("a photo", encoding="utf-8")
     return len(pictures)

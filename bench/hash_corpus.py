@@ -94,19 +94,23 @@ def _jpeg(im: Image.Image, q: int = 92) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
-def _one(args: tuple[int, int]) -> list[tuple]:
-    """The picture with this seed and its copies: [(picture id, label, hashes...)]."""
-    seed, pid = args
+def draw(seed: int) -> list[tuple[str, Image.Image]]:
+    """The picture with this seed and its copies: [(label, picture)], "original" first."""
     rng = random.Random(seed)
     base = _picture(rng)
-    rows = [(pid, "original", *_hashes(_jpeg(base)))]
+    out = [("original", base)]
     if rng.random() < COPY_SHARE:
         names = [t for t in TRANSFORMS if "not targeted" not in t] + list(RECOLOURS)
         for name in rng.sample(names, rng.randint(1, 3)):
-            copy = recolour(base, RECOLOURS[name]) if name in RECOLOURS else TRANSFORMS[name](base)
-            # A recoloured object is another picture: its own id (negative), never a copy's truth.
-            rows.append((pid if name not in RECOLOURS else -pid - 1, name, *_hashes(_jpeg(copy))))
-    return rows
+            out.append((name, recolour(base, RECOLOURS[name]) if name in RECOLOURS else TRANSFORMS[name](base)))
+    return out
+
+
+def _one(args: tuple[int, int]) -> list[tuple]:
+    """The picture with this seed and its copies, hashed: [(picture id, label, hashes...)]. A recoloured object is
+    another picture: its own id (negative), never a copy's truth."""
+    seed, pid = args
+    return [(pid if label not in RECOLOURS else -pid - 1, label, *_hashes(_jpeg(im))) for label, im in draw(seed)]
 
 
 def _init(split: str) -> None:

@@ -292,7 +292,7 @@ def where(box: list[float]) -> str:
 
 
 def quoted(marks: list[TextMark], limit: int = 3) -> str:
-    """The marks' texts in quotes; a mark with no readable text is "a mark with no readable text"."""
+    """The marks' texts in quotes, or "(a logo or mark with no readable text)" when none has any."""
     seen: list[str] = []
     if not any(m.text for m in marks):
         return "(a logo or mark with no readable text)"

@@ -21,12 +21,12 @@ import hashlib
 import html
 import io
 import json
-import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from curate.files import atomic_writer
 from curate.model import path_on_disk
 
 THUMB_PX = 256
@@ -382,19 +382,11 @@ def render(report: dict[str, Any], root: Path, out: Path) -> str:
 
 def write(report: dict[str, Any], root: Path, out: Path) -> None:
     """Write the page atomically (a temporary file beside it, then a rename; never through a link)."""
-    if out.is_symlink():
-        raise OSError(f"{out} is a symbolic link; give a plain file name")
     files = out.with_name(out.stem + "_files")
     if files.is_symlink():
         raise OSError(f"{files} is a symbolic link; remove it or choose another name")
-    text = render(report, root, out)
-    tmp = out.with_name(f".{out.name}.curate-tmp")
-    if os.path.lexists(tmp):
-        tmp.unlink()  # left by an interrupted write (a link is removed, never written through)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, out)
+    with atomic_writer(out) as f:  # refuses a link at `out` before anything is rendered
+        f.write(render(report, root, out))
 
 
 def load(path: Path) -> dict[str, Any]:
