@@ -8,6 +8,11 @@ built from ~80 photographs, so its crops crowd together far more than a million 
 
     python bench/bench_matching.py                       # 10,000 (both splits) and 100,000
     python bench/bench_matching.py --sizes 10000,100000,1000000
+    python bench/bench_matching.py --sizes 10000,100000,1000000 --new 1000
+
+`--new K`: a re-audit after K pictures were added (PairMemo: the pairs among the others are known): only the pairs
+with one of K pictures (drawn among the real ones, which crowd together) are matched. Where all pictures can still be matched by the index (≤ 100,000),
+the pairs are checked against those of matching all.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hash_corpus import build  # noqa: E402
 
-from curate.derive.duplicates import near_pairs, popcount  # noqa: E402
+from curate.derive.duplicates import near_pair_rows, near_pairs, popcount  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
 
 REAL_MAX = 100_000
@@ -79,7 +84,11 @@ def corpus(n: int, split: str) -> tuple[tuple[np.ndarray, ...], str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--new", type=int, default=0, help="match only the pairs with the last NEW pictures")
     args = ap.parse_args()
+    if args.new:
+        incremental(args)
+        return
     dup = load_settings().cfg.duplicate
     limits = (dup.phash_max_distance, dup.dhash_max_distance)
     print(f"pHash ≤ {limits[0]}, dHash ≤ {limits[1]}; whole picture + 6 crop views per image\n")
@@ -100,6 +109,30 @@ def main() -> None:
                 ref = f"{time.perf_counter() - t0:.2f}"
                 same = "yes" if got == want else f"NO ({len(set(want) - set(got))} missed)"
             print(f"{what:>28} {split:>10} {len(got):>9,} {took:>8.2f} {peak:>8.0f} {ref:>11} {same}")
+
+
+def incremental(args: argparse.Namespace) -> None:
+    dup = load_settings().cfg.duplicate
+    limits = (dup.phash_max_distance, dup.dhash_max_distance)
+    print(f"pHash ≤ {limits[0]}, dHash ≤ {limits[1]}; {args.new:,} of the real pictures new, the others' pairs known\n")
+    print(f"{'pictures':>28} {'new pairs':>9} {'index s':>8} {'peak MB':>8} {'all, index s':>12} identical")
+    for n in [int(x) for x in args.sizes.split(",")]:
+        arrays, what = corpus(n, "tuning")
+        fresh = np.zeros(n, dtype=bool)  # new pictures among the real ones: the crowded (hardest) case
+        fresh[np.random.default_rng(n).choice(min(n, REAL_MAX), args.new, replace=False)] = True
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        got = near_pair_rows(*arrays, *limits, fresh=fresh)
+        took = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        ref, same = "", ""
+        if n <= REAL_MAX:
+            t0 = time.perf_counter()
+            every = near_pair_rows(*arrays, *limits)
+            ref = f"{time.perf_counter() - t0:.2f}"
+            same = "yes" if np.array_equal(got, every[:, fresh[every[0]] | fresh[every[1]]]) else "NO"
+        print(f"{what:>28} {got.shape[1]:>9,} {took:>8.2f} {peak:>8.0f} {ref:>12} {same}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ the real CLI in a subprocess with the spine's checks (`--select unreadable,resol
 cold (an empty cache) and warm (the same command again: nothing decoded), with the JSON report written; peak =
 the largest resident size among the audit and its workers.
 
-    python bench/bench_scale.py --sizes 1000,10000,100000 [--jobs 2]
+    python bench/bench_scale.py --sizes 1000,10000,100000 [--jobs 2] [--add 1000]
+
+`--add K`: after the largest size's warm audit, K more pictures (drawn like the others, copies included) are put
+in its folder and the same command is timed again — a re-audit after adding pictures (their features are
+extracted; the near-duplicate pairs among the others are kept from the last audit) — then they are removed.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--folder", type=Path, default=ROOT / "bench" / "_work")
+    ap.add_argument("--add", type=int, default=0, help="then add this many pictures and audit again")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
     full = args.folder / f"scale_{sizes[-1]}"
@@ -96,10 +101,34 @@ def main() -> None:
             cmd += ["--json", str(Path(out) / "r.json"), "-q", "--jobs", str(args.jobs), "--fail-on", "never"]
             cold, peak_cold = timed(cmd)
             warm, peak_warm = timed(cmd)
-        print(
-            f"{n:>9,} {cold:>8.1f} {n / cold:>8.0f} {warm:>7.2f} {n / warm:>8.0f} {max(peak_cold, peak_warm):>8}",
-            flush=True,
-        )
+            print(
+                f"{n:>9,} {cold:>8.1f} {n / cold:>8.0f} {warm:>7.2f} {n / warm:>8.0f} {max(peak_cold, peak_warm):>8}",
+                flush=True,
+            )
+            if args.add and n == sizes[-1]:
+                added = add(folder, args.add)
+                try:
+                    again, peak = timed(cmd)
+                finally:
+                    for p in added:
+                        p.unlink()
+                print(f"{len(added) // 2:,} pictures added: re-audit {again:.1f} s (warm {warm:.1f} s), peak {peak} MB")
+
+
+def add(folder: Path, k: int) -> list[Path]:
+    """k or a few more new pictures (with their copies and captions) in `folder`, named added_*: the files made."""
+    _init("tuning")
+    made: list[Path] = []
+    pid = 0
+    while len(made) < 2 * k:
+        pictures = draw(9 * 10**7 + pid)
+        for c, (_, im) in enumerate(pictures):
+            name = folder / f"added_{pid:06d}_{c}.jpg"
+            im.convert("RGB").save(name, quality=90)
+            name.with_suffix(".txt").write_text("a photo", encoding="utf-8")
+            made += [name, name.with_suffix(".txt")]
+        pid += 1
+    return made
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from typing import Callable
 
 from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
-from curate.checks.registry import CHECKS, Check, needed_extractors
+from curate.checks.registry import CHECKS, Check, derivation_order, needed_extractors
 from curate.consent import read_manifest
 from curate.decide import split_findings, verdict
-from curate.extract import BY_NAME, ExtractStats, extract_features
+from curate.derive import Derivation
+from curate.extract import BY_NAME, ExtractStats, extract_features, versions
 from curate.extract import clip as clip_stage
 from curate.extract.clip import ClipOptions
 from curate.extract.decode import Limits
@@ -133,6 +134,7 @@ def run_audit(
     if said and on_notice:
         on_notice(said)
     clip_texts = None
+    dataset_key = str(root.resolve())
     try:
         stats = extract_features(
             scan.images,
@@ -150,6 +152,7 @@ def run_audit(
                 missing["clip"] = status["reason"]
             else:
                 analyses["clip"] = status
+        memos = _read_memos(cache, dataset_key)
     finally:
         cache.close()
         if cache.notice and cache.notice != said and on_notice:  # a fault during the run: the cache was dropped
@@ -187,8 +190,11 @@ def run_audit(
             "outside_folders": scan.outside,
         },
     )
+    ctx.memos = memos
     runnable = [c for c in CHECKS if c.is_on(ctx.selection, ctx.settings) and not set(missing) & set(c.needs)]
     findings, groups = run_checks(scan.images, ctx, runnable)
+    if opts.use_cache:
+        _keep_memos(ctx, FeatureCache(opts.cache_dir or default_cache_dir()), dataset_key, on_notice)
     per_image, other = split_findings(scan.images, findings)
     verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
     analyses = {**_analyses(ctx, runnable, needed, missing, scan.images), **analyses}  # the CLIP stage's own
@@ -207,6 +213,36 @@ def run_audit(
         ctx,
         base_model_given=bool(opts.base_model),
     )
+
+
+def _memo_name(d: Derivation) -> str:
+    """A memo is stored under its derivation's name and the versions of the features it was made from."""
+    return d.name + "".join(f" {name}/{version}" for name, version in versions(d.needs).items())
+
+
+def _read_memos(cache: FeatureCache, dataset: str) -> dict[str, object]:
+    """What the derivations kept from the last audit of this folder (curate/derive: Derivation.memo)."""
+    out = {}
+    for d in derivation_order(CHECKS):
+        data = cache.get_memo(dataset, _memo_name(d)) if d.memo is not None else None
+        memo = d.memo.from_bytes(data) if data is not None else None
+        if memo is not None:
+            out[d.name] = memo
+    return out
+
+
+def _keep_memos(ctx: Context, cache: FeatureCache, dataset: str, on_notice: Callable[[str], None] | None) -> None:
+    """Store what this audit's derivations carry to the next audit of the folder."""
+    said = cache.notice
+    try:
+        for d in derivation_order(CHECKS):
+            memo = getattr(ctx._derived.get(d.name), "memo", None) if d.memo is not None else None
+            if memo is not None:
+                cache.put_memo(dataset, _memo_name(d), memo.to_bytes())
+    finally:
+        cache.close()
+    if cache.notice and cache.notice != said and on_notice:
+        on_notice(cache.notice)
 
 
 def _analyses(

@@ -1,8 +1,10 @@
 """The feature cache: SQLite, keyed by file content (SHA-256) and extractor version.
 
-Two tables. `files` maps a path's stat signature (size, mtime, inode) to the SHA-256 of its bytes, so that
+Three tables. `files` maps a path's stat signature (size, mtime, inode) to the SHA-256 of its bytes, so that
 an unchanged folder is not even read again. `features` maps (sha256, extractor) to that extractor's JSON
-output and version. Rows are committed in small batches: a killed run leaves every finished image cached.
+output and version. `memos` keeps, per dataset folder, what a derivation carries to the next audit of it (the
+near-duplicate pairs found: see curate/derive/duplicates.PairMemo). Rows are committed in small batches: a
+killed run leaves every finished image cached.
 
 The cache is an optimisation: any fault in it (a damaged file, a malformed row, a full disk, a read-only
 file) is one notice, and the audit goes on without it, with the same findings.
@@ -26,6 +28,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS features (
     sha256 TEXT NOT NULL, extractor TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (sha256, extractor));
+CREATE TABLE IF NOT EXISTS memos (
+    dataset TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (dataset, name));
 """
 
 
@@ -110,15 +114,24 @@ class FeatureCache:
             self.db.commit()
             self.db.close()
 
-    def lookup_sha(self, path: str, st: os.stat_result) -> str | None:
-        row = None
+    def lookup_shas(self, items: list[tuple[str, os.stat_result | None]]) -> list[str | None]:
+        """The SHA-256 of each file whose path, size, date and inode are as the cache saw them (else None; a stat
+        of None is a file that could not be stat'ed), in a few queries."""
+        keys = [path_key(path) for path, _ in items]
+        rows: dict[str, tuple] = {}
         with self._guarded():
-            row = self.db.execute(
-                "SELECT size, mtime_ns, inode, sha256 FROM files WHERE path = ?", (path_key(path),)
-            ).fetchone()
-        if row and tuple(row[:3]) == stat_key(st) and isinstance(row[3], str):
-            return row[3]
-        return None
+            for part in _parts(sorted(set(keys))):
+                marks = ",".join("?" * len(part))
+                for row in self.db.execute(
+                    f"SELECT path, size, mtime_ns, inode, sha256 FROM files WHERE path IN ({marks})", part
+                ):
+                    rows[row[0]] = row[1:]
+        out: list[str | None] = []
+        for key, (_, st) in zip(keys, items):
+            row = rows.get(key)
+            ok = row is not None and st is not None and tuple(row[:3]) == stat_key(st) and isinstance(row[3], str)
+            out.append(row[3] if ok and row is not None else None)
+        return out
 
     def put_sha(self, path: str, st: tuple[int, int, int], sha: str) -> None:
         with self._guarded():
@@ -130,6 +143,26 @@ class FeatureCache:
             return get_features(self.db, sha, versions)
         return None
 
+    def get_many(self, shas: list[str], versions: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """get_features for many contents at once: {sha: features} for those with every extractor cached."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._guarded():
+            found: dict[str, dict[str, tuple]] = {}
+            names = sorted(versions)
+            for part in _parts(sorted(set(shas))):
+                marks = ",".join("?" * len(part))
+                query = (
+                    f"SELECT sha256, extractor, version, data FROM features WHERE sha256 IN ({marks}) "
+                    f"AND extractor IN ({','.join('?' * len(names))})"
+                )
+                for sha, name, version, data in self.db.execute(query, (*part, *names)):
+                    found.setdefault(sha, {})[name] = (version, data)
+            for sha, rows in found.items():
+                features = _parse(rows, versions)
+                if features is not None:
+                    out[sha] = features
+        return out
+
     def put_features(self, sha: str, features: dict[str, Any], versions: dict[str, int]) -> None:
         with self._guarded():
             self.db.executemany(
@@ -140,14 +173,38 @@ class FeatureCache:
                 ],
             )
 
+    def get_memo(self, dataset: str, name: str) -> bytes | None:
+        row = None
+        with self._guarded():
+            row = self.db.execute(
+                "SELECT data FROM memos WHERE dataset = ? AND name = ?", (path_key(dataset), name)
+            ).fetchone()
+        return row[0] if row and isinstance(row[0], bytes) else None
+
+    def put_memo(self, dataset: str, name: str, data: bytes) -> None:
+        with self._guarded():
+            self.db.execute("INSERT OR REPLACE INTO memos VALUES (?, ?, ?)", (path_key(dataset), name, data))
+            self.db.commit()
+
     def commit(self) -> None:
         with self._guarded():
             self.db.commit()
 
 
+def _parts(keys: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Keys in parts small enough for one query's parameters (SQLite allows 999 in old builds)."""
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
 def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
     rows = db.execute("SELECT extractor, version, data FROM features WHERE sha256 = ?", (sha,)).fetchall()
-    found = {name: (version, data) for name, version, data in rows}
+    return _parse({name: (version, data) for name, version, data in rows}, versions)
+
+
+def _parse(found: dict[str, tuple], versions: dict[str, int]) -> dict[str, Any] | None:
+    """The features of one content from its rows {extractor: (version, JSON)}, or None if any is missing or
+    unreadable."""
     out = {}
     for name, version in versions.items():
         if name not in found or found[name][0] != version:

@@ -150,3 +150,50 @@ def test_only_the_extractors_the_selected_checks_need_run(tmp_path, audit_json):
     assert fast["summary"]["extraction"]["decoded"] == 1 and full["summary"]["extraction"]["decoded"] == 1
     _, again = audit_json(d)
     assert again["summary"]["extraction"]["decoded"] == 0
+
+
+def test_a_reaudit_after_changes_matches_only_the_new_pictures_and_reports_the_same(sample_copy, audit_json):
+    """The near-duplicate pairs found are kept per folder (curate/derive/duplicates.PairMemo); after pictures are
+    added, removed and changed, the next audit matches only the pairs with a new picture — and its report is the
+    one an audit without any cache writes."""
+    from PIL import Image
+
+    from curate.audit import AuditOptions, run_audit
+
+    select = ("--select", "DUP001,DUP002")
+    audit_json(sample_copy, *select)
+    folder = sample_copy / "10_pdphoto photo"
+    with Image.open(folder / "chelsea_cat.jpg") as im:  # a new near-duplicate of a picture already there
+        im.resize((im.width * 3 // 4, im.height * 3 // 4)).save(folder / "chelsea_smaller.jpg", quality=85)
+    (folder / "coffee_small.jpg").unlink()  # a copy gone: its pair with coffee.jpg goes with it
+    write_image(folder / "rocket.jpg", (900, 700), name="hubble.jpg")  # changed: now a copy of hubble.jpg
+    _, cached = audit_json(sample_copy, *select)
+    _, fresh = audit_json(sample_copy, *select, "--no-cache")
+    for r in (cached, fresh):
+        r["summary"].pop("extraction")
+    assert cached == fresh
+    groups = {g["keep"]: sorted(g["members"]) for g in fresh["groups"]}
+    assert any("10_pdphoto photo/chelsea_smaller.jpg" in members for members in groups.values()), groups
+    # the memo is what the audit used: with it the matcher saw only the two new contents
+    seen = []
+    import curate.derive.duplicates as derive
+
+    real = derive.near_pair_rows
+
+    def spy(*args, fresh=None, **kw):
+        seen.append(None if fresh is None else int(fresh.sum()))
+        return real(*args, fresh=fresh, **kw)
+
+    derive.near_pair_rows = spy
+    try:
+        cache = sample_copy.parent / "another-cache"
+        opts = dict(select=("DUP001", "DUP002"), cache_dir=cache, jobs=1)
+        run_audit(AuditOptions(sample_copy, **opts))
+        (folder / "rocket_export.png").unlink()
+        with Image.open(folder / "motorcycle.jpg") as im:
+            im.crop((0, 0, im.width * 9 // 10, im.height)).save(folder / "motorcycle_cropped.jpg", quality=90)
+        run_audit(AuditOptions(sample_copy, **opts))
+        run_audit(AuditOptions(sample_copy, **opts))
+    finally:
+        derive.near_pair_rows = real
+    assert seen == [None, 1], seen  # all at first; then the one new picture; then nothing to match

@@ -369,3 +369,91 @@ def test_colours_are_judged_per_pair_whatever_the_batch():
     batch = colours_differ_many(table[lo], table[hi], 24.0, 0.1).tolist()
     alone = [colours_differ(layouts[a], layouts[b], 24.0, 0.1) for a, b in pairs]
     assert batch == alone and 0 < sum(alone) < len(alone)
+
+
+def _crowded_hashes(seed: int, n: int):
+    """Hashes of n pictures that crowd a few buckets (crops of one photo), as uint64 arrays: full p, d, views p, d."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    bases = [(rng.getrandbits(64), rng.getrandbits(64)) for _ in range(3)]
+    flip = lambda x, k: x ^ sum(1 << b for b in rng.sample(range(64), k))  # noqa: E731
+    fp, fd = [], []
+    for _ in range(n):
+        p, d = rng.choice(bases)
+        fp.append(flip(p, rng.randrange(0, 16)))
+        fd.append(flip(d, rng.randrange(0, 16)))
+    vp = [[flip(p, rng.randrange(2, 14)) for _ in range(6)] for p in fp]
+    vd = [[flip(d, rng.randrange(2, 14)) for _ in range(6)] for d in fd]
+    arr = lambda x: np.array(x, dtype=np.uint64)  # noqa: E731
+    return arr(fp), arr(fd), arr(vp), arr(vd)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.03, 0.5, 1.0])
+def test_matching_only_the_fresh_pictures_finds_exactly_their_pairs(share):
+    """near_pair_rows(fresh=...) — the matching an audit does when it knows the pairs among the other pictures —
+    returns, row for row (views and distances too), the pairs with a fresh picture that matching all gives."""
+    import numpy as np
+
+    from curate.derive.duplicates import near_pair_rows
+
+    full_p, full_d, views_p, views_d = _crowded_hashes(11, 160)
+    every = near_pair_rows(full_p, full_d, views_p, views_d, 10, 12, budget=211)
+    assert every.shape[1] > 300  # crowded enough to mean something
+    fresh = np.random.default_rng(5).random(160) < share
+    got = near_pair_rows(full_p, full_d, views_p, views_d, 10, 12, budget=211, fresh=fresh)
+    want = every[:, fresh[every[0]] | fresh[every[1]]]
+    assert np.array_equal(got, want)
+
+
+def test_an_audit_carries_the_pairs_to_the_next_one():
+    """find_duplicates with the memo of an earlier audit (pictures removed, added, reordered, some unhashed)
+    gives the groups and pairs that matching everything gives; a memo at other limits, or a damaged one, is
+    not used."""
+    import random
+
+    import numpy as np
+
+    from curate.derive.duplicates import PairMemo, find_duplicates
+
+    full_p, full_d, views_p, views_d = _crowded_hashes(12, 140)
+    hx = lambda x: f"{int(x):016x}"  # noqa: E731
+
+    def rec(k):
+        views = [[hx(p), hx(d)] for p, d in zip(views_p[k], views_d[k])]
+        r = record(f"10_x/{k:03d}.png", w=1000 + k, h=1000, phash=hx(full_p[k]), dhash=hx(full_d[k]), views=views)
+        return r
+
+    def summary(found):
+        return [
+            (g.keep.path, [(m.copy.path, m.view, m.phash_distance, m.dhash_distance) for m in g.matches])
+            for g in found.near
+        ]
+
+    settings = ctx().settings
+    first = find_duplicates([rec(k) for k in range(100)], settings)
+    assert first.memo is not None and len(first.near) > 3
+    rng = random.Random(4)
+    later = [rec(k) for k in rng.sample(range(140), 120)]  # 20 of the first 100 gone, 40 new, shuffled
+    later[7].features["image"]["phash"] = None  # not hashed: left out of the matching
+    memo = PairMemo.from_bytes(first.memo.to_bytes())
+    assert memo is not None and memo.shas == first.memo.shas and np.array_equal(memo.rows, first.memo.rows)
+    again = find_duplicates(later, settings, previous=memo)
+    alone = find_duplicates(later, settings)
+    assert summary(again) == summary(alone) and len(alone.near) > 3
+    assert again.memo is not None and alone.memo is not None
+    assert again.memo.shas == alone.memo.shas and np.array_equal(again.memo.rows, alone.memo.rows)
+    # at other limits the memo is not used (its pairs stop at the old limits)
+    import copy
+
+    from curate.rules import Settings
+
+    data = copy.deepcopy(settings.data)
+    data["duplicate"]["phash_max_distance"] = 12
+    other = Settings("general", data)
+    assert summary(find_duplicates(later, other, previous=memo)) == summary(find_duplicates(later, other))
+    data = first.memo.to_bytes()
+    for damaged in (b"", b"junk", data[:-3], data[:20] + data[52:]):
+        assert PairMemo.from_bytes(damaged) is None

@@ -257,6 +257,7 @@ class Context:
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)  # rights signals by image path
     _marks: dict[str, Any] = field(default_factory=dict, repr=False)  # classified text marks by image path
     _wanted: dict[str, bool] = field(default_factory=dict, repr=False)  # wants() by rule code
+    memos: dict[str, Any] = field(default_factory=dict, repr=False)  # by derivation name, from the last audit
 
     @property
     def cfg(self) -> Thresholds:
@@ -403,7 +404,10 @@ def _compute_derived(ctx: Context, records: list[ImageRecord], checks: list[Chec
     ctx.running = None
     ctx._derived.clear()
     for d in derivation_order(checks):
-        ctx._derived[d.name] = d.compute(records, ctx.settings)
+        if d.memo is not None:
+            ctx._derived[d.name] = d.compute(records, ctx.settings, previous=ctx.memos.get(d.name))
+        else:
+            ctx._derived[d.name] = d.compute(records, ctx.settings)
 
 
 def spec_of(func: Callable) -> Check:

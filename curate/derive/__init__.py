@@ -9,18 +9,27 @@ watermark, `checks/watermark.py` decides what to report. Pure functions: no file
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from curate.model import ImageRecord
-from curate.rules import Settings
+
+class Memo(Protocol):
+    """What a derivation keeps for the next audit of the same folder (stored by the feature cache)."""
+
+    def to_bytes(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
 class Derivation:
     """A derived result that several checks share: computed once per audit from the trained records and the
-    settings, before the checks that declare it in `consumes=` run. `after`: derivations it reads itself."""
+    settings, before the checks that declare it in `consumes=` run. `after`: derivations it reads itself.
+
+    `memo`: a derivation whose work can be carried from one audit of a folder to the next names the type of what
+    it keeps (with `to_bytes` and a `from_bytes` class method that answers None for data it cannot read). Its
+    `compute` then takes `previous=` (that memo from the last audit of the folder, or None) and its result has a
+    `memo` attribute; the result must be the same with or without the previous memo."""
 
     name: str
-    compute: Callable[[list[ImageRecord], Settings], Any]
+    compute: Callable[..., Any]
     needs: tuple[str, ...] = ("image",)
     after: tuple[Derivation, ...] = ()
+    memo: Any = None

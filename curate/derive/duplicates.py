@@ -16,6 +16,7 @@ are on, so turning a duplicate rule off changes no other check.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -50,6 +51,12 @@ def popcount(a: np.ndarray) -> np.ndarray:
 
 
 def bits(hex_hashes: list[str]) -> np.ndarray:
+    """64-bit hashes written as hex, as a uint64 array (one bytes.fromhex for the lot when all are 16 digits)."""
+    if all(len(h) == 16 for h in hex_hashes):
+        try:
+            return np.frombuffer(bytes.fromhex("".join(hex_hashes)), dtype=">u8").astype(np.uint64)
+        except ValueError:
+            pass
     return np.array([int(h, 16) for h in hex_hashes], dtype=np.uint64)
 
 
@@ -85,37 +92,79 @@ def near_pair_rows(
     max_p: int,
     max_d: int,
     budget: int = 1 << 21,
+    fresh: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pairs (i < j) where some view of one image (the whole picture or a crop view) matches the other's whole
     picture within both limits, in (i, j) order: a 5 × K array of rows i, j, view index, pHash distance, dHash
     distance, for the best view (smallest pHash + dHash distance, then the lower view index).
 
     `views_*` are N×V arrays of the crop views' hashes. Every view of every image is a query against the index
-    of whole pictures (multi-index hashing, above); `budget` bounds the candidates held at once.
+    of whole pictures (multi-index hashing, above); `budget` bounds the candidates held at once. `fresh` (a mask
+    of N): only the pairs with at least one fresh picture — those among the others are known (PairMemo): every
+    view of a fresh picture is a query against all whole pictures, and each fresh whole picture a query against
+    the views of the others.
     """
     n = len(full_p)
-    all_p = np.concatenate([full_p[:, None], views_p], axis=1).reshape(-1)  # query q is view q % nv of q // nv
-    all_d = np.concatenate([full_d[:, None], views_d], axis=1).reshape(-1)
     nv = 1 + views_p.shape[1]
-    best = _Best(nv)
-    for k, radius in enumerate(chunk_radii(max_p)):
-        if radius < 0:
-            continue
-        piece = _Piece(full_p, k)
-        flips = _flips(radius)
-        query_keys = piece.keys(all_p)
-        step = max(64, int(budget / (len(flips) * max(1.0, n / (1 << CHUNK_BITS)))))
-        for s in range(0, len(all_p), step):
-            for q, j in piece.candidates(query_keys[s : s + step], s, flips, budget):
-                keep = j != q // nv
-                q, j = q[keep], j[keep]
-                dp = popcount(all_p[q] ^ full_p[j])
-                keep = dp <= max_p
-                q, j, dp = q[keep], j[keep], dp[keep]
-                dd = popcount(all_d[q] ^ full_d[j])
-                keep = dd <= max_d
-                best.add(q[keep], j[keep], dp[keep], dd[keep])
+    all_p = np.concatenate([full_p[:, None], views_p], axis=1).reshape(-1)  # view q % nv of picture q // nv
+    all_d = np.concatenate([full_d[:, None], views_d], axis=1).reshape(-1)
+    owner = np.repeat(np.arange(n), nv)
+    view = np.tile(np.arange(nv), n)
+    whole = _Side(full_p, full_d, np.arange(n), np.zeros(n, dtype=np.int64))
+    best = _Best()
+    if fresh is None:
+        best.add_all(_hits(_Side(all_p, all_d, owner, view), whole, max_p, max_d, budget))
+        return best.table()
+    fresh = np.asarray(fresh, dtype=bool)
+    new = np.flatnonzero(fresh)
+    new_views = np.repeat(fresh, nv)
+    best.add_all(
+        _hits(_Side(all_p[new_views], all_d[new_views], owner[new_views], view[new_views]), whole, max_p, max_d, budget)
+    )
+    old_views = ~new_views
+    if old_views.any():
+        table = _Side(all_p[old_views], all_d[old_views], owner[old_views], view[old_views])
+        best.add_all(_hits(whole.part(new), table, max_p, max_d, budget))
     return best.table()
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Hashes on one side of a match, with the picture each belongs to and which of its views it is."""
+
+    p: np.ndarray
+    d: np.ndarray
+    owner: np.ndarray
+    view: np.ndarray
+
+    def part(self, keep: np.ndarray) -> _Side:
+        return _Side(self.p[keep], self.d[keep], self.owner[keep], self.view[keep])
+
+
+def _hits(
+    queries: _Side, table: _Side, max_p: int, max_d: int, budget: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Every (picture, other picture, view, pHash distance, dHash distance) where a query's hashes are within both
+    limits of a table entry's, the two from different pictures; one side of each is a whole picture, so the
+    pair's view is the other side's. Candidates from the multi-index over the table's pHash (above)."""
+    for k, radius in enumerate(chunk_radii(max_p)):
+        if radius < 0 or not len(queries.p) or not len(table.p):
+            continue
+        piece = _Piece(table.p, k)
+        flips = _flips(radius)
+        query_keys = piece.keys(queries.p)
+        step = max(64, int(budget / (len(flips) * max(1.0, len(table.p) / (1 << CHUNK_BITS)))))
+        for s in range(0, len(queries.p), step):
+            for q, t in piece.candidates(query_keys[s : s + step], s, flips, budget):
+                keep = queries.owner[q] != table.owner[t]
+                q, t = q[keep], t[keep]
+                dp = popcount(queries.p[q] ^ table.p[t])
+                keep = dp <= max_p
+                q, t, dp = q[keep], t[keep], dp[keep]
+                dd = popcount(queries.d[q] ^ table.d[t])
+                keep = dd <= max_d
+                q, t = q[keep], t[keep]
+                yield queries.owner[q], table.owner[t], queries.view[q] + table.view[t], dp[keep], dd[keep]
 
 
 def near_pairs(*arrays_and_limits: Any, **budget: Any) -> Iterator[tuple[int, int, int, int, int]]:
@@ -130,7 +179,7 @@ class _Piece:
     def __init__(self, full_p: np.ndarray, k: int):
         self.shift = np.uint64(CHUNK_BITS * k)
         keys = self.keys(full_p)
-        self.members = np.argsort(keys, kind="stable")
+        self.members = np.argsort(keys.astype(np.uint16), kind="stable")  # a radix sort for 16-bit keys
         self.counts = np.bincount(keys, minlength=1 << CHUNK_BITS)
         self.starts = np.cumsum(self.counts) - self.counts
 
@@ -159,17 +208,19 @@ class _Piece:
 class _Best:
     """The best view of each pair found so far (a pair is found from both sides and through several pieces):
     smallest pHash + dHash distance, then the lower view index. Reduced as hits arrive, so memory follows the
-    number of pairs, not of hits."""
+    number of pairs, not of hits. The choice depends only on the pair, not on which side found it."""
 
-    def __init__(self, nv: int):
-        self.nv = nv
+    def __init__(self) -> None:
         self.rows = np.zeros((5, 0), dtype=np.int64)  # lo, hi, view, pHash distance, dHash distance
         self.pending: list[np.ndarray] = []
         self.pending_size = 0
 
-    def add(self, q: np.ndarray, j: np.ndarray, dp: np.ndarray, dd: np.ndarray) -> None:
-        i = q // self.nv
-        rows = np.stack([np.minimum(i, j), np.maximum(i, j), q % self.nv, dp, dd]).astype(np.int64)
+    def add_all(self, hits: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        for hit in hits:
+            self.add(*hit)
+
+    def add(self, i: np.ndarray, j: np.ndarray, view: np.ndarray, dp: np.ndarray, dd: np.ndarray) -> None:
+        rows = np.stack([np.minimum(i, j), np.maximum(i, j), view, dp, dd]).astype(np.int64)
         self.pending.append(rows)
         self.pending_size += rows.shape[1]
         if self.pending_size > max(1 << 20, self.rows.shape[1]):
@@ -178,15 +229,71 @@ class _Best:
     def _reduce(self) -> None:
         rows = np.concatenate([self.rows, *self.pending], axis=1)
         self.pending, self.pending_size = [], 0
-        lo, hi, view, dp, dd = rows
-        rows = rows[:, np.lexsort((dd, dp, view, dp + dd, hi, lo))]
-        first = np.ones(rows.shape[1], dtype=bool)
-        first[1:] = (rows[0, 1:] != rows[0, :-1]) | (rows[1, 1:] != rows[1, :-1])
-        self.rows = rows[:, first]
+        self.rows = best_rows(rows)
 
     def table(self) -> np.ndarray:
         self._reduce()
         return self.rows
+
+
+def best_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows (lo, hi, view, pHash distance, dHash distance) sorted by pair, one per pair: the best view."""
+    lo, hi, view, dp, dd = rows
+    rows = rows[:, np.lexsort((dd, dp, view, dp + dd, hi, lo))]
+    first = np.ones(rows.shape[1], dtype=bool)
+    first[1:] = (rows[0, 1:] != rows[0, :-1]) | (rows[1, 1:] != rows[1, :-1])
+    return rows[:, first]
+
+
+@dataclass(frozen=True)
+class PairMemo:
+    """The near-duplicate pairs (near_pair_rows' rows, before the folder and colour filters) among a set of pictures
+    named by SHA-256, as an audit found them at given limits. The pairs between two pictures depend on nothing but
+    their hashes and the limits, so the next audit of the folder keeps the pairs among the pictures it still has
+    and matches only the pairs with a new one (`near_pair_rows(fresh=...)`): the same pairs as matching all, at a
+    cost that follows what changed. Stored by the feature cache, one per dataset folder."""
+
+    limits: tuple[int, int, int]  # pHash limit, dHash limit, views per picture
+    shas: list[str]
+    rows: np.ndarray  # 5 × K, indices into shas
+
+    def carry(self, shas: list[str], limits: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(the known pairs among `shas`, in their order, sorted by pair; the mask of pictures not matched before)."""
+        fresh = np.ones(len(shas), dtype=bool)
+        if limits != self.limits:
+            return np.zeros((5, 0), dtype=np.int64), fresh
+        index = {sha: k for k, sha in enumerate(shas)}
+        where = np.array([index.get(sha, -1) for sha in self.shas], dtype=np.int64)
+        fresh[where[where >= 0]] = False
+        a, b = where[self.rows[0]], where[self.rows[1]]
+        keep = (a >= 0) & (b >= 0)
+        a, b = a[keep], b[keep]
+        rows = np.stack([np.minimum(a, b), np.maximum(a, b), *self.rows[2:, keep]])
+        return rows[:, np.lexsort((rows[1], rows[0]))], fresh
+
+    def to_bytes(self) -> bytes:
+        """limits (3 × int32), K (int64), the SHA-256s (32 bytes each), the rows (5 × K int32), then a 16-byte
+        BLAKE2b digest of all that (a damaged row is told from a memo, not read as one)."""
+        head = np.array(self.limits, dtype="<i4").tobytes() + np.array([self.rows.shape[1]], dtype="<i8").tobytes()
+        body = head + bytes.fromhex("".join(self.shas)) + self.rows.astype("<i4").tobytes()
+        return body + hashlib.blake2b(body, digest_size=16).digest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PairMemo | None:
+        """The memo, or None when `data` is not one (a damaged or foreign cache row is a miss, not an error)."""
+        body, digest = data[:-16], data[-16:]
+        if len(data) < 36 or hashlib.blake2b(body, digest_size=16).digest() != digest:
+            return None
+        limits = tuple(int(x) for x in np.frombuffer(body[:12], dtype="<i4"))
+        k = int(np.frombuffer(body[12:20], dtype="<i8")[0])
+        n, rest = divmod(len(body) - 20 - 20 * k, 32)
+        if k < 0 or n < 0 or rest:
+            return None
+        shas = body[20 : 20 + 32 * n].hex()
+        rows = np.frombuffer(body[20 + 32 * n :], dtype="<i4").reshape(5, k).astype(np.int64)
+        if k and (rows[:2].min() < 0 or rows[:2].max() >= n or (rows[0] >= rows[1]).any()):
+            return None
+        return cls((limits[0], limits[1], limits[2]), [shas[i : i + 64] for i in range(0, 64 * n, 64)], rows)
 
 
 V = TypeVar("V")
@@ -254,6 +361,7 @@ def keeper_groups(neighbours: dict[int, dict[int, V]], best_first: Callable[[int
 class _UnionFind:
     def __init__(self, n: int):
         self.parent = list(range(n))
+        self.joined: set[int] = set()  # the items ever united: the others are alone
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -263,12 +371,13 @@ class _UnionFind:
 
     def union(self, i: int, j: int) -> None:
         ri, rj = self.find(i), self.find(j)
+        self.joined.update((i, j))
         if ri != rj:
             self.parent[max(ri, rj)] = min(ri, rj)
 
     def groups(self) -> list[list[int]]:
         out: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
+        for i in sorted(self.joined):
             out.setdefault(self.find(i), []).append(i)
         return [g for g in out.values() if len(g) > 1]
 
@@ -300,6 +409,7 @@ class NearGroup:
 class Duplicates:
     exact: list[ExactGroup] = field(default_factory=list)
     near: list[NearGroup] = field(default_factory=list)
+    memo: PairMemo | None = None  # the pairs this audit found, for the next audit of the folder
 
     @property
     def copies(self) -> set[str]:
@@ -321,15 +431,17 @@ def _exact_key(rec: ImageRecord, cfg: Thresholds) -> tuple:
     return (not _loadable(rec, cfg), rec.caption.text is None, rec.path.count("/"), len(rec.path), rec.path)
 
 
-def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicates:
-    """Exact groups (same bytes or pixels), then near groups among the pictures that are not exact copies."""
+def find_duplicates(records: list[ImageRecord], settings: Settings, previous: PairMemo | None = None) -> Duplicates:
+    """Exact groups (same bytes or pixels), then near groups among the pictures that are not exact copies.
+    `previous`: the pairs an earlier audit of the folder found (only the pairs with a new picture are matched)."""
     cfg = settings.cfg
     out = Duplicates()
     readable = [r for r in records if r.readable and r.sha256]
+    image = [r.image for r in readable]  # (a property: read once each)
     uf = _UnionFind(len(readable))
     first_by: dict[tuple[str, str], int] = {}
     for i, rec in enumerate(readable):
-        for kind, value in (("sha", rec.sha256), ("pix", rec.image.get("pixel_hash"))):
+        for kind, value in (("sha", rec.sha256), ("pix", image[i].get("pixel_hash"))):
             if value is None:
                 continue
             key = (kind, value)
@@ -348,20 +460,26 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
         )
         representatives -= set(order[1:])
 
-    hashed = [
-        readable[i]
-        for i in sorted(representatives)
-        if readable[i].image.get("phash") and readable[i].image.get("view_hashes")
-    ]
+    chosen = [i for i in sorted(representatives) if image[i].get("phash") and image[i].get("view_hashes")]
+    hashed, image = [readable[i] for i in chosen], [image[i] for i in chosen]
     if len(hashed) < 2:
         return out
-    full_p, full_d = bits([r.image["phash"] for r in hashed]), bits([r.image["dhash"] for r in hashed])
-    views_p = np.array([[int(p, 16) for p, _ in r.image["view_hashes"]] for r in hashed], dtype=np.uint64)
-    views_d = np.array([[int(d, 16) for _, d in r.image["view_hashes"]] for r in hashed], dtype=np.uint64)
+    full_p, full_d = bits([f["phash"] for f in image]), bits([f["dhash"] for f in image])
+    views = [f["view_hashes"] for f in image]
+    views_p = bits([p for v in views for p, _ in v]).reshape(len(hashed), -1)
+    views_d = bits([d for v in views for _, d in v]).reshape(len(hashed), -1)
     limits = cfg.duplicate
-    lo, hi, view, dp, dd = near_pair_rows(
-        full_p, full_d, views_p, views_d, limits.phash_max_distance, limits.dhash_max_distance
+    shas = [r.sha256 or "" for r in hashed]
+    at = (limits.phash_max_distance, limits.dhash_max_distance, 1 + views_p.shape[1])
+    known, fresh = previous.carry(shas, at) if previous else (np.zeros((5, 0), dtype=np.int64), None)
+    found = (
+        near_pair_rows(full_p, full_d, views_p, views_d, at[0], at[1], fresh=fresh)
+        if fresh is None or fresh.any()
+        else known[:, :0]
     )
+    rows = best_rows(np.concatenate([known, found], axis=1))  # disjoint: only sorted together
+    out.memo = PairMemo(at, shas, rows)
+    lo, hi, view, dp, dd = rows
     kept = np.ones(len(lo), dtype=bool)
     if not limits.across_folders:  # concept folders are split on purpose (one pose, two outfits): not grouped
         folder_ids: dict[str, int] = {}
@@ -371,11 +489,13 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     # matches are compared: on a crop view the grid shifts.
     whole = np.flatnonzero(kept & (view == 0))
     if len(whole):
-        layouts = colour_layouts([r.image.get("colour_layout") for r in hashed])
+        involved = np.unique(np.concatenate([lo[whole], hi[whole]]))  # layouts of those only (N × 1.5 kB)
+        layouts = colour_layouts([image[k].get("colour_layout") for k in involved.tolist()])
         for start in range(0, len(whole), 8192):
             part = whole[start : start + 8192]
+            a, b = np.searchsorted(involved, lo[part]), np.searchsorted(involved, hi[part])
             kept[part] &= ~colours_differ_many(
-                layouts[lo[part]], layouts[hi[part]], limits.colour_min_chroma, limits.colour_max_changed_share
+                layouts[a], layouts[b], limits.colour_min_chroma, limits.colour_max_changed_share
             )
     neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
     for i, j, v, p, d in zip(*(a[kept].tolist() for a in (lo, hi, view, dp, dd))):
@@ -394,4 +514,4 @@ def find_duplicates(records: list[ImageRecord], settings: Settings) -> Duplicate
     return out
 
 
-DUPLICATES = Derivation("duplicates", find_duplicates, needs=("image",))
+DUPLICATES = Derivation("duplicates", find_duplicates, needs=("image",), memo=PairMemo)

@@ -223,6 +223,16 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
             pass
 
 
+CACHE_READS = 2000  # records whose cached features are looked up together
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def _extract_star(args):
     return extract_one(*args)
 
@@ -260,17 +270,17 @@ def extract_features(
             on_progress(1)
 
     unknown: list[ImageRecord] = []
-    for rec in records:
-        try:
-            sha = cache.lookup_sha(rec.abs_path, os.stat(rec.abs_path))
-        except OSError:
-            sha = None
-        cached = cache.get_features(sha, vers) if sha else None
-        if cached is not None:
-            stats.from_cache += 1
-            done(rec, sha, cached)
-        else:
-            unknown.append(rec)
+    for start in range(0, len(records), CACHE_READS):  # the cache is read in parts: a few queries each
+        some = records[start : start + CACHE_READS]
+        shas = cache.lookup_shas([(rec.abs_path, _stat(rec.abs_path)) for rec in some])
+        known = cache.get_many([sha for sha in shas if sha], vers)
+        for rec, sha in zip(some, shas):
+            cached = known.get(sha) if sha else None
+            if cached is not None:
+                stats.from_cache += 1
+                done(rec, sha, cached)
+            else:
+                unknown.append(rec)
 
     # Hash what the cache does not know by path: reading and hashing release the GIL, so threads suffice.
     if jobs > 1 and len(unknown) > 1:
