@@ -9,13 +9,7 @@ watermark, `checks/watermark.py` decides what to report. Pure functions: no file
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
-
-
-class Memo(Protocol):
-    """What a derivation keeps for the next audit of the same folder (stored by the feature cache)."""
-
-    def to_bytes(self) -> bytes: ...
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
