@@ -11,8 +11,8 @@ built from ~80 photographs, so its crops crowd together far more than a million 
     python bench/bench_matching.py --sizes 10000,100000,1000000 --new 1000
 
 `--new K`: a re-audit after K pictures were added (PairMemo: the pairs among the others are known): only the pairs
-with one of K pictures (drawn among the real ones, which crowd together) are matched. Where all pictures can still be matched by the index (≤ 100,000),
-the pairs are checked against those of matching all.
+with one of K pictures (drawn among the real ones, which crowd together) are matched. Where all pictures can still
+be matched by the index (≤ 100,000), the pairs are checked against those of matching all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from curate.derive.duplicates import near_pair_rows, near_pairs, popcount  # noq
 from curate.rules import load_settings  # noqa: E402
 
 REAL_MAX = 100_000
+T = TypeVar("T")
 
 
 def all_pairs(full_p, full_d, views_p, views_d, max_p, max_d, block=512):
@@ -81,10 +83,21 @@ def corpus(n: int, split: str) -> tuple[tuple[np.ndarray, ...], str]:
     return tuple(arrays), f"{REAL_MAX:,} real + {extra:,} random"
 
 
+def measured(run: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float, float]:
+    """What `run(*args, **kwargs)` returns, its wall seconds and the peak MB of what it allocated (tracemalloc)."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    out = run(*args, **kwargs)
+    took = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return out, took, peak
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000")
-    ap.add_argument("--new", type=int, default=0, help="match only the pairs with the last NEW pictures")
+    ap.add_argument("--new", type=int, default=0, help="match only the pairs with NEW of the pictures")
     args = ap.parse_args()
     if args.new:
         incremental(args)
@@ -96,12 +109,7 @@ def main() -> None:
     for n in [int(x) for x in args.sizes.split(",")]:
         for split in ("tuning", "validation") if n <= 10_000 else ("tuning",):
             arrays, what = corpus(n, split)
-            tracemalloc.start()
-            t0 = time.perf_counter()
-            got = list(near_pairs(*arrays, *limits))
-            took = time.perf_counter() - t0
-            peak = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
+            got, took, peak = measured(lambda *a: list(near_pairs(*a)), *arrays, *limits)
             ref, same = "", ""
             if n <= 20_000:
                 t0 = time.perf_counter()
@@ -120,12 +128,7 @@ def incremental(args: argparse.Namespace) -> None:
         arrays, what = corpus(n, "tuning")
         fresh = np.zeros(n, dtype=bool)  # new pictures among the real ones: the crowded (hardest) case
         fresh[np.random.default_rng(n).choice(min(n, REAL_MAX), args.new, replace=False)] = True
-        tracemalloc.start()
-        t0 = time.perf_counter()
-        got = near_pair_rows(*arrays, *limits, fresh=fresh)
-        took = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        got, took, peak = measured(near_pair_rows, *arrays, *limits, fresh=fresh)
         ref, same = "", ""
         if n <= REAL_MAX:
             t0 = time.perf_counter()

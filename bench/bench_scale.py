@@ -33,13 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SPINE = "unreadable,resolution,DUP001,DUP002,caption"
 
 
+def _save(seed: int, stem: Path) -> list[Path]:
+    """The picture drawn with this seed and its copies as stem_0.jpg, stem_1.jpg, … with a caption each: the files."""
+    made: list[Path] = []
+    for c, (_, im) in enumerate(draw(seed)):
+        picture = stem.with_name(f"{stem.name}_{c}.jpg")
+        im.convert("RGB").save(picture, quality=90)
+        picture.with_suffix(".txt").write_text("a photo", encoding="utf-8")
+        made += [picture, picture.with_suffix(".txt")]
+    return made
+
+
 def _write(args: tuple[int, str]) -> int:
     pid, folder = args
-    pictures = draw(7 * 10**7 + pid)
-    for c, (_, im) in enumerate(pictures):
-        im.convert("RGB").save(Path(folder) / f"{pid:06d}_{c}.jpg", quality=90)
-        (Path(folder) / f"{pid:06d}_{c}.txt").write_text("a photo", encoding="utf-8")
-    return len(pictures)
+    return len(_save(7 * 10**7 + pid, Path(folder) / f"{pid:06d}")) // 2
 
 
 def build(folder: Path, n: int, jobs: int) -> None:
@@ -121,12 +128,7 @@ def add(folder: Path, k: int) -> list[Path]:
     made: list[Path] = []
     pid = 0
     while len(made) < 2 * k:
-        pictures = draw(9 * 10**7 + pid)
-        for c, (_, im) in enumerate(pictures):
-            name = folder / f"added_{pid:06d}_{c}.jpg"
-            im.convert("RGB").save(name, quality=90)
-            name.with_suffix(".txt").write_text("a photo", encoding="utf-8")
-            made += [name, name.with_suffix(".txt")]
+        made += _save(9 * 10**7 + pid, folder / f"added_{pid:06d}")
         pid += 1
     return made
 

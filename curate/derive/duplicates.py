@@ -108,23 +108,17 @@ def near_pair_rows(
     nv = 1 + views_p.shape[1]
     all_p = np.concatenate([full_p[:, None], views_p], axis=1).reshape(-1)  # view q % nv of picture q // nv
     all_d = np.concatenate([full_d[:, None], views_d], axis=1).reshape(-1)
-    owner = np.repeat(np.arange(n), nv)
-    view = np.tile(np.arange(nv), n)
+    views = _Side(all_p, all_d, np.repeat(np.arange(n), nv), np.tile(np.arange(nv), n))
     whole = _Side(full_p, full_d, np.arange(n), np.zeros(n, dtype=np.int64))
     best = _Best()
     if fresh is None:
-        best.add_all(_hits(_Side(all_p, all_d, owner, view), whole, max_p, max_d, budget))
+        best.add_all(_hits(views, whole, max_p, max_d, budget))
         return best.table()
     fresh = np.asarray(fresh, dtype=bool)
-    new = np.flatnonzero(fresh)
-    new_views = np.repeat(fresh, nv)
-    best.add_all(
-        _hits(_Side(all_p[new_views], all_d[new_views], owner[new_views], view[new_views]), whole, max_p, max_d, budget)
-    )
-    old_views = ~new_views
-    if old_views.any():
-        table = _Side(all_p[old_views], all_d[old_views], owner[old_views], view[old_views])
-        best.add_all(_hits(whole.part(new), table, max_p, max_d, budget))
+    fresh_views = np.repeat(fresh, nv)
+    best.add_all(_hits(views.part(fresh_views), whole, max_p, max_d, budget))
+    if not fresh.all():
+        best.add_all(_hits(whole.part(fresh), views.part(~fresh_views), max_p, max_d, budget))
     return best.table()
 
 
