@@ -83,10 +83,16 @@ def _picture_cases(args: tuple) -> dict[str, dict]:
 
 
 def build_corpus_cases() -> tuple[Path, dict[str, dict]]:
-    """Every case of every corpus picture, written once under the corpus cache (kept between runs: the cases
-    are a pure function of the corpus and CORPUS_CASES, whose names key the folder)."""
-    key = hashlib.sha256(json.dumps([c[:2] + (c[3],) for c in CORPUS_CASES]).encode()).hexdigest()[:10]
-    folder = photo_corpus.cache_dir() / f"cases-{key}"
+    """Every case of every corpus picture (kept between runs: see cached_cases)."""
+    cases = [c[:2] + (c[3],) for c in CORPUS_CASES]
+    return cached_cases("cases", cases, photo_corpus.pictures(), _picture_cases)
+
+
+def cached_cases(prefix: str, recipe: object, pictures: list, make) -> tuple[Path, dict[str, dict]]:
+    """The cases `make((picture, folder)) -> {file name: label}` writes for every picture, written once under the
+    corpus cache: they are a pure function of the pictures and the recipe, whose names key the folder."""
+    key = hashlib.sha256(json.dumps([recipe, sorted(p.name for p in pictures)]).encode()).hexdigest()[:10]
+    folder = photo_corpus.cache_dir() / f"{prefix}-{key}"
     labels_file = folder / "labels.json"
     if labels_file.exists():
         return folder, json.loads(labels_file.read_text())
@@ -94,7 +100,7 @@ def build_corpus_cases() -> tuple[Path, dict[str, dict]]:
         (folder / split).mkdir(parents=True, exist_ok=True)
     labels: dict[str, dict] = {}
     with multiprocessing.Pool(os.cpu_count() or 1) as pool:
-        for out in pool.imap_unordered(_picture_cases, [(p, folder) for p in photo_corpus.pictures()]):
+        for out in pool.imap_unordered(make, [(p, folder) for p in pictures]):
             labels.update(out)
     labels_file.write_text(json.dumps(labels, indent=0))
     return folder, labels

@@ -215,7 +215,7 @@ def backgrounds() -> dict[str, list[tuple[str, str, Path]]]:
 
         root.mkdir(parents=True, exist_ok=True)
         rows = []
-        for p in pictures():
+        for p in pictures(release=1):  # what the shipped detector was trained on (photo_corpus.RELEASE_2)
             if p.source.startswith("wheel/"):
                 continue
             path = root / f"{p.name}.jpg"

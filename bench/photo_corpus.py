@@ -4,11 +4,14 @@ Sources (each file's licence is read from its package's DEP-5 copyright file and
   * Debian `lomiri-wallpapers-16.04`, `lomiri-wallpapers-20.04` (Ubuntu Touch wallpaper contest: CC0 / CC-BY /
     CC-BY-SA 4.0 photographs), `mate-backgrounds` (nature photographs, GPL-2+), `plasma-workspace-wallpapers`
     (bookworm's, and trixie's for one more; KDE wallpapers that are photographs), trixie's `budgie-backgrounds`
-    (CC0 photographs) and bullseye's `gnome-backgrounds` 3.38 (CC-BY-SA 3.0 photographs);
+    (CC0 photographs) and bullseye's `gnome-backgrounds` 3.38 (CC-BY-SA 3.0 photographs); since the corpus's
+    second release (RELEASE_2) also sid's `ukui-wallpapers` 20.04.4 (15 photographs, CC-BY-SA 3.0) and
+    `budgie-backgrounds` 4.2 (4 more CC0 photographs, JPEG XL: read with imagecodecs, in the bench extra);
   * the photographs shipped in scikit-image, scikit-learn and matplotlib (bench/photos.py: CC0, CC-BY, public
     domain);
   * hard negatives that are **digital art**, not photos: the illustrated wallpapers of `desktop-base`,
-    `gnome-backgrounds`, `sway-backgrounds`, `ukui-wallpapers` and `plasma-workspace-wallpapers`.
+    `gnome-backgrounds`, `sway-backgrounds`, `ukui-wallpapers`, `budgie-backgrounds` 4.2 and
+    `plasma-workspace-wallpapers` (5, 6 and sid's 6.7).
 
 `apt-get download` fetches the .deb files (no root needed beyond what apt-get download needs; the registry is
 Debian's) into the cache folder ($CURATE_BENCH_PHOTOS, default ~/.cache/curate/bench-photos) and extracts them
@@ -30,6 +33,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +57,16 @@ PACKAGES = {
     "plasma-workspace-wallpapers-6": (
         "pool/main/p/plasma-workspace-wallpapers/plasma-workspace-wallpapers_6.3.4-1_all.deb"  # trixie
     ),
+    # sid's, for their photographs (wallpapers added after the releases above); sid's pool drops a version once a
+    # newer one lands, so these names may need updating (the script says which file is gone).
+    "ukui-wallpapers-20.04.4": "pool/main/u/ukui-wallpapers/ukui-wallpapers_20.04.4-1_all.deb",
+    "budgie-backgrounds-4.2": "pool/main/b/budgie-backgrounds/budgie-backgrounds_4.2-1_all.deb",
+    "plasma-workspace-wallpapers-6.7": (
+        "pool/main/p/plasma-workspace-wallpapers/plasma-workspace-wallpapers_6.7.4-1_all.deb"
+    ),
 }
+# Packages added in the corpus's second release (issue 19: 71 -> 90 source photographs, 34 -> 41 artworks).
+RELEASE_2 = {"ukui-wallpapers-20.04.4", "budgie-backgrounds-4.2", "plasma-workspace-wallpapers-6.7"}
 REGISTRY = "http://deb.debian.org/debian/"
 # Copyright files that are not machine-readable (DEP-5): the licence their text gives for the files used.
 LICENCE_TEXT = {"gnome-backgrounds-3.38": "CC-BY-SA-3.0 (copyright file: 'Image Authors')"}
@@ -87,6 +100,31 @@ PHOTOS = {
         f"usr/share/backgrounds/gnome/{n}.jpg" for n in ("ColdWarm", "Dark_Ivy", "Icetwigs", "Road", "SeaSunset")
     ],
     "plasma-workspace-wallpapers-6": ["usr/share/wallpapers/Mountain/contents/images/*"],
+    "ukui-wallpapers-20.04.4": [
+        f"usr/share/backgrounds/{n}.jpg"
+        for n in (
+            "bluebird",
+            "bridgecity",
+            "bridgecity2",
+            "flamingos",
+            "horse",
+            "house",
+            "look",
+            "mountain-range",
+            "mountain",
+            "mountain2",
+            "sea",
+            "sky",
+            "snowy-mountains",
+            "still-life",
+            "sunf",
+        )
+    ],
+    # budgie 4.x ships JPEG XL (decoded with imagecodecs, in the bench extra); these four are new since 3.0.
+    "budgie-backgrounds-4.2": [
+        f"usr/share/backgrounds/budgie/{n}.jxl"
+        for n in ("perched-shrike", "pondering-heron", "sunning-anhinga", "the-spices-of-life")
+    ],
     "plasma-workspace-wallpapers": [
         f"usr/share/wallpapers/{n}/contents/images/*"
         for n in (
@@ -112,9 +150,14 @@ ART = {
     "gnome-backgrounds": ["usr/share/backgrounds/gnome/*-l.webp"],
     "sway-backgrounds": ["usr/share/backgrounds/sway/Sway_Wallpaper_Blue_1920x1080.png"],
     "ukui-wallpapers": ["usr/share/backgrounds/*.png"],
+    "ukui-wallpapers-20.04.4": ["usr/share/backgrounds/planet-ascending.jpg"],
+    "budgie-backgrounds-4.2": [f"usr/share/backgrounds/budgie/{n}.jxl" for n in ("valley-midnight", "waves-midnight")],
     "plasma-workspace-wallpapers": [
         f"usr/share/wallpapers/{n}/contents/images/*"
         for n in ("Autumn", "Cascade", "Cluster", "Elarun", "Honeywave", "IceCold", "Kokkini", "Opal", "Volna")
+    ],
+    "plasma-workspace-wallpapers-6.7": [
+        f"usr/share/wallpapers/{n}/contents/images/*" for n in ("Coast", "Nuvole", "Orionids", "Sub-Arctic")
     ],
 }
 
@@ -145,8 +188,14 @@ def fetch() -> Path:
         if pool:
             deb = debs / Path(pool).name
             if not deb.exists():
-                with urllib.request.urlopen(REGISTRY + pool, timeout=300) as r:
-                    data = r.read()
+                try:
+                    with urllib.request.urlopen(REGISTRY + pool, timeout=300) as r:
+                        data = r.read()
+                except urllib.error.HTTPError as e:
+                    raise SystemExit(
+                        f"{REGISTRY + pool}: {e.code} — the registry no longer has this version; put the current "
+                        f"one (its Packages index names it) in PACKAGES['{pkg}'] and state the change in the bench"
+                    ) from e
                 deb.write_bytes(data)
         else:
             if not list(debs.glob(f"{pkg}_*.deb")):
@@ -190,6 +239,17 @@ def _largest(paths: list[Path]) -> Path:
     return max(paths, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
 
 
+def _rgb(path: Path) -> Image.Image:
+    """The file as RGB; JPEG XL (which Pillow does not read) through imagecodecs."""
+    if path.suffix == ".jxl":
+        import imagecodecs  # the bench extra
+
+        pixels = imagecodecs.jpegxl_decode(path.read_bytes())
+        return Image.fromarray(pixels[..., :3] if pixels.ndim == 3 else pixels).convert("RGB")
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
 def _sources(tree: Path, table: dict[str, list[str]]) -> list[tuple[str, str, Path]]:
     """(package, wallpaper name, file): one file per wallpaper (the largest of its sizes)."""
     out = []
@@ -230,21 +290,28 @@ def _reduce(im: Image.Image, name: str) -> Image.Image:
     return im.resize((round(im.width * k), round(im.height * k)), Image.Resampling.LANCZOS)
 
 
-def pictures(kinds: tuple[str, ...] = ("photo", "art")) -> list[Picture]:
+def pictures(kinds: tuple[str, ...] = ("photo", "art"), release: int = 2) -> list[Picture]:
+    """The corpus's pictures. `release` 1 is the corpus before sid's packages were added (RELEASE_2): what the
+    shipped mark detector was trained on (bench/mark_assets.py keeps using it until the detector is retrained)."""
     tree = fetch()
     out: list[Picture] = []
+    taken: set[str] = set()
     for kind, table in (("photo", PHOTOS), ("art", ART)):
         if kind not in kinds:
             continue
+        if release < 2:
+            table = {pkg: globs for pkg, globs in table.items() if pkg not in RELEASE_2}
         for pkg, stem, path in _sources(tree, table):
             rel = str(path.relative_to(tree / pkg))
             lic = licence_of(tree, pkg, rel)
             source = f"{pkg}/{stem}"
-            with Image.open(path) as im:
-                rgb = im.convert("RGB")
+            rgb = _rgb(path)
             parts = _parts(rgb) if kind == "photo" else [rgb]
             for i, part in enumerate(parts):
                 name = re.sub(r"[^A-Za-z0-9]+", "_", f"{stem}_{i}" if len(parts) > 1 else stem)
+                if name.lower() in taken:  # 'Mountain_0' (KDE) and 'mountain_0' (UKUI): one file on macOS
+                    name = re.sub(r"[^A-Za-z0-9]+", "_", f"{pkg}_{name}")
+                taken.add(name.lower())
                 out.append(Picture(name, source, split_of(source), kind, lic, f"{pkg}:{rel}", _reduce(part, name)))
     if "photo" in kinds:
         from quality_cases import clean_photos

@@ -99,8 +99,7 @@ class Smoothing:
 
 @dataclass(frozen=True)
 class Upscaled:
-    max_detail_fraction: float
-    max_edge_sharpness: float
+    min_probability: float
     error_upscale: float
 
 

@@ -6,7 +6,10 @@ those the extractors cache (curate/extract/*.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
+import json
 import os
 from typing import Any
 
@@ -127,3 +130,40 @@ def text_region(
     text: str, box: tuple[float, ...], score: float = 0.95, angle: float = 0.0, height: float = 0.03
 ) -> dict[str, Any]:
     return {"text": text, "box": list(box), "score": score, "angle": angle, "height": height}
+
+
+def measured_quality(damage: str = "none", name: str = "motorcycle.jpg") -> dict[str, Any]:
+    """The `quality` features the real extractor computes for a sample photo (a fresh copy each call; measured
+    once per session): see _measure."""
+    return json.loads(_measured(damage, name))
+
+
+def _measure(damage: str, name: str) -> dict[str, Any]:
+    """The `quality` features the real extractor computes for a sample photo (PNG bytes), untouched or damaged:
+    'enlarged 2×' / 'enlarged 3×' (reduced, then enlarged bicubic), 'shallow depth of field', 'flat art'. For
+    checks judged by a learned model (UPS), whose input is the whole spectrum: hand-written dicts cannot stand in."""
+    from conftest import PHOTOS
+    from degrade import flat_art, shallow_dof, upscaled
+    from PIL import Image
+
+    from curate.extract import quality
+    from curate.extract.decode import Limits, decode_image
+
+    with Image.open(PHOTOS / name) as im:
+        photo = im.convert("RGB")
+    if damage.startswith("enlarged "):
+        photo = upscaled(photo, float(damage.split()[1].rstrip("×")))
+    elif damage == "shallow depth of field":
+        photo = shallow_dof(photo, background_blur=6, feather=4, scaled=False)
+    elif damage == "flat art":
+        photo = flat_art(3, 768)
+    elif damage != "none":
+        raise ValueError(damage)
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    return quality.compute(decode_image(buf.getvalue(), Limits()))
+
+
+@functools.cache
+def _measured(damage: str, name: str) -> str:
+    return json.dumps(_measure(damage, name))

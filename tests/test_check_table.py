@@ -9,7 +9,18 @@ import os
 
 import numpy as np
 import pytest
-from builders import clip_features, concept, ctx, face, hx, overlay_features, record, text_region, unit
+from builders import (
+    clip_features,
+    concept,
+    ctx,
+    face,
+    hx,
+    measured_quality,
+    overlay_features,
+    record,
+    text_region,
+    unit,
+)
 
 from curate.checks import (
     ai_generated,
@@ -177,33 +188,41 @@ CASES = [
         lambda: ctx("style"),
         ["RES001"],
     ),
-    # Upscaled.
+    # Upscaled: judged by a learned model over the whole spectrum, so the cases carry what the extractor
+    # measured on a real photo (builders.measured_quality), not hand-written numbers.
     (
         "UPS001 doc FAIL 512 enlarged to 1024",
         upscaled.check,
-        lambda: record(quality=q(detail_fraction=0.5, edge_sharpness=0.6)),
+        lambda: record(quality=measured_quality("enlarged 2×")),
         ctx,
         ["UPS001"],
     ),
     (
         "UPS002 doc FAIL 2048 holding 1000",
         upscaled.check,
-        lambda: record(w=2048, h=2048, quality=q(detail_fraction=0.5, edge_sharpness=0.6)),
+        lambda: record(w=2048, h=2048, quality=measured_quality("enlarged 2×")),
         ctx,
         ["UPS002"],
     ),
-    ("UPS002 doc PASS native photo", upscaled.check, lambda: record(quality=q()), ctx, []),
     (
-        "UPS001 a photo soft by nature keeps sharp edges: not called enlarged",
+        "UPS002 enlarged by its spectrum's shape, but no end of real detail measured: said, without a size",
         upscaled.check,
-        lambda: record(quality=q(detail_fraction=0.42, edge_sharpness=0.82)),
+        lambda: record(quality={**measured_quality("enlarged 3×"), "detail_fraction": 1.0}),
+        ctx,
+        ["UPS002"],
+    ),
+    ("UPS002 doc PASS native photo", upscaled.check, lambda: record(quality=measured_quality()), ctx, []),
+    (
+        "UPS001 a sharp subject on a defocused background is not called enlarged",
+        upscaled.check,
+        lambda: record(quality=measured_quality("shallow depth of field")),
         ctx,
         [],
     ),
     (
         "UPS flat-colour art is not measured",
         upscaled.check,
-        lambda: record(quality=q(detail_fraction=0.4, flat_fraction=0.8)),
+        lambda: record(quality=measured_quality("flat art")),
         ctx,
         [],
     ),

@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from curate.derive import upscale_model
 from curate.model import ImageRecord
 from curate.thresholds import Thresholds
 
@@ -32,15 +33,10 @@ def training_scale(rec: ImageRecord) -> float:
 
 
 def is_upscaled(q: Mapping[str, Any], cfg: Thresholds) -> bool:
-    """Real detail ends at or below [upscaled] max_detail_fraction of the file's size, and its strongest edges
-    are soft at the file's own size (under [upscaled] max_edge_sharpness; a photo that is merely soft by nature
-    keeps sharp edges where it has any) — UPS001/UPS002's test."""
-    edges = q.get("edge_sharpness")
-    return (
-        q.get("detail_fraction") is not None
-        and q["detail_fraction"] <= cfg.upscaled.max_detail_fraction
-        and (edges is None or edges < cfg.upscaled.max_edge_sharpness)
-    )
+    """The enlargement model (curate/derive/upscale_model.py) says so with at least [upscaled] min_probability
+    (UPS001/UPS002's test)."""
+    p = upscale_model.probability(q)
+    return p is not None and p >= cfg.upscaled.min_probability
 
 
 def is_low_jpeg_quality(q: Mapping[str, Any], cfg: Thresholds) -> bool:

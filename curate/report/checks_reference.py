@@ -114,6 +114,7 @@ def _derive_modules(module: str) -> list[str]:
     mod = importlib.import_module(module)
     names = {getattr(v, "__module__", "") for v in vars(mod).values()}
     names |= {type(v).__module__ for v in vars(mod).values()}
+    names |= {v.__name__ for v in vars(mod).values() if inspect.ismodule(v)}  # `from curate.derive import x`
     source = inspect.getsource(mod)
     if "ctx.signals(" in source:
         names.add("curate.derive.rights")

@@ -1,0 +1,237 @@
+"""Train the enlargement model (curate/derive/upscale_model.py) on the tuning half of the photo corpus; write it to
+curate/data/upscaled_model.json with its recipe, data and figures (issue 19).
+
+    pip install -e '.[bench]'
+    python bench/train_upscaled.py            # cases and features cached: ~3 min once eval_quality.py has run
+
+Data: the cases of bench/eval_quality.py (bench/photo_corpus.py's pictures, each damaged once per case of
+bench/quality_cases.py CORPUS_CASES, enlargements by bicubic resampling), plus the same pictures enlarged by other
+resamplers — Lanczos, bilinear, and bicubic from a box-reduced original — at 1.5×, 2×, 2.5×, 3× and 4× (JPEG q95),
+so the model does not learn one kernel's signature. Features are the real extractor's (the `curate audit` CLI
+fills the bench's feature cache; nothing else computes them).
+Labels: enlarged 2–4× (any resampler) = 1; every case that is not enlarged or blurred = 0 (untouched, camera
+JPEGs, only downscaled, depth of field, fog, night, grain, noise, JPEG damage, digital art). 1.5× enlargements
+and blurred photos are left out of training (a 1.5× enlargement is barely one; a blurred photo is soft, which
+BLR001 reports — whether it is also called enlarged is not the model's to learn).
+Model: scikit-learn HistGradientBoostingClassifier, depth-2 trees, 100 rounds, learning rate 0.05, L2 10, seed 0.
+Threshold ([upscaled] min_probability in rules/checks.toml) chosen on **tuning only**, from out-of-fold
+probabilities (5 folds grouped by source photo: an in-sample score overrates how well the model knows photos
+it was fitted on) by the rule the other quality thresholds used — recall at 2–4× minus twice the worst
+false-positive rate above 5 %. The validation half is only reported (printed, and written to the model card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import eval_quality  # noqa: E402
+import photo_corpus  # noqa: E402
+from PIL import Image  # noqa: E402
+from quality_cases import encode  # noqa: E402
+
+from curate.cache import FeatureCache  # noqa: E402
+from curate.derive import upscale_model  # noqa: E402
+from curate.extract import versions  # noqa: E402
+
+PARAMS = {"max_iter": 100, "learning_rate": 0.05, "max_depth": 2, "l2_regularization": 10.0, "random_state": 0}
+FOLDS = 5
+TARGET = ("upscaled 2×", "upscaled 3×", "upscaled 4×")  # the issue's target strengths (bicubic, as eval_quality)
+RESAMPLERS = ("lanczos", "bilinear", "bicubic from box")
+FACTORS = (1.5, 2, 2.5, 3, 4)
+
+
+def enlarged(im: Image.Image, k: float, how: str) -> Image.Image:
+    w, h = im.size
+    small = (max(8, round(w / k)), max(8, round(h / k)))
+    if how == "bicubic from box":
+        return im.resize(small, Image.Resampling.BOX).resize((w, h), Image.Resampling.BICUBIC)
+    kernel = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.BILINEAR}[how]
+    return im.resize(small, Image.Resampling.LANCZOS).resize((w, h), kernel)
+
+
+def _resampled(args: tuple) -> dict[str, dict]:
+    pic, folder = args
+    out = {}
+    for how in RESAMPLERS:
+        for k in FACTORS:
+            data, ext = encode(enlarged(pic.image, k, how), "jpeg95")
+            name = f"r_{how.replace(' ', '-')}_{k}_{pic.name}{ext}"
+            (folder / pic.split / name).write_bytes(data)
+            out[name] = {"split": pic.split, "case": f"upscaled {k}× {how}", "source": pic.source}
+    return out
+
+
+def resampled_cases() -> tuple[Path, dict[str, dict]]:
+    """The corpus's photos enlarged by the other resamplers (kept between runs, like eval_quality's cases)."""
+    return eval_quality.cached_cases("resampled", [RESAMPLERS, FACTORS], photo_corpus.pictures(("photo",)), _resampled)
+
+
+def quality_features(folder: Path, labels: dict[str, dict]) -> list[dict]:
+    """Each labelled case with the `quality` features the real CLI computed (through the bench's feature cache)."""
+    cache_dir = photo_corpus.cache_dir() / "feature-cache"
+    for split in ("tuning", "validation"):
+        cmd = [sys.executable, "-m", "curate", "audit", str(folder / split), "--select", "upscaled", "-q"]
+        cmd += ["--cache-dir", str(cache_dir), "--json", "/dev/null", "--fail-on", "never"]
+        subprocess.run(cmd, check=True)
+    shas = {
+        name: hashlib.sha256((folder / lab["split"] / name).read_bytes()).hexdigest() for name, lab in labels.items()
+    }
+    cache = FeatureCache(cache_dir)
+    try:
+        found = cache.get_many(list(shas.values()), versions(["quality"]))
+    finally:
+        cache.close()
+    rows = []
+    for name, lab in labels.items():
+        q = found.get(shas[name], {}).get("quality")
+        x = upscale_model.features(q) if q else None
+        if x is not None:
+            rows.append({**lab, "name": name, "x": x})
+    return rows
+
+
+def label(case: str) -> bool | None:
+    """1 enlarged 2–4×, 0 not enlarged, None left out of training (1.5×, blurred)."""
+    if case.startswith("upscaled"):
+        return None if case.startswith("upscaled 1.5×") else True
+    if case.startswith("blur"):
+        return None
+    return False
+
+
+def negatives() -> list[str]:
+    return eval_quality.NEGATIVES
+
+
+def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
+    """The threshold (0.05 steps) with the best recall at TARGET minus twice the worst negative above 5 %."""
+    best: tuple[float, float, dict] | None = None
+    for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        fig = figures(prob, cases, float(t))
+        score = fig["recall"] - 2 * max(0.0, fig["worst_false_positives"] - 0.05)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, float(t), fig)
+    assert best is not None
+    return best[1], best[2]
+
+
+def figures(prob: np.ndarray, cases: np.ndarray, t: float) -> dict:
+    hits = np.concatenate([prob[cases == c] >= t for c in TARGET])
+    fps = {n: float((prob[cases == n] >= t).mean()) for n in negatives() if (cases == n).any()}
+    worst = max(fps.items(), key=lambda kv: kv[1])
+    per_case = {c: round(float((prob[cases == c] >= t).mean()), 3) for c in sorted(set(cases)) if c.startswith("up")}
+    return {
+        "threshold": t,
+        "recall": round(float(hits.mean()), 3),
+        "worst_false_positives": round(worst[1], 3),
+        "worst_case": worst[0],
+        "false_positives": {k: round(v, 3) for k, v in fps.items()},
+        "recall_per_case": per_case,
+    }
+
+
+def export(model, n_features: int) -> dict:
+    """The fitted ensemble as plain lists (curate/derive/upscale_model.Model reads them)."""
+    trees = []
+    for (predictor,) in model._predictors:  # one tree per round (binary: one per round)
+        rows = []
+        for node in predictor.nodes:
+            rows.append(
+                [
+                    int(node["feature_idx"]),
+                    float(node["num_threshold"]),
+                    int(node["left"]),
+                    int(node["right"]),
+                    float(node["value"]),
+                    int(node["is_leaf"]),
+                    int(node["missing_go_to_left"]),
+                ]
+            )
+        trees.append(rows)
+    assert model.n_features_in_ == n_features
+    return {"baseline": float(np.ravel(model._baseline_prediction)[0]), "trees": trees}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "curate" / "data" / upscale_model.MODEL_FILE)
+    args = ap.parse_args()
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import GroupKFold
+
+    rows = []
+    for folder, labels in (eval_quality.build_corpus_cases(), resampled_cases()):
+        rows += quality_features(folder, labels)
+    data = {}
+    for split in ("tuning", "validation"):
+        mine = [r for r in rows if r["split"] == split]
+        data[split] = {
+            "x": np.array([r["x"] for r in mine]),
+            "case": np.array([r["case"] for r in mine]),
+            "source": np.array([r["source"] for r in mine]),
+            "y": [label(r["case"]) for r in mine],
+        }
+    tun = data["tuning"]
+    train = np.array([y is not None for y in tun["y"]])
+    y = np.array([bool(v) for v in tun["y"]])
+    oof = np.zeros(len(y))
+    for fit_idx, test_idx in GroupKFold(n_splits=FOLDS).split(tun["x"], y, tun["source"]):
+        fit_idx = fit_idx[train[fit_idx]]
+        m = HistGradientBoostingClassifier(**PARAMS).fit(tun["x"][fit_idx], y[fit_idx])
+        oof[test_idx] = m.predict_proba(tun["x"][test_idx])[:, 1]
+    threshold, tuning_fig = choose(oof, tun["case"])
+    model = HistGradientBoostingClassifier(**PARAMS).fit(tun["x"][train], y[train])
+    spec = {"features": upscale_model.FEATURES, **export(model, tun["x"].shape[1])}
+    mine = upscale_model.Model(spec)  # the plain-Python evaluation must give scikit-learn's probabilities
+    val = data["validation"]
+    ours = np.array([mine.probability(list(x)) for x in val["x"]])
+    theirs = model.predict_proba(val["x"])[:, 1]
+    assert np.abs(ours - theirs).max() < 1e-9, np.abs(ours - theirs).max()
+    validation_fig = figures(ours, val["case"], threshold)
+    sources = {s: len(set(data[s]["source"])) for s in data}
+    card = {
+        **spec,
+        "recipe": {
+            "script": "bench/train_upscaled.py",
+            "estimator": f"sklearn {sklearn.__version__} HistGradientBoostingClassifier",
+            "params": PARAMS,
+            "threshold_rule": "out-of-fold (5 folds grouped by source photo) on tuning: recall at 2-4x minus twice "
+            "the worst false-positive rate above 5 %",
+        },
+        "data": {
+            "corpus": "bench/photo_corpus.py (Debian wallpaper packages and wheel sample photos; licences in its "
+            "manifest)",
+            "tuning_sources": sources["tuning"],
+            "tuning_cases": int(train.sum()),
+            "validation_sources": sources["validation"],
+            "resamplers": ["bicubic", *RESAMPLERS],
+        },
+        "chosen_threshold": threshold,
+        "figures": {"tuning_out_of_fold": tuning_fig, "validation": validation_fig},
+    }
+    args.out.write_text(json.dumps(card, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"model: {args.out} ({len(spec['trees'])} trees); threshold {threshold} (tuning, out of fold)")
+    for name, fig in (("tuning (out of fold)", tuning_fig), ("validation", validation_fig)):
+        print(
+            f"\n{name}: recall at 2–4× {fig['recall']:.3f}, worst false positives {fig['worst_false_positives']:.3f}"
+            f" ({fig['worst_case']})"
+        )
+        for case, share in fig["recall_per_case"].items():
+            print(f"  {case:34} {share:.2f}")
+        print("  false positives: " + ", ".join(f"{k} {v:.2f}" for k, v in fig["false_positives"].items()))
+
+
+if __name__ == "__main__":
+    main()
