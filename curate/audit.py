@@ -235,10 +235,10 @@ def _keep_memos(ctx: Context, cache: FeatureCache, dataset: str, on_notice: Call
     """Store what this audit's derivations carry to the next audit of the folder."""
     said = cache.notice
     try:
+        memos = ctx.new_memos()
         for d in derivation_order(CHECKS):
-            memo = getattr(ctx._derived.get(d.name), "memo", None) if d.memo is not None else None
-            if memo is not None:
-                cache.put_memo(dataset, _memo_name(d), memo.to_bytes())
+            if d.memo is not None and d.name in memos:
+                cache.put_memo(dataset, _memo_name(d), memos[d.name].to_bytes())
     finally:
         cache.close()
     if cache.notice and cache.notice != said and on_notice:

@@ -282,6 +282,10 @@ class Context:
             )
         return self._derived[d.name]
 
+    def new_memos(self) -> dict[str, Any]:
+        """What this audit's derivations carry to the next audit of the folder (Derivation.memo), by name."""
+        return {name: m for name, result in self._derived.items() if (m := getattr(result, "memo", None)) is not None}
+
     def signals(self, rec: ImageRecord) -> Any:
         """The image's rights signals (curate/derive/rights.py), computed once per audit."""
         if rec.path not in self._signals:
