@@ -201,11 +201,19 @@ def objects() -> list[tuple[str, str]]:
     return out
 
 
+def photos_release() -> int:
+    """Which release of bench/photo_corpus.py the backgrounds come from: 1, what the shipped detector was trained
+    on, unless $CURATE_MARK_PHOTOS_RELEASE names another (docs/benchmarks.md: trained on release 2 as well)."""
+    return int(os.environ.get("CURATE_MARK_PHOTOS_RELEASE", "1"))
+
+
 @lru_cache(maxsize=1)
 def backgrounds() -> dict[str, list[tuple[str, str, Path]]]:
     """split -> [(name, kind, cached file)] of photo_corpus's pictures, saved once at quality 97 (loading the
-    wallpapers is slow). The photos of bench/photos.py are left out: they are bench/eval_marks.py's."""
-    root = cache_dir() / "backgrounds"
+    wallpapers is slow). The photos of bench/photos.py are left out: they are bench/eval_marks.py's. The corpus's
+    first release unless $CURATE_MARK_PHOTOS_RELEASE says otherwise (photos_release())."""
+    release = photos_release()
+    root = cache_dir() / ("backgrounds" if release == 1 else f"backgrounds-r{release}")
     index = root / "index.json"
     if not index.exists():
         import sys
@@ -215,7 +223,7 @@ def backgrounds() -> dict[str, list[tuple[str, str, Path]]]:
 
         root.mkdir(parents=True, exist_ok=True)
         rows = []
-        for p in pictures(release=1):  # what the shipped detector was trained on (photo_corpus.RELEASE_2)
+        for p in pictures(release=release):
             if p.source.startswith("wheel/"):
                 continue
             path = root / f"{p.name}.jpg"

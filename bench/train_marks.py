@@ -2,6 +2,8 @@
 
     pip install -e '.[bench]' cairosvg onnx       # torch comes with the [clip] extra
     python bench/train_marks.py                   # data (cached), training, export, figures: ~1 h on 2 cores
+    CURATE_MARK_PHOTOS_RELEASE=2 python bench/train_marks.py --out DIR   # backgrounds from the photo corpus's
+                                                  # second release (bench/mark_assets.photos_release)
 
 Steps (each cached in $CURATE_MARK_WORK, default ~/.cache/curate/mark-work, keyed by the recipe):
   1. data: `bench/mark_data.py` draws TRAIN_N pictures from the tuning split's ingredients (seeds 0…), TUNE_N more
@@ -30,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import mark_assets  # noqa: E402
 import mark_data  # noqa: E402
 
 from curate.extract.overlay import CARD_FILE, GRID, INPUT, MODEL_FILE  # noqa: E402
@@ -49,7 +52,8 @@ def work_dir() -> Path:
 
 
 def _data_key() -> str:
-    return f"v{mark_data.DATA_VERSION}"
+    release = mark_assets.photos_release()  # backgrounds from another corpus release: other data
+    return f"v{mark_data.DATA_VERSION}" + (f"-photos{release}" if release != 1 else "")
 
 
 def _one(args: tuple[str, int, str | None]):
