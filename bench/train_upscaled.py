@@ -110,10 +110,6 @@ def label(case: str) -> bool | None:
     return False
 
 
-def negatives() -> list[str]:
-    return eval_quality.NEGATIVES
-
-
 def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
     """The threshold (0.05 steps) with the best recall at TARGET minus twice the worst negative above 5 %."""
     best: tuple[float, float, dict] | None = None
@@ -128,7 +124,7 @@ def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
 
 def figures(prob: np.ndarray, cases: np.ndarray, t: float) -> dict:
     hits = np.concatenate([prob[cases == c] >= t for c in TARGET])
-    fps = {n: float((prob[cases == n] >= t).mean()) for n in negatives() if (cases == n).any()}
+    fps = {n: float((prob[cases == n] >= t).mean()) for n in eval_quality.NEGATIVES if (cases == n).any()}
     worst = max(fps.items(), key=lambda kv: kv[1])
     per_case = {c: round(float((prob[cases == c] >= t).mean()), 3) for c in sorted(set(cases)) if c.startswith("up")}
     return {

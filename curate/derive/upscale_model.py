@@ -21,11 +21,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from curate.extract.quality import FIT_BAND, SPECTRUM_BINS, STEEP_FIT_BAND, STEEP_SLOPE
+
 MODEL_FILE = "upscaled_model.json"
 FEATURES = "upscale-features/1"  # the feature vector below; the model file names the one it was trained on
-BINS = 32  # spectrum_profile's radial bins over 0..0.5 cycles/px (curate/extract/quality.py)
-_CENTRES = [(i + 0.5) * 0.5 / BINS for i in range(BINS)]
-STEEP_SLOPE = -4.0  # as spectrum_profile: a fit steeper than any natural photo is redone lower down
+# The spectrum's bins and the power-law fit are spectrum_profile's (curate/extract/quality.py), refitted here in
+# plain Python on the cached profile (a NumPy fit per picture would cost more than the trees).
+_CENTRES = [(i + 0.5) * 0.5 / SPECTRUM_BINS for i in range(SPECTRUM_BINS)]
 
 
 def _fit(p: list[float], lo: float, hi: float) -> tuple[float, float] | None:
@@ -48,14 +50,14 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
     detail_fraction, edge_sharpness, reference_edge_sharpness, log(1 + edge_strength), noise_sigma,
     flat_fraction, noise_whiteness, chroma_noise_sigma, reference_detail_fraction."""
     prof = q.get("spectrum")
-    if not isinstance(prof, list) or len(prof) != BINS:
+    if not isinstance(prof, list) or len(prof) != SPECTRUM_BINS:
         return None
     p = [float(v) if isinstance(v, (int, float)) else math.nan for v in prof]
-    line = _fit(p, 0.04, 0.15)
+    line = _fit(p, *FIT_BAND)
     if line is None:
         return None
     if line[0] < STEEP_SLOPE:
-        line = _fit(p, 0.02, 0.09) or line
+        line = _fit(p, *STEEP_FIT_BAND) or line
     slope, icept = line
     shortfall = [(v - (icept + slope * math.log10(c))) if math.isfinite(v) else 0.0 for c, v in zip(_CENTRES, p)]
     finite = [v if math.isfinite(v) else 0.0 for v in p]

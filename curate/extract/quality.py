@@ -269,8 +269,11 @@ _FX = np.fft.rfftfreq(TILE)[None, :]
 _RADIUS = np.sqrt(_FY**2 + _FX**2)
 # JPEG's 8×8 grid puts spectral peaks at multiples of 1/8 cycle/px on and off the axes: left out.
 _GRID = (np.abs(_FY * 8 - np.round(_FY * 8)) < 1e-9) & (np.abs(_FX * 8 - np.round(_FX * 8)) < 1e-9)
-_BINS = np.linspace(0.0, 0.5, 33)
-STEEP_SLOPE = -4.0
+SPECTRUM_BINS = 32  # radial bins of the profile over 0..0.5 cycles/px
+_BINS = np.linspace(0.0, 0.5, SPECTRUM_BINS + 1)
+FIT_BAND = (0.04, 0.15)  # cycles/px where the power law of coarse detail is fitted
+STEEP_SLOPE = -4.0  # a fit steeper than this is redone in STEEP_FIT_BAND (see spectrum_profile)
+STEEP_FIT_BAND = (0.02, 0.09)
 
 
 def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None]:
@@ -291,14 +294,14 @@ def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None]:
         prof.append(float(np.log10(power[sel].mean() + 1e-6)) if sel.any() else float("nan"))
     centres = (_BINS[:-1] + _BINS[1:]) / 2
     p = np.array(prof)
-    fit = (centres >= 0.04) & (centres <= 0.15) & np.isfinite(p)
+    fit = (centres >= FIT_BAND[0]) & (centres <= FIT_BAND[1]) & np.isfinite(p)
     if fit.sum() < 3:
         return prof, None
     slope, icept = np.polyfit(np.log10(centres[fit]), p[fit], 1)
     if slope < STEEP_SLOPE:
         # Steeper than any natural photo (clean ≥ −3.3, shallow depth of field ≥ −3.7 in the evaluation):
         # heavy blur or a large upscale already darkens the fitting band, so fit lower down.
-        low = (centres >= 0.02) & (centres <= 0.09) & np.isfinite(p)
+        low = (centres >= STEEP_FIT_BAND[0]) & (centres <= STEEP_FIT_BAND[1]) & np.isfinite(p)
         slope, icept = np.polyfit(np.log10(centres[low]), p[low], 1)
     expected = icept + slope * np.log10(centres)
     deficit = p - expected  # log10 ratio measured / extrapolated
