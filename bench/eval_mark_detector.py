@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import mark_assets  # noqa: E402
 import mark_data  # noqa: E402
 import train_marks  # noqa: E402
 
@@ -100,7 +101,9 @@ def end_to_end(per_kind: int, jobs: int) -> None:
             _jobs.extend((split, base + k_i * 10_000 + j, kind) for j in range(per_kind))
     from curate.extract import overlay
 
-    cached = train_marks.work_dir() / f"end-to-end-{overlay.card().get('version')}-{per_kind}.pkl"
+    release = mark_assets.photos_release()  # pictures drawn on another corpus release's photographs: other results
+    suffix = f"-photos{release}" if release != 1 else ""
+    cached = train_marks.work_dir() / f"end-to-end-{overlay.card().get('version')}{suffix}-{per_kind}.pkl"
     if cached.exists():
         results = pickle.loads(cached.read_bytes())
     else:
