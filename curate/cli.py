@@ -267,24 +267,27 @@ def audit(
         clip=clip,
         require_clip=require_clip,
     )
-    result = _run(opts)
-    err = _console(stderr=True)
-    code = exit_code(result.findings, fail_on)
-    if json_out is not None or html_out is not None or jsonl_out is not None:
-        report = json_report.build(result, code)  # once, for every format asked for
-        if json_out is not None:
-            _write_report(json_out, "the JSON report", lambda f: json_report.write(report, f))
-        if jsonl_out is not None:
-            _write_report(
-                str(jsonl_out), "the JSON Lines report", lambda f: f.writelines(json_report.jsonl_lines(report))
-            )
-        if html_out is not None:
-            _write_html(report, path, html_out)
-    if max_listed < 0:
-        _fail("--max-listed must be 0 (no limit) or a positive number")
-    if not quiet:
-        out = err if json_out == "-" else _console()
-        console_report.render(result, out, fail_on, code, max_listed)
+    from curate.audit import fewer_collections
+
+    with fewer_collections():
+        result = _run(opts)
+        err = _console(stderr=True)
+        code = exit_code(result.findings, fail_on)
+        if json_out is not None or html_out is not None or jsonl_out is not None:
+            report = json_report.build(result, code)  # once, for every format asked for
+            if json_out is not None:
+                _write_report(json_out, "the JSON report", lambda f: json_report.write(report, f))
+            if jsonl_out is not None:
+                _write_report(
+                    str(jsonl_out), "the JSON Lines report", lambda f: f.writelines(json_report.jsonl_lines(report))
+                )
+            if html_out is not None:
+                _write_html(report, path, html_out)
+        if max_listed < 0:
+            _fail("--max-listed must be 0 (no limit) or a positive number")
+        if not quiet:
+            out = err if json_out == "-" else _console()
+            console_report.render(result, out, fail_on, code, max_listed)
     raise typer.Exit(code)
 
 

@@ -55,10 +55,19 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """The whole content of a regular file of at most `max_bytes` bytes (TooLarge beyond, whatever its stat
     said: a file may grow while it is read)."""
     fd, st = open_regular(path)
-    with os.fdopen(fd, "rb") as f:
+    chunks, n = [], 0
+    try:
         if st.st_size > max_bytes:
             raise TooLarge(errno.EFBIG, f"{st.st_size} bytes, over the {max_bytes}-byte limit")
-        data = f.read(max_bytes + 1)
+        while n <= max_bytes:  # os.read, not a file object: a scan reads one caption per image
+            chunk = os.read(fd, max_bytes + 1 - n)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            n += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise TooLarge(errno.EFBIG, f"more than the {max_bytes}-byte limit")
     return data

@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from curate.files import NotRegularFile, TooLarge, read_bounded
 from curate.kohya import (
@@ -127,7 +127,7 @@ def _walk(root: Path, skipped: list[tuple[str, str]], outside: list[tuple[str, s
         stack.extend(reversed(subdirs))
 
 
-def _read_caption(path: Path, max_bytes: int) -> tuple[str | None, str | None, bool]:
+def _read_caption(path: str | Path, max_bytes: int) -> tuple[str | None, str | None, bool]:
     """(text, problem, starts with a byte-order mark), as DreamBoothDataset.read_caption reads it: UTF-8, the
     BOM kept (open(..., encoding="utf-8")); an empty file or one that is not UTF-8 stops kohya's training."""
     try:
@@ -497,9 +497,11 @@ def scan_dataset(
     kohya = settings.cfg.kohya
     loaded = [*kohya.image_extensions, *kohya.plugin_image_extensions]
     loaded_exts = {*loaded, *(e.upper() for e in loaded)}  # train_util.IMAGE_EXTENSIONS: ".png" and ".PNG" only
+    under = path_joiner(root)
     for folder, files in listing:
         concept = concepts[folder]
         file_set = set(files)
+        has_sidecars = any(f.endswith(SIDECAR_SUFFIXES) for f in files) or any(n in file_set for n in FOLDER_SIDECARS)
         by_stem: dict[str, list[str]] = {}
         images = []
         for f in files:
@@ -520,9 +522,9 @@ def scan_dataset(
             stem, ext = os.path.splitext(f)
             image_stems.add(stem)
             rel = f"{folder}/{f}" if folder else f
-            abs_path = root / rel
+            abs_path = under(rel)
             try:
-                size = abs_path.stat().st_size
+                size = os.stat(abs_path).st_size
             except OSError:
                 size = 0
             why_not = reasons.get(folder, "")
@@ -546,7 +548,7 @@ def scan_dataset(
                 if want is not None:
                     read_captions.add(want)
                     cap_rel = f"{folder}/{want}" if folder else want
-                    text, problem, bom = _read_caption(root / cap_rel, max_caption)
+                    text, problem, bom = _read_caption(under(cap_rel), max_caption)
                     caption = Caption(cap_rel, text, problem, others, bom)
                 else:
                     caption = Caption(None, None, None, others)
@@ -554,11 +556,11 @@ def scan_dataset(
             scan.images.append(
                 ImageRecord(
                     rel,
-                    str(abs_path),
+                    abs_path,
                     size,
                     concept,
                     caption,
-                    sidecars=_sidecars(folder, f, stem, file_set),
+                    sidecars=_sidecars(folder, f, stem, file_set) if has_sidecars else (),
                     trained=trained,
                     not_trained=why_not,
                 )
@@ -568,6 +570,14 @@ def scan_dataset(
                 scan.orphan_captions.extend(f"{folder}/{c}" if folder else c for c in caps if c not in read_captions)
     scan.assumptions = _assumptions(scan, cfg, base_model, concepts, trainer)
     return scan
+
+
+def path_joiner(root: Path) -> Callable[[str], str]:
+    """str(root / rel) for relative POSIX paths `rel`, without building a Path: the scan joins two per image."""
+    prefix = "" if str(root) == "." else os.path.join(str(root), "")
+    if os.sep == "/":
+        return lambda rel: prefix + rel
+    return lambda rel: prefix + rel.replace("/", os.sep)  # pragma: no cover - Windows
 
 
 def _general(cfg: KohyaConfig) -> dict[str, Any]:

@@ -457,3 +457,58 @@ def test_an_audit_carries_the_pairs_to_the_next_one():
     data = first.memo.to_bytes()
     for damaged in (b"", b"junk", data[:-3], data[:20] + data[52:]):
         assert PairMemo.from_bytes(damaged) is None
+
+
+def test_each_member_is_said_closest_to_the_member_it_matches_best():
+    """_closest_members (on arrays of pairs) against its definition, looked for one member at a time: least pHash +
+    dHash distance, then pHash, the keeper before the others, then the lowest index; ties everywhere."""
+    import random
+
+    import numpy as np
+
+    from curate.derive.duplicates import _closest_members, keeper_groups
+
+    rng = random.Random(5)
+    for n in (2, 9, 40, 120):
+        pairs = {(a, b) for a in range(n) for b in range(a + 1, n) if rng.random() < 0.3} or {(0, 1)}
+        rows = sorted((a, b, rng.randrange(7), rng.randrange(3), rng.randrange(3)) for a, b in pairs)
+        neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
+        for a, b, v, p, d in rows:
+            neighbours.setdefault(a, {})[b] = neighbours.setdefault(b, {})[a] = (v, p, d)
+        rank = {k: rng.random() for k in neighbours}
+        groups = keeper_groups(neighbours, rank.__getitem__)
+        got = _closest_members(groups, n, *(np.array(col, dtype=np.int64) for col in zip(*rows)))
+        want = {}
+        for leader, members in groups:
+            group = {leader, *members}
+            for k in members:
+                near = [o for o in sorted(neighbours[k]) if o in group]
+                mine = neighbours[k]
+                best = min(near, key=lambda o: (mine[o][1] + mine[o][2], mine[o][1], o != leader))
+                want[k] = (best, *mine[best])
+        assert got == want and want
+
+
+def test_the_collector_runs_less_during_an_audit_and_as_before_after():
+    import gc
+
+    from curate.audit import fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections(50_000):
+        assert gc.get_threshold()[0] == 50_000
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("an audit that fails")
+    assert gc.get_threshold() == before
+
+
+def test_a_damaged_colour_layout_is_not_judged_and_spoils_no_other():
+    import numpy as np
+
+    from curate.derive.duplicates import colour_layouts
+
+    red = bytes([200, 30, 30] * 64).hex()
+    table = colour_layouts([red, "zz" * 192, None, red])
+    assert np.isnan(table[1]).all() and np.isnan(table[2]).all()
+    assert (table[0] == table[3]).all() and table[0, 0].tolist() == [200.0, 30.0, 30.0]

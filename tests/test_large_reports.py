@@ -104,3 +104,28 @@ def test_the_report_written_in_pieces_is_the_report_one_entry_per_line(tmp_path)
     except RuntimeError:
         pass
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_long_list_is_written_in_batches_one_entry_per_line():
+    import io
+
+    from curate.report import json_report
+
+    images = [{"path": f"{k:05d}.png", "findings": [{"code": "RES001"}] * (k % 3)} for k in range(2 * 1000 + 7)]
+    report = {"schema": "x", "images": images, "groups": [{"kind": "g", "members": ["a\udcff"]}], "summary": {}}
+    buf = io.StringIO()
+    json_report.write(report, buf)
+    text = buf.getvalue()
+    fixed = {**report, "groups": [{"kind": "g", "members": ["a\\xff"]}]}
+    assert json.loads(text) == fixed
+    lines = text.splitlines()
+    entries = [line for line in lines if line.startswith('    {"path": ')]
+    assert len(entries) == len(images) and all(json.loads(e.rstrip(",")) == i for e, i in zip(entries, images))
+
+
+def test_the_scan_joins_paths_as_pathlib_does():
+    from curate.scan import path_joiner
+
+    for root in (".", "/", "a", "a/b/", "./a", "/x/y", "a//b", ".."):
+        for rel in ("f.jpg", "sub/f.jpg", "10_x y/é.png"):
+            assert path_joiner(Path(root))(rel) == str(Path(root) / rel)

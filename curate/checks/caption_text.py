@@ -208,8 +208,9 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
                 {"trigger": word, "keep_tokens": c.keep_tokens, "keep_tokens_separator": sep or None},
             )
     tags = _tags(text, c.caption_separator)
-    repeated = sorted(t for t, k in Counter(t.lower() for t in tags if t).items() if k > 1)
-    empty = sum(1 for t in tags[:-1] if not t) + (1 if len(tags) > 1 and not tags[-1] else 0)
+    named = [t.lower() for t in tags if t]
+    repeated = [] if len(set(named)) == len(named) else sorted(t for t, k in Counter(named).items() if k > 1)
+    empty = len(tags) - len(named) if len(tags) > 1 else 0
     if repeated or (empty and len(tags) > 1):
         parts = ([f"repeated: {', '.join(repeated)}"] if repeated else []) + ([f"{empty} empty"] if empty else [])
         yield ctx.finding(CAP013, f"tag list: {'; '.join(parts)}", {"repeated": repeated, "empty_tags": empty})

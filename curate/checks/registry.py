@@ -37,7 +37,7 @@ Scope = Literal["image", "dataset"]
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\.([a-z_]+)\}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per code (rule() refuses a second): compared and hashed as itself
 class Rule:
     code: str
     name: str
@@ -253,6 +253,7 @@ class Context:
     dataset: dict[str, Any] = field(default_factory=dict)
     selection: Selection = field(default_factory=Selection)
     running: Check | None = field(default=None, repr=False)  # the check being run (its declaration is enforced)
+    image_path: str | None = field(default=None, repr=False)  # the image an image check is run on (its findings')
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)  # by name, computed before the checks
     _signals: dict[str, Any] = field(default_factory=dict, repr=False)  # rights signals by image path
     _marks: dict[str, Any] = field(default_factory=dict, repr=False)  # classified text marks by image path
@@ -341,7 +342,7 @@ class Context:
             raise UndeclaredRule(f"{self.running.module} reported {r.code} without declaring it in emits=")
         if not self.wants(r):
             return None
-        return Finding(r.code, r.category, self.severity_of(r), message, evidence or {}, path)
+        return Finding(r.code, r.category, self.severity_of(r), message, evidence or {}, path or self.image_path)
 
 
 def enabled_checks(ctx: Context) -> list[Check]:
@@ -383,14 +384,17 @@ def run_checks(
     groups: list[Group] = []
     trained = [r for r in records if r.trained and not r.concept.is_reg]
     _compute_derived(ctx, trained, checks)
+    image_checks = [c for c in checks if c.scope == "image"]
     try:
         for rec in records:
-            for check in (c for c in checks if c.scope == "image"):
+            ctx.image_path = rec.path  # ctx.finding() gives its findings this path
+            for check in image_checks:
                 if rec.trained or check.on_untrained:
                     ctx.running = check
                     for item in check.func(rec, ctx) or ():
                         if isinstance(item, Finding):
                             findings.append(item if item.path else _with_path(item, rec.path))
+        ctx.image_path = None
         for check in (c for c in checks if c.scope == "dataset"):
             ctx.running = check
             for item in _items(check.func(records if check.on_untrained else trained, ctx)):
@@ -399,7 +403,7 @@ def run_checks(
                 elif isinstance(item, Group):
                     groups.append(item)
     finally:
-        ctx.running = None
+        ctx.running = ctx.image_path = None
     return findings, groups
 
 

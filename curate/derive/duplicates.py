@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Callable, Iterator, TypeVar
@@ -296,9 +297,15 @@ V = TypeVar("V")
 def colour_layouts(hexes: list[str | None]) -> np.ndarray:
     """N × 64 × 3 cell colours from the image extractor's hex layouts (NaN where a picture has none)."""
     out = np.full((len(hexes), 64, 3), np.nan)
-    for k, h in enumerate(hexes):
-        if h and len(h) == 384:
-            out[k] = np.frombuffer(bytes.fromhex(h), dtype=np.uint8).reshape(64, 3)
+    has = [k for k, h in enumerate(hexes) if h and len(h) == 384]
+    try:  # one bytes.fromhex for the lot
+        out[has] = np.frombuffer(bytes.fromhex("".join(hexes[k] or "" for k in has)), dtype=np.uint8).reshape(-1, 64, 3)
+    except ValueError:  # a damaged layout among them: each on its own
+        for k in has:
+            try:
+                out[k] = np.frombuffer(bytes.fromhex(hexes[k] or ""), dtype=np.uint8).reshape(64, 3)
+            except ValueError:
+                pass
     return out
 
 
@@ -417,7 +424,8 @@ def _loadable(rec: ImageRecord, cfg: Thresholds) -> bool:
 
 def quality_key(rec: ImageRecord, cfg: Thresholds) -> tuple:
     """Best first: a file kohya loads, most pixels, most bytes per pixel (least compressed), captioned."""
-    area = (rec.width or 0) * (rec.height or 0)
+    image = rec.image
+    area = (image.get("width") or 0) * (image.get("height") or 0)
     return (not _loadable(rec, cfg), -area, -(rec.file_size / area if area else 0), rec.caption.text is None, rec.path)
 
 
@@ -491,21 +499,43 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
             kept[part] &= ~colours_differ_many(
                 layouts[a], layouts[b], limits.colour_min_chroma, limits.colour_max_changed_share
             )
-    neighbours: dict[int, dict[int, tuple[int, int, int]]] = {}
-    for i, j, v, p, d in zip(*(a[kept].tolist() for a in (lo, hi, view, dp, dd))):
-        neighbours.setdefault(i, {})[j] = (v, p, d)
-        neighbours.setdefault(j, {})[i] = (v, p, d)
+    pairs = [a[kept] for a in (lo, hi, view, dp, dd)]
+    neighbours: defaultdict[int, dict[int, tuple[int, int, int]]] = defaultdict(dict)
+    for i, j, v, p, d in zip(*(a.tolist() for a in pairs)):
+        neighbours[i][j] = neighbours[j][i] = (v, p, d)
     rank = {k: quality_key(hashed[k], cfg) for k in neighbours}  # once each: the groups sort by it many times
-    for leader, members in keeper_groups(neighbours, rank.__getitem__):
+    groups = keeper_groups(neighbours, rank.__getitem__)
+    closest = _closest_members(groups, len(hashed), *pairs)
+    for leader, members in groups:
         matches = []
-        group = {leader, *members}
         for k in members:
-            near = {o: d for o, d in neighbours[k].items() if o in group}
-            best = min(near, key=lambda o: (near[o][1] + near[o][2], near[o][1], o != leader))
-            closest = (hashed[best], *near[best]) if best != leader else None
-            matches.append(NearMatch(hashed[k], *neighbours[leader][k], closest=closest))
+            best = closest[k]
+            near = (hashed[best[0]], *best[1:]) if best[0] != leader else None
+            matches.append(NearMatch(hashed[k], *neighbours[leader][k], closest=near))
         out.near.append(NearGroup(hashed[leader], matches))
     return out
+
+
+def _closest_members(
+    groups: list[tuple[int, list[int]]], n: int, lo: np.ndarray, hi: np.ndarray, *attrs: np.ndarray
+) -> dict[int, tuple[int, int, int, int]]:
+    """For each member of a keeper group, the group member it matches most closely: least pHash + dHash distance,
+    then pHash, the keeper before the others, then the lowest index — {member: (closest, view, pHash, dHash)}.
+    On arrays of pairs: a crowded set has members with thousands of matches."""
+    group = np.full(n, -1, dtype=np.int64)
+    keeper = np.zeros(len(groups), dtype=np.int64)
+    for g, (leader, members) in enumerate(groups):
+        group[leader] = g
+        group[members] = g
+        keeper[g] = leader
+    src, dst = np.concatenate([lo, hi]), np.concatenate([hi, lo])  # both directions of each pair
+    view, dp, dd = (np.concatenate([a, a]) for a in attrs)
+    g = group[src]
+    mine = (g >= 0) & (g == group[dst]) & (src != keeper[np.maximum(g, 0)])  # a member, to a member of its group
+    src, dst, view, dp, dd, g = src[mine], dst[mine], view[mine], dp[mine], dd[mine], g[mine]
+    order = np.lexsort((dst, dst != keeper[g], dp, dp + dd, src))
+    first = order[np.r_[True, src[order][1:] != src[order][:-1]]] if len(order) else order
+    return {k: (o, v, p, d) for k, o, v, p, d in zip(*(a[first].tolist() for a in (src, dst, view, dp, dd)))}
 
 
 DUPLICATES = Derivation("duplicates", find_duplicates, needs=("image",), memo=PairMemo)

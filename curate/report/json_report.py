@@ -123,23 +123,30 @@ def write(report: dict[str, Any], out: IO[str]) -> None:
     for n, (key, value) in enumerate(report.items()):
         out.write(("," if n else "") + f"\n  {_compact(key)}: ")
         if key in LISTS and isinstance(value, list) and value:
-            out.write("[")
-            for k, item in enumerate(value):
-                out.write(("," if k else "") + "\n    " + _compact(item))
+            out.write("[\n    ")
+            for start in range(0, len(value), _BATCH):  # a batch of lines per write: 100,000 writes cost seconds
+                out.write((",\n    " if start else "") + ",\n    ".join(map(_compact, value[start : start + _BATCH])))
             out.write("\n  ]")
         else:
             out.write(json.dumps(_utf8(value), indent=2, ensure_ascii=False).replace("\n", "\n  "))
     out.write("\n}\n")
 
 
+_BATCH = 1000
+# One encoder each: json.dumps with options builds a new encoder on every call.
+_ENCODERS = {seps: json.JSONEncoder(ensure_ascii=False, separators=seps).encode for seps in ((", ", ": "), (",", ":"))}
+
+
 def _compact(value: Any, separators: tuple[str, str] = (", ", ": ")) -> str:
     """One line of JSON; strings that cannot be written as UTF-8 (file-name bytes) escaped as `\\xNN`, which is
     rare: the whole value is walked only then."""
-    text = json.dumps(value, ensure_ascii=False, separators=separators)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(_utf8(value), ensure_ascii=False, separators=separators)
+    encode = _ENCODERS[separators]
+    text = encode(value)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = encode(_utf8(value))
     return text
 
 
