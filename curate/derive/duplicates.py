@@ -517,11 +517,19 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
 
 
 def _closest_members(
-    groups: list[tuple[int, list[int]]], n: int, lo: np.ndarray, hi: np.ndarray, *attrs: np.ndarray
+    groups: list[tuple[int, list[int]]],
+    n: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    view: np.ndarray,
+    dp: np.ndarray,
+    dd: np.ndarray,
 ) -> dict[int, tuple[int, int, int, int]]:
     """For each member of a keeper group, the group member it matches most closely: least pHash + dHash distance,
     then pHash, the keeper before the others, then the lowest index — {member: (closest, view, pHash, dHash)}.
     On arrays of pairs: a crowded set has members with thousands of matches."""
+    if not groups:
+        return {}
     group = np.full(n, -1, dtype=np.int64)
     keeper = np.zeros(len(groups), dtype=np.int64)
     for g, (leader, members) in enumerate(groups):
@@ -529,7 +537,7 @@ def _closest_members(
         group[members] = g
         keeper[g] = leader
     src, dst = np.concatenate([lo, hi]), np.concatenate([hi, lo])  # both directions of each pair
-    view, dp, dd = (np.concatenate([a, a]) for a in attrs)
+    view, dp, dd = np.concatenate([view, view]), np.concatenate([dp, dp]), np.concatenate([dd, dd])
     g = group[src]
     mine = (g >= 0) & (g == group[dst]) & (src != keeper[np.maximum(g, 0)])  # a member, to a member of its group
     src, dst, view, dp, dd, g = src[mine], dst[mine], view[mine], dp[mine], dd[mine], g[mine]
