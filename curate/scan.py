@@ -350,10 +350,10 @@ def scan_dataset(
     if caption_extension_given:
         known_caption_exts.add(caption_extension_given.lower())
     caption_counts: Counter[str] = Counter()
-    for _folder, files in listing:
-        stems = {os.path.splitext(f)[0] for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
-        for f in files:
-            stem, ext = os.path.splitext(f)
+    split = {folder: [(f, *os.path.splitext(f)) for f in files] for folder, files in listing}  # (name, stem, ext)
+    for entries in split.values():
+        stems = {stem for _, stem, ext in entries if ext.lower() in IMAGE_EXTENSIONS}
+        for _, stem, ext in entries:
             if ext.lower() in known_caption_exts and stem in stems:
                 caption_counts[ext] += 1
     config_sets_ext = cfg is not None and cfg.sets("caption_extension")
@@ -504,10 +504,9 @@ def scan_dataset(
         has_sidecars = any(f.endswith(SIDECAR_SUFFIXES) for f in files) or any(n in file_set for n in FOLDER_SIDECARS)
         by_stem: dict[str, list[str]] = {}
         images = []
-        for f in files:
-            stem, ext = os.path.splitext(f)
+        for f, stem, ext in split[folder]:
             if ext.lower() in IMAGE_EXTENSIONS:
-                images.append(f)
+                images.append((f, stem, ext))
             elif ext.lower() in known_caption_exts:
                 by_stem.setdefault(stem, []).append(f)
         if reasons.get(folder, "").startswith("outside "):
@@ -518,8 +517,7 @@ def scan_dataset(
         image_stems = set()
         read_captions: set[str] = set()
         metadata = ft_captions.get(folder)
-        for f in images:
-            stem, ext = os.path.splitext(f)
+        for f, stem, ext in images:
             image_stems.add(stem)
             rel = f"{folder}/{f}" if folder else f
             abs_path = under(rel)

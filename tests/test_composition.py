@@ -372,3 +372,30 @@ def test_a_cluster_the_captions_never_name_is_said_with_the_words_to_add():
     named = record(cap=Caption("a.txt", "hanako woman, red dress, smiling"))
     unnamed = record(cap=Caption("a.txt", "hanako woman, smiling"))
     assert mentions(named, ["red", "dress"]) and not mentions(unnamed, ["red", "dress"])
+
+
+def test_a_large_cluster_and_a_large_set_stay_in_bounded_memory(monkeypatch):
+    """Rows that all match each other: the clusters are found without a candidates × candidates matrix, and
+    near_pairs takes fewer rows per block when N × block would pass COSINES_AT_ONCE — the same answers."""
+    from curate.derive import embeddings
+    from curate.derive.embeddings import near_pairs
+
+    rng = np.random.default_rng(7)
+    v = _unit(np.ones(8) + rng.normal(scale=0.05, size=(400, 8))).astype(np.float32)
+    v[::50] = _unit(rng.normal(size=(8, 8)))  # a few that are not alike
+    order = list(range(len(v)))
+    shapes: list[tuple[int, ...]] = []
+    real_matmul = np.ndarray.__matmul__
+
+    class Watched(np.ndarray):
+        def __matmul__(self, other):
+            out = real_matmul(np.asarray(self), np.asarray(other))
+            shapes.append(np.shape(out))
+            return out
+
+    got = complete_linkage(v.view(Watched), 0.9, order)
+    assert got == _all_pairs_linkage(v, 0.9, order) and max(len(c) for c in got) > 300
+    assert all(len(s) <= 1 for s in shapes)  # cosines with one row at a time, never a 2-D block of candidates
+    want = near_pairs(v, 0.9)
+    monkeypatch.setattr(embeddings, "COSINES_AT_ONCE", 1000)  # 2 rows per block at N = 400
+    assert near_pairs(v, 0.9) == want

@@ -41,8 +41,9 @@ def complete_linkage(vectors: np.ndarray, min_cosine: float, order: Sequence[int
     """Clusters (lists of row indices, each in joining order) where every pair has cosine ≥ min_cosine.
     Rows are visited in `order` (default: as given); singletons are returned too.
 
-    Memory grows with N plus the square of one cluster's candidates, never N × N: each opening row's cosines
-    with the rows not yet placed are computed when it opens a cluster."""
+    Memory grows with N, never N × N nor with the square of a cluster's candidates: each opening row's cosines
+    with the rows not yet placed are computed when it opens a cluster, then each row that joins it strikes off
+    the candidates not alike with it (a set where 100,000 pictures share a background stays linear)."""
     n = len(vectors)
     order_arr = np.array(list(order) if order is not None else range(n), dtype=np.int64)
     placed = np.zeros(n, dtype=bool)
@@ -54,12 +55,17 @@ def complete_linkage(vectors: np.ndarray, min_cosine: float, order: Sequence[int
         open_rows = order_arr[~placed[order_arr]]  # in visiting order
         near = open_rows[vectors[open_rows] @ vectors[i] >= min_cosine]
         members = [i]
-        if len(near):
-            sims = vectors[near] @ vectors[near].T  # only rows that match the opening one can join
+        if len(near):  # only rows that match the opening one can join, in visiting order
+            candidates = vectors[near]
+            still = np.ones(len(near), dtype=bool)  # alike with every member chosen so far
             chosen: list[int] = []
             for k in range(len(near)):
-                if all(sims[k, c] >= min_cosine for c in chosen):
-                    chosen.append(k)
+                if not still[k]:
+                    continue
+                chosen.append(k)
+                rest = k + 1 + np.flatnonzero(still[k + 1 :])
+                if len(rest):
+                    still[rest] = candidates[rest] @ candidates[k] >= min_cosine
             members += near[chosen].tolist()
             placed[near[chosen]] = True
         clusters.append(members)
@@ -82,9 +88,14 @@ def choose_keep(members: Sequence[int], quality: Sequence[float], full: np.ndarr
     return keep
 
 
+COSINES_AT_ONCE = 1 << 24  # near_pairs' block × N cosines (64 MB as float32): fewer rows per block past 16,384
+
+
 def near_pairs(full: np.ndarray, min_cosine: float, block: int = 1024) -> list[tuple[int, int, float]]:
     """(i, j, cosine) with i < j for whole-picture embeddings at least min_cosine alike, in (i, j) order.
-    Compared a block of rows at a time (memory: block × N cosines)."""
+    Compared a block of rows at a time (memory: block × N cosines, at most COSINES_AT_ONCE: at 1,000,000
+    pictures a 1,024-row block would be 4 GB)."""
+    block = max(1, min(block, COSINES_AT_ONCE // max(len(full), 1)))
     out = []
     for start in range(0, len(full), block):
         sims = full[start : start + block] @ full[start:].T  # only j ≥ this block's first row
