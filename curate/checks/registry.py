@@ -392,8 +392,8 @@ def run_checks(
                 if rec.trained or check.on_untrained:
                     ctx.running = check
                     for item in check.func(rec, ctx) or ():
-                        if isinstance(item, Finding):
-                            findings.append(item if item.path else _with_path(item, rec.path))
+                        if isinstance(item, Finding):  # made by ctx.finding(), with this image's path
+                            findings.append(item)
         ctx.image_path = None
         for check in (c for c in checks if c.scope == "dataset"):
             ctx.running = check
@@ -440,10 +440,6 @@ def run_one(func: Callable, subject: ImageRecord | list[ImageRecord], ctx: Conte
 
 def _items(result: Iterable[Finding | Group | None] | None) -> Iterator[Finding | Group | None]:
     yield from result or ()
-
-
-def _with_path(f: Finding, path: str) -> Finding:
-    return Finding(f.code, f.category, f.severity, f.message, f.evidence, path)
 
 
 def needed_extractors(
