@@ -21,7 +21,7 @@ blurred 1 / 2 px. Share flagged BLR002 (over-smoothed) and BLR001/UPS (soft/upsc
 
     python bench/eval_quality.py [--portraits DIR]
 
-The first run fetches the corpus (~200 MB of .deb files) and writes ~1.3 GB of cases under
+The first run fetches the corpus (~0.9 GB of .deb files) and writes ~2.8 GB of cases under
 $CURATE_BENCH_PHOTOS (default ~/.cache/curate/bench-photos); later runs reuse both and the feature cache.
 A public-domain portrait set (official White House photos, US government works) ships in the
 face_recognition 1.3.0 sdist; the README's figures used it:

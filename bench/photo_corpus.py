@@ -1,6 +1,7 @@
 """A real-photo development corpus for the quality benches, fetched from licensed sources (never committed).
 
-Sources (each file's licence is read from its package's DEP-5 copyright file and written to the manifest):
+Sources (each file's licence is read from its package's DEP-5 copyright file, or from LICENCE_TEXT where that file
+is not machine-readable or does not name the file, and written to the manifest):
   * Debian `lomiri-wallpapers-16.04`, `lomiri-wallpapers-20.04` (Ubuntu Touch wallpaper contest: CC0 / CC-BY /
     CC-BY-SA 4.0 photographs), `mate-backgrounds` (nature photographs, GPL-2+), `plasma-workspace-wallpapers`
     (bookworm's, and trixie's for one more; KDE wallpapers that are photographs), trixie's `budgie-backgrounds`
@@ -9,9 +10,13 @@ Sources (each file's licence is read from its package's DEP-5 copyright file and
     `budgie-backgrounds` 4.2 (4 more CC0 photographs, JPEG XL: read with imagecodecs, in the bench extra);
   * the photographs shipped in scikit-image, scikit-learn and matplotlib (bench/photos.py: CC0, CC-BY, public
     domain);
+  * since the third release (RELEASE_3), photographs found outside the wallpaper packages through sid's
+    Contents-all index: `krank`'s 40 underwater level backgrounds (public domain), `lxqt-themes`' 11
+    photographic wallpapers (CC-BY-SA 3.0), `liblemonldap-ng-portal-perl`'s 6 Wikimedia Commons landscapes
+    (GFDL-1.3) and `palapeli-data`'s 5 puzzle photographs (public domain / GFDL);
   * hard negatives that are **digital art**, not photos: the illustrated wallpapers of `desktop-base`,
-    `gnome-backgrounds`, `sway-backgrounds`, `ukui-wallpapers`, `budgie-backgrounds` 4.2 and
-    `plasma-workspace-wallpapers` (5, 6 and sid's 6.7).
+    `gnome-backgrounds`, `sway-backgrounds`, `ukui-wallpapers`, `budgie-backgrounds` 4.2,
+    `plasma-workspace-wallpapers` (5, 6 and sid's 6.7) and `lxqt-themes`.
 
 `apt-get download` fetches the .deb files (no root needed beyond what apt-get download needs; the registry is
 Debian's) into the cache folder ($CURATE_BENCH_PHOTOS, default ~/.cache/curate/bench-photos) and extracts them
@@ -64,12 +69,37 @@ PACKAGES = {
     "plasma-workspace-wallpapers-6.7": (
         "pool/main/p/plasma-workspace-wallpapers/plasma-workspace-wallpapers_6.7.4-1_all.deb"
     ),
+    # Third release: photographs outside the wallpaper packages, found through sid's Contents-all index (every
+    # JPEG the registry ships, grouped by package): a game's backgrounds, a jigsaw's puzzles, a portal's and a
+    # desktop's wallpapers.
+    "krank": None,
+    "palapeli-data": None,
+    "liblemonldap-ng-portal-perl": None,
+    "lxqt-themes": None,
 }
 # Packages added in the corpus's second release (issue 19: 71 -> 90 source photographs, 34 -> 41 artworks).
 RELEASE_2 = {"ukui-wallpapers-20.04.4", "budgie-backgrounds-4.2", "plasma-workspace-wallpapers-6.7"}
+# Packages added in the third release (issue 19: 90 -> 152 source photographs, 41 -> 48 artworks).
+RELEASE_3 = {"krank", "palapeli-data", "liblemonldap-ng-portal-perl", "lxqt-themes"}
+RELEASES = {1: set(), 2: RELEASE_2, 3: RELEASE_2 | RELEASE_3}  # the packages each release adds to the first
+LATEST = 3
 REGISTRY = "http://deb.debian.org/debian/"
 # Copyright files that are not machine-readable (DEP-5): the licence their text gives for the files used.
-LICENCE_TEXT = {"gnome-backgrounds-3.38": "CC-BY-SA-3.0 (copyright file: 'Image Authors')"}
+# A dict gives each file's licence by name, where the package states it per file.
+LICENCE_TEXT: dict[str, str | dict[str, str]] = {
+    "gnome-backgrounds-3.38": "CC-BY-SA-3.0 (copyright file: 'Image Authors')",
+    "krank": "Public Domain (copyright file: 'images: ... Author of new images: Slava Anishenko, Public Domain')",
+    "liblemonldap-ng-portal-perl": "GFDL-1.3 or CC-BY-NC-ND-3.0, Wikimedia Commons (DEP-5: .../common/backgrounds/*)",
+    "lxqt-themes": "CC-BY-SA-3.0 (usr/share/lxqt/wallpapers/License)",
+    # Each puzzle's .desktop file (X-KDE-PluginInfo-License, -Author).
+    "palapeli-data": {
+        "castle-maintenon.jpg": "GFDL (Eric Pouhier)",
+        "cincinnati-bridge.jpg": "Public Domain (Derek Jensen)",
+        "citrus-fruits.jpg": "Public Domain (US Department of Agriculture)",
+        "european-honey-bee.jpg": "Public Domain (John Severns)",
+        "panther-chameleon-female.jpg": "GFDL (B. Navez and others)",
+    },
+}
 
 # Photographs, by package: globs under the extracted package (looked at one by one; abstract art left out).
 PHOTOS = {
@@ -125,6 +155,26 @@ PHOTOS = {
         f"usr/share/backgrounds/budgie/{n}.jxl"
         for n in ("perched-shrike", "pondering-heron", "sunning-anhinga", "the-spices-of-life")
     ],
+    # 40 underwater photographs (2000 x 1500 camera JPEGs); menu-scores1 is the same file as bonus-01.
+    "krank": ["usr/share/games/krank/levels/unera-backgrounds/*.jpg"],
+    "palapeli-data": ["usr/share/palapeli/collection/*.jpg"],
+    "liblemonldap-ng-portal-perl": ["usr/share/lemonldap-ng/portal/htdocs/static/common/backgrounds/*.jpg"],
+    "lxqt-themes": [
+        f"usr/share/lxqt/wallpapers/{n}"
+        for n in (
+            "Butterfly-Kenneth-Wimer.jpg",
+            "Valendas.png",
+            "after-the-rain.jpg",
+            "appleflower.png",
+            "beam.png",
+            "butterfly.png",
+            "cloud.png",
+            "drop.png",
+            "flowers.png",
+            "fog.jpg",
+            "this-is-not-windows.jpg",
+        )
+    ],
     "plasma-workspace-wallpapers": [
         f"usr/share/wallpapers/{n}/contents/images/*"
         for n in (
@@ -142,7 +192,8 @@ PHOTOS = {
         )
     ],
 }
-NOT_PHOTOS = {"umang_by_Abhishek_Mudgal.jpg"}  # abstract art among the 16.04 contest photos
+NOT_PHOTOS = {"umang_by_Abhishek_Mudgal.jpg", "menu-scores1.jpg"}  # abstract art among the 16.04 contest photos;
+# krank's copy of bonus-01.jpg
 
 # Digital art (hard negatives for noise, softness and upscaling): one file per wallpaper.
 ART = {
@@ -158,6 +209,19 @@ ART = {
     ],
     "plasma-workspace-wallpapers-6.7": [
         f"usr/share/wallpapers/{n}/contents/images/*" for n in ("Coast", "Nuvole", "Orionids", "Sub-Arctic")
+    ],
+    # One of each design (the others are the same design, lighter or darker, or with a logo).
+    "lxqt-themes": [
+        f"usr/share/lxqt/wallpapers/{n}.png"
+        for n in (
+            "kde-plasma",
+            "lxqt-origami-green",
+            "origami-dark",
+            "plasma_arch",
+            "simple_blue_widescreen",
+            "triangles",
+            "waves-logo",
+        )
     ],
 }
 
@@ -211,7 +275,8 @@ def fetch() -> Path:
 def licence_of(tree: Path, pkg: str, path: str) -> str:
     """The DEP-5 stanza's License whose Files pattern matches the file (last match wins, as DEP-5 says)."""
     if pkg in LICENCE_TEXT:
-        return LICENCE_TEXT[pkg]
+        text_or_files = LICENCE_TEXT[pkg]
+        return text_or_files if isinstance(text_or_files, str) else text_or_files[Path(path).name]
     docs = sorted((tree / pkg / "usr/share/doc").glob("*/copyright"))
     text = docs[0].read_text(errors="replace") if docs else ""
     found = ""
@@ -290,17 +355,18 @@ def _reduce(im: Image.Image, name: str) -> Image.Image:
     return im.resize((round(im.width * k), round(im.height * k)), Image.Resampling.LANCZOS)
 
 
-def pictures(kinds: tuple[str, ...] = ("photo", "art"), release: int = 2) -> list[Picture]:
+def pictures(kinds: tuple[str, ...] = ("photo", "art"), release: int = LATEST) -> list[Picture]:
     """The corpus's pictures. `release` 1 is the corpus before sid's packages were added (RELEASE_2): what the
-    shipped mark detector was trained on (bench/mark_assets.py keeps using it until the detector is retrained)."""
+    shipped mark detector was trained on (bench/mark_assets.py keeps using it until the detector is retrained);
+    2 adds sid's wallpapers; 3 (RELEASE_3) the photographs found outside wallpaper packages."""
     tree = fetch()
     out: list[Picture] = []
     taken: set[str] = set()
     for kind, table in (("photo", PHOTOS), ("art", ART)):
         if kind not in kinds:
             continue
-        if release < 2:
-            table = {pkg: globs for pkg, globs in table.items() if pkg not in RELEASE_2}
+        later = (RELEASE_2 | RELEASE_3) - RELEASES[release]
+        table = {pkg: globs for pkg, globs in table.items() if pkg not in later}
         for pkg, stem, path in _sources(tree, table):
             rel = str(path.relative_to(tree / pkg))
             lic = licence_of(tree, pkg, rel)
