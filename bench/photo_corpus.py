@@ -84,8 +84,9 @@ RELEASE_3 = {"krank", "palapeli-data", "liblemonldap-ng-portal-perl", "lxqt-them
 RELEASES = {1: set(), 2: RELEASE_2, 3: RELEASE_2 | RELEASE_3}  # the packages each release adds to the first
 LATEST = 3
 REGISTRY = "http://deb.debian.org/debian/"
-# Copyright files that are not machine-readable (DEP-5): the licence their text gives for the files used.
-# A dict gives each file's licence by name, where the package states it per file.
+# Packages whose copyright file is not machine-readable (DEP-5), or does not name the files used (krank, LXQt's
+# wallpapers/License, LemonLDAP's DEP-5 path differs from the installed one): the licence their text gives. A dict
+# gives each file's licence by name, where the package states it per file (Palapeli's .desktop files).
 LICENCE_TEXT: dict[str, str | dict[str, str]] = {
     "gnome-backgrounds-3.38": "CC-BY-SA-3.0 (copyright file: 'Image Authors')",
     "krank": "Public Domain (copyright file: 'images: ... Author of new images: Slava Anishenko, Public Domain')",

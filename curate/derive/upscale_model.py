@@ -4,7 +4,7 @@ Real detail ending early in the spectrum (`detail_fraction`) is what an enlargem
 nature (fog, long exposures, soft focus) lack fine detail too. The model weighs the whole shape of the spectrum
 against the power law its coarse detail follows (an enlargement's falls off a cliff at the old Nyquist frequency
 and stays low; defocus and motion fall gradually, and sensor noise keeps a floor), with edge sharpness and the
-noise measures. It is a gradient-boosted ensemble of depth-2 trees (scikit-learn's HistGradientBoosting),
+noise measures. It is a gradient-boosted ensemble of 200 depth-3 trees (scikit-learn's HistGradientBoosting),
 trained by bench/train_upscaled.py on the tuning half of bench/photo_corpus.py only (enlargements 2–4× by
 bicubic, Lanczos and bilinear resampling against untouched, camera-JPEG, downscaled, depth-of-field, fog, night,
 grainy, noisy and compressed photos and digital art); its recipe, data and figures are in
@@ -90,17 +90,24 @@ class Model:
         if spec.get("features") != FEATURES:
             raise ValueError(f"{MODEL_FILE} was trained on {spec.get('features')!r}, this code makes {FEATURES!r}")
         self.baseline = float(spec["baseline"])
-        # each tree: rows of [feature, threshold, left, right, value, is_leaf, missing_go_to_left]
-        self.trees: list[list[list[float]]] = spec["trees"]
+        # each tree: rows of [feature, threshold, left, right, value, is_leaf, missing_go_to_left], kept as typed
+        # tuples (a picture walks 200 trees: the casts are done once here, not per node visited)
+        self.trees: list[list[tuple[int, float, int, int, float, bool, bool]]] = [
+            [
+                (int(f), float(t), int(lo), int(hi), float(v), bool(leaf), bool(miss))
+                for f, t, lo, hi, v, leaf, miss in tree
+            ]
+            for tree in spec["trees"]
+        ]
 
     def log_odds(self, x: list[float]) -> float:
         total = self.baseline
         for tree in self.trees:
             node = tree[0]
             while not node[5]:
-                v = x[int(node[0])]
-                left = bool(node[6]) if math.isnan(v) else v <= node[1]
-                node = tree[int(node[2] if left else node[3])]
+                v = x[node[0]]
+                left = node[6] if v != v else v <= node[1]  # v != v: a missing value (NaN)
+                node = tree[node[2] if left else node[3]]
             total += node[4]
         return total
 
