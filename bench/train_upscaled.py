@@ -178,12 +178,23 @@ def rule_score(fig: dict) -> float:
     return fig["recall"] - 2 * max(0.0, fig["worst_false_positives"] - 0.05)
 
 
+def out_of_fold(params: dict, tun: dict, train: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
+    """Each tuning case's probability from a model fitted without its source photo's fold (trained cases only)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    oof = np.zeros(len(y))
+    for fit_idx, test_idx in folds.split(tun["x"], y, tun["source"]):
+        fit_idx = fit_idx[train[fit_idx]]
+        m = HistGradientBoostingClassifier(**params).fit(tun["x"][fit_idx], y[fit_idx])
+        oof[test_idx] = m.predict_proba(tun["x"][test_idx])[:, 1]
+    return oof
+
+
 def grid(tun: dict, train: np.ndarray, y: np.ndarray) -> None:
     """Each setting of GRID scored on tuning alone: the rule's score at the threshold it chooses out of fold, mean
     over GRID_REPEATS shuffled grouped 5-fold splits. Prints the table; PARAMS records the best."""
     import itertools
 
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import GroupKFold
 
     print("| leaf | rounds | depth | mean score | per split (threshold: recall / worst false positives) |")
@@ -192,12 +203,7 @@ def grid(tun: dict, train: np.ndarray, y: np.ndarray) -> None:
         params = {**PARAMS, **dict(zip(GRID, values))}
         scores, runs = [], []
         for rep in range(GRID_REPEATS):
-            oof = np.zeros(len(y))
-            folds = GroupKFold(n_splits=FOLDS, shuffle=True, random_state=rep)
-            for fit_idx, test_idx in folds.split(tun["x"], y, tun["source"]):
-                fit_idx = fit_idx[train[fit_idx]]
-                m = HistGradientBoostingClassifier(**params).fit(tun["x"][fit_idx], y[fit_idx])
-                oof[test_idx] = m.predict_proba(tun["x"][test_idx])[:, 1]
+            oof = out_of_fold(params, tun, train, y, GroupKFold(n_splits=FOLDS, shuffle=True, random_state=rep))
             t, fig = choose(oof, tun["case"])
             scores.append(rule_score(fig))
             runs.append(f"{t}: {fig['recall']:.3f} / {fig['worst_false_positives']:.3f}")
@@ -232,11 +238,7 @@ def main() -> None:
     if args.grid:
         grid(tun, train, y)
         return
-    oof = np.zeros(len(y))
-    for fit_idx, test_idx in GroupKFold(n_splits=FOLDS).split(tun["x"], y, tun["source"]):
-        fit_idx = fit_idx[train[fit_idx]]
-        m = HistGradientBoostingClassifier(**PARAMS).fit(tun["x"][fit_idx], y[fit_idx])
-        oof[test_idx] = m.predict_proba(tun["x"][test_idx])[:, 1]
+    oof = out_of_fold(PARAMS, tun, train, y, GroupKFold(n_splits=FOLDS))
     threshold, tuning_fig = choose(oof, tun["case"])
     model = HistGradientBoostingClassifier(**PARAMS).fit(tun["x"][train], y[train])
     spec = {"features": upscale_model.FEATURES, **export(model, tun["x"].shape[1])}
