@@ -19,6 +19,7 @@ from degrade import (  # noqa: E402,F401
     denoised_high_iso,
     flat_art,
     jpeg,
+    motion_blur,
     noise_reduced,
     scale_of,
     shallow_dof,
@@ -135,6 +136,10 @@ CORPUS_CASES: list[tuple[str, str | None, object, str]] = [
     ("JPEG q10", "compression", lambda im, s: im, "jpeg10"),
     ("JPEG q20 re-saved as PNG", "compression", lambda im, s: jpeg(im, 20), "png"),
     ("JPEG q30 re-saved as JPEG q95", "compression", lambda im, s: jpeg(im, 30), "jpeg95"),
+    # Soft by nature through motion (issue 19: "no finding on untouched photos that are merely soft by nature"),
+    # added with the corpus's third release; last, so that the earlier cases keep their file names.
+    ("panning (background motion-blurred 16 px)", None, lambda im, s: motion_blur(im, 16, "background"), "jpeg92"),
+    ("moving subject (motion-blurred 12 px)", None, lambda im, s: motion_blur(im, 12, "subject"), "jpeg92"),
 ]
 # Targets of issue 19 (at 1024 px): the strengths each category must find at recall ≥ 0.9.
 AT_TARGET = {

@@ -20,7 +20,8 @@ depth 2 / 3, each scored by the threshold rule below on out-of-fold probabilitie
 Threshold ([upscaled] min_probability in rules/checks.toml) chosen on **tuning only**, from out-of-fold
 probabilities (5 folds grouped by source photo: an in-sample score overrates how well the model knows photos
 it was fitted on) by the rule the other quality thresholds used — recall at 2–4× minus twice the worst
-false-positive rate above 5 %. The validation half is only reported (printed, and written to the model card).
+false-positive rate above 5 % (ALLOWANCE). The motion cases (a panning shot, a moving subject; HELD_OUT_KINDS)
+are neither trained nor tuned on, only reported. The validation half is only reported (printed, and written to the model card).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ FOLDS = 5
 TARGET = ("upscaled 2×", "upscaled 3×", "upscaled 4×")  # the issue's target strengths (bicubic, as eval_quality)
 RESAMPLERS = ("lanczos", "bilinear", "bicubic from box")
 FACTORS = (1.5, 2, 2.5, 3, 4)
+# The false-positive rate the threshold rule allows before it pays for it (issue 19's target).
+ALLOWANCE = 0.05
 
 
 def enlarged(im: Image.Image, k: float, how: str) -> Image.Image:
@@ -107,7 +110,7 @@ def quality_features(folder: Path, labels: dict[str, dict]) -> list[dict]:
     finally:
         cache.close()
     rows = []
-    for name, lab in labels.items():
+    for name, lab in sorted(labels.items()):  # in name order: the fit must not depend on which case was written first
         q = found.get(shas[name], {}).get("quality")
         x = upscale_model.features(q) if q else None
         if x is not None:
@@ -115,20 +118,26 @@ def quality_features(folder: Path, labels: dict[str, dict]) -> list[dict]:
     return rows
 
 
+# Hard negatives measured but neither trained nor tuned on: the motion cases, added to bench/quality_cases.py after
+# this model was fitted. Trained on as negatives they did not help (2026-12-01, docs/benchmarks.md), so they stay
+# a check on kinds of softness the model has not seen.
+HELD_OUT_KINDS = ("panning", "moving subject")
+
+
 def label(case: str) -> bool | None:
-    """1 enlarged 2–4×, 0 not enlarged, None left out of training (1.5×, blurred)."""
+    """1 enlarged 2–4×, 0 not enlarged, None left out of training (1.5×, blurred, HELD_OUT_KINDS)."""
     if case.startswith("upscaled"):
         return None if case.startswith("upscaled 1.5×") else True
-    if case.startswith("blur"):
+    if case.startswith(("blur", *HELD_OUT_KINDS)):
         return None
     return False
 
 
 def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
-    """The threshold (0.05 steps) with the best recall at TARGET minus twice the worst negative above 5 %."""
+    """The threshold (0.05 steps) with the best recall at TARGET minus twice the worst negative above ALLOWANCE."""
     best: tuple[float, float, dict] | None = None
     for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
-        fig = figures(prob, cases, float(t))
+        fig = figures(prob, cases, float(t), held_out=False)
         score = rule_score(fig)
         if best is None or score > best[0] + 1e-9:
             best = (score, float(t), fig)
@@ -136,9 +145,11 @@ def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
     return best[1], best[2]
 
 
-def figures(prob: np.ndarray, cases: np.ndarray, t: float) -> dict:
+def figures(prob: np.ndarray, cases: np.ndarray, t: float, held_out: bool = True) -> dict:
+    """Recall at TARGET and false positives per negative case at threshold t (with HELD_OUT_KINDS or without)."""
     hits = np.concatenate([prob[cases == c] >= t for c in TARGET])
-    fps = {n: float((prob[cases == n] >= t).mean()) for n in eval_quality.NEGATIVES if (cases == n).any()}
+    negatives = [n for n in eval_quality.NEGATIVES if held_out or not n.startswith(HELD_OUT_KINDS)]
+    fps = {n: float((prob[cases == n] >= t).mean()) for n in negatives if (cases == n).any()}
     worst = max(fps.items(), key=lambda kv: kv[1])
     per_case = {c: round(float((prob[cases == c] >= t).mean()), 3) for c in sorted(set(cases)) if c.startswith("up")}
     return {
@@ -174,8 +185,8 @@ def export(model, n_features: int) -> dict:
 
 
 def rule_score(fig: dict) -> float:
-    """The threshold rule's score: recall at TARGET minus twice the worst false positives above 5 %."""
-    return fig["recall"] - 2 * max(0.0, fig["worst_false_positives"] - 0.05)
+    """The threshold rule's score: recall at TARGET minus twice the worst false positives above ALLOWANCE."""
+    return fig["recall"] - 2 * max(0.0, fig["worst_false_positives"] - ALLOWANCE)
 
 
 def out_of_fold(params: dict, tun: dict, train: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
@@ -256,7 +267,7 @@ def main() -> None:
             "estimator": f"sklearn {sklearn.__version__} HistGradientBoostingClassifier",
             "params": PARAMS,
             "threshold_rule": "out-of-fold (5 folds grouped by source photo) on tuning: recall at 2-4x minus twice "
-            "the worst false-positive rate above 5 %",
+            f"the worst false-positive rate above {ALLOWANCE:.0%}",
             "params_chosen_by": "bench/train_upscaled.py --grid (tuning only: the rule's score, mean of 3 shuffled "
             "grouped 5-fold splits)",
         },

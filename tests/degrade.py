@@ -55,8 +55,15 @@ def shallow_dof(
     """A sharp subject (an ellipse 40 % × 50 % of the frame) on a strongly defocused background. `focus`
     "centre" puts it in the middle; "detail" where the picture holds the most detail, as a photographer focuses
     on the subject (a sunset whose only edges are at the horizon keeps the horizon sharp)."""
-    w, h = im.size
     k = scale_of(im) if scaled else 1.0
+    return Image.composite(
+        im, im.filter(ImageFilter.GaussianBlur(background_blur * k)), _subject_mask(im, focus, feather * k)
+    )
+
+
+def _subject_mask(im: Image.Image, focus: str, feather: float) -> Image.Image:
+    """255 on the subject (an ellipse 40 % × 50 % of the frame, feathered), 0 elsewhere; see shallow_dof's `focus`."""
+    w, h = im.size
     cx, cy = w * 0.5, h * 0.5
     if focus == "detail":
         small = np.asarray(im.convert("L").resize((64, max(1, round(64 * h / w)))), dtype=np.float32)
@@ -71,8 +78,24 @@ def shallow_dof(
         cx, cy = (q + ew / 2) * w / sw, (r + eh / 2) * h / sh
     mask = Image.new("L", (w, h), 0)
     ImageDraw.Draw(mask).ellipse((cx - w * 0.2, cy - h * 0.25, cx + w * 0.2, cy + h * 0.25), fill=255)
-    mask = mask.filter(ImageFilter.GaussianBlur(feather * k))
-    return Image.composite(im, im.filter(ImageFilter.GaussianBlur(background_blur * k)), mask)
+    return mask.filter(ImageFilter.GaussianBlur(feather))
+
+
+def motion_blur(im: Image.Image, length: float, where: str = "background") -> Image.Image:
+    """Motion blur of `length` px at 1024 px (scaled to the picture; horizontal, as a pan or a passing subject)
+    where it happens in a real shot: "background" — a panning shot, the subject (where the picture holds its
+    detail) sharp and everything else streaked; "subject" — a moving subject streaked on a sharp, still scene."""
+    k = scale_of(im)
+    n = max(1, round(length * k))
+    a = np.asarray(im.convert("RGB"), dtype=np.float32)
+    padded = np.pad(a, ((0, 0), (n // 2 + 1, n - n // 2), (0, 0)), mode="edge")
+    c = padded.cumsum(axis=1)
+    streaked = (c[:, n:][:, : a.shape[1]] - c[:, :-n][:, : a.shape[1]]) / n  # mean of n pixels along each row
+    moved = Image.fromarray(np.clip(streaked, 0, 255).round().astype(np.uint8))
+    mask = _subject_mask(im, "detail", 6 * k)
+    if where == "subject":
+        return Image.composite(moved, im.convert("RGB"), mask)
+    return Image.composite(im.convert("RGB"), moved, mask)
 
 
 def flat_art(seed: int, size: int = 1024) -> Image.Image:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from conftest import PHOTOS, by_path
-from degrade import add_noise, blur, flat_art, shallow_dof, upscaled
+from degrade import add_noise, blur, flat_art, motion_blur, shallow_dof, upscaled
 from PIL import Image
 
 from curate.extract import quality
@@ -77,6 +78,7 @@ def quality_folder(tmp_path):
         im = photo(name)
         im.save(d / f"clean_{stem}.png")
         shallow_dof(im, background_blur=6, feather=4, scaled=False).save(d / f"dof_{stem}.png")
+        motion_blur(im, 16, "background").save(d / f"panning_{stem}.png")  # soft by nature: no finding
         noisy(im, 12).save(d / f"noisy_{stem}.png")
         blur(im, 2.5).save(d / f"blurred_{stem}.png")
         upscaled(im, 2.5).save(d / f"upscaled_{stem}.png")
@@ -93,6 +95,7 @@ def test_audit_flags_the_damage_and_spares_clean_pictures(quality_folder, audit_
         stem = name.split(".")[0]
         assert cats[f"clean_{stem}.png"] == set(), stem
         assert cats[f"dof_{stem}.png"] == set(), stem
+        assert cats[f"panning_{stem}.png"] == set(), stem
         assert "noise" in cats[f"noisy_{stem}.png"], stem
         assert "blur" in cats[f"blurred_{stem}.png"], stem
         assert "upscaled" in cats[f"upscaled_{stem}.png"], stem
@@ -115,3 +118,17 @@ def test_quality_evidence_in_the_json(quality_folder, audit_json):
     assert jpg["code"] == "CMP001" and jpg["evidence"]["jpeg_quality"] == 20
     soft = next(x for x in imgs["blurred_motorcycle.png"]["findings"] if x["category"] == "blur")
     assert {"reference_edge_sharpness", "reference_detail_fraction", "reference_px"} <= set(soft["evidence"])
+
+
+def test_motion_blur_streaks_along_rows_where_asked():
+    """The bench's motion cases (tests/degrade.py): a pan streaks everything but the subject, along rows."""
+    a = np.asarray(photo().convert("L"), dtype=np.float64)
+    pan = np.asarray(motion_blur(photo(), 16, "background").convert("L"), dtype=np.float64)
+    moving = np.asarray(motion_blur(photo(), 12, "subject").convert("L"), dtype=np.float64)
+
+    def across(x: np.ndarray, axis: int) -> float:
+        return float(np.abs(np.diff(x, axis=axis)).mean())
+
+    assert across(pan, 1) < 0.6 * across(a, 1)  # detail along rows mostly gone
+    assert across(pan, 1) / across(a, 1) < across(pan, 0) / across(a, 0) - 0.15  # less so across rows
+    assert across(pan, 1) < across(moving, 1) < across(a, 1)  # a moving subject streaks less of the frame
