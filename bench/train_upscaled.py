@@ -12,7 +12,8 @@ fills the bench's feature cache; nothing else computes them).
 Labels: enlarged 2–4× (any resampler) = 1; every case that is not enlarged or blurred = 0 (untouched, camera
 JPEGs, only downscaled, depth of field, fog, night, grain, noise, JPEG damage, digital art). 1.5× enlargements
 and blurred photos are left out of training (a 1.5× enlargement is barely one; a blurred photo is soft, which
-BLR001 reports — whether it is also called enlarged is not the model's to learn).
+BLR001 reports — whether it is also called enlarged is not the model's to learn), and so are the motion cases
+(HELD_OUT_KINDS, below).
 Model: scikit-learn HistGradientBoostingClassifier, depth-3 trees, 200 rounds, at least 80 pictures per leaf,
 learning rate 0.05, L2 10, seed 0 — chosen on tuning only by `--grid`: leaf size 20 / 80 / 200, 100 / 200 rounds,
 depth 2 / 3, each scored by the threshold rule below on out-of-fold probabilities, averaged over three shuffled
@@ -21,7 +22,8 @@ Threshold ([upscaled] min_probability in rules/checks.toml) chosen on **tuning o
 probabilities (5 folds grouped by source photo: an in-sample score overrates how well the model knows photos
 it was fitted on) by the rule the other quality thresholds used — recall at 2–4× minus twice the worst
 false-positive rate above 5 % (ALLOWANCE). The motion cases (a panning shot, a moving subject; HELD_OUT_KINDS)
-are neither trained nor tuned on, only reported. The validation half is only reported (printed, and written to the model card).
+are neither trained nor tuned on. The validation half (motion cases included) is only reported (printed, and
+written to the model card).
 """
 
 from __future__ import annotations
