@@ -87,15 +87,16 @@ def motion_blur(im: Image.Image, length: float, where: str = "background") -> Im
     detail) sharp and everything else streaked; "subject" — a moving subject streaked on a sharp, still scene."""
     k = scale_of(im)
     n = max(1, round(length * k))
-    a = np.asarray(im.convert("RGB"), dtype=np.float32)
+    rgb = im.convert("RGB")
+    a = np.asarray(rgb, dtype=np.float32)
     padded = np.pad(a, ((0, 0), (n // 2 + 1, n - n // 2), (0, 0)), mode="edge")
     c = padded.cumsum(axis=1)
     streaked = (c[:, n:][:, : a.shape[1]] - c[:, :-n][:, : a.shape[1]]) / n  # mean of n pixels along each row
     moved = Image.fromarray(np.clip(streaked, 0, 255).round().astype(np.uint8))
     mask = _subject_mask(im, "detail", 6 * k)
     if where == "subject":
-        return Image.composite(moved, im.convert("RGB"), mask)
-    return Image.composite(im.convert("RGB"), moved, mask)
+        return Image.composite(moved, rgb, mask)
+    return Image.composite(rgb, moved, mask)
 
 
 def flat_art(seed: int, size: int = 1024) -> Image.Image:
