@@ -22,6 +22,7 @@ colour σ 20 / 35 / 60), as a high-ISO shot (grain σ 12) cleaned by non-local-m
 blurred 1 / 2 px. Share flagged BLR002 (over-smoothed) and BLR001/UPS (soft/upscaled) per case.
 
     python bench/eval_quality.py [--portraits DIR]
+    python bench/eval_quality.py --tune-blur    # [blur]'s thresholds chosen on the tuning half (features cached)
 
 The first run fetches the corpus (~0.9 GB of .deb files) and writes ~2.8 GB of cases under
 $CURATE_BENCH_PHOTOS (default ~/.cache/curate/bench-photos); later runs reuse both and the feature cache.
@@ -130,7 +131,11 @@ def main() -> None:
     ap.add_argument("--portraits", type=Path, help="more portrait photos (a folder) for the over-smoothing table")
     ap.add_argument("--faces-only", action="store_true", help="only the over-smoothing table")
     ap.add_argument("-v", "--verbose", action="store_true", help="list each portrait case's measure and findings")
+    ap.add_argument("--tune-blur", action="store_true", help="only choose [blur]'s thresholds on the tuning half")
     args = ap.parse_args()
+    if args.tune_blur:
+        tune_blur()
+        return
     if not args.faces_only:
         categories()
         timing()
@@ -182,6 +187,72 @@ def categories() -> None:
                 ((sum(table[n][c]) / len(table[n][c]), n) for n in NEGATIVES if table.get(n)), default=(0.0, "-")
             )
             print(f"| {c} | {sum(hits) / len(hits):.2f} (n={len(hits)}) | {worst[0]:.2f} ({worst[1]}) |")
+
+
+def case_features() -> dict[str, list[tuple[str, dict]]]:
+    """(case, `quality` features) of every corpus case per split, from the bench's feature cache (filled by
+    categories(), or by an audit here when the cache lacks them)."""
+    from curate.cache import FeatureCache
+    from curate.extract import versions
+
+    folder, labels = build_corpus_cases()
+    shas = {n: hashlib.sha256((folder / lab["split"] / n).read_bytes()).hexdigest() for n, lab in labels.items()}
+    cache = FeatureCache(photo_corpus.cache_dir() / "feature-cache")
+    try:
+        found = cache.get_many(list(shas.values()), versions(["quality"]))
+        if len(found) < len(set(shas.values())):
+            cache.close()
+            for split in ("tuning", "validation"):
+                audit(folder / split)
+            cache = FeatureCache(photo_corpus.cache_dir() / "feature-cache")
+            found = cache.get_many(list(shas.values()), versions(["quality"]))
+    finally:
+        cache.close()
+    out: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for name, lab in sorted(labels.items()):
+        q = found.get(shas[name], {}).get("quality")
+        if q:
+            out[lab["split"]].append((lab["case"], q))
+    return out
+
+
+BLUR_GRID = {
+    "max_edge_sharpness": [round(0.70 + 0.01 * i, 2) for i in range(25)],
+    "max_detail_fraction": [0.20, 0.25, 0.30, 0.35, 0.40],
+}
+
+
+def tune_blur() -> None:
+    """[blur] max_edge_sharpness and max_detail_fraction chosen on the tuning half by the quality checks' rule:
+    recall at the target strengths minus twice the worst false-positive rate above 5 % (every negative case,
+    motion included); the validation half's figures at that choice are printed beside, not used."""
+    from types import SimpleNamespace
+
+    from curate.derive.quality import is_soft
+
+    per_split = case_features()
+
+    def figures(split: str, edges: float, detail: float) -> tuple[float, float, str]:
+        cfg = SimpleNamespace(blur=SimpleNamespace(max_edge_sharpness=edges, max_detail_fraction=detail))
+        rows = per_split[split]
+        hits = [is_soft(q, cfg) for case, q in rows if case in AT_TARGET["blur"]]
+        fps = {n: [is_soft(q, cfg) for case, q in rows if case == n] for n in NEGATIVES}
+        worst = max((sum(v) / len(v), n) for n, v in fps.items() if v)
+        return sum(hits) / len(hits), worst[0], worst[1]
+
+    best = None
+    for edges in BLUR_GRID["max_edge_sharpness"]:
+        for detail in BLUR_GRID["max_detail_fraction"]:
+            recall, worst, _ = figures("tuning", edges, detail)
+            score = recall - 2 * max(0.0, worst - 0.05)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, edges, detail)
+    assert best is not None
+    _, edges, detail = best
+    print(f"[blur] chosen on tuning: max_edge_sharpness = {edges}, max_detail_fraction = {detail}")
+    for split in ("tuning", "validation"):
+        recall, worst, case = figures(split, edges, detail)
+        print(f"  {split}: recall at 2-4 px {recall:.3f}, worst false positives {worst:.3f} ({case})")
 
 
 def timing() -> None:
