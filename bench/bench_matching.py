@@ -1,14 +1,17 @@
 """Near-duplicate matching at scale: the multi-index matcher of curate/derive/duplicates.py against comparing all
 pairs, on perceptual hashes of real pictures (bench/hash_corpus.py).
 
-For each size it reports the matcher's wall time and peak memory of its arrays (tracemalloc), and where all
-pairs can still be compared (≤ 20,000 pictures), that the pairs — and so the groups — are identical. The largest
+For each size it reports the matcher's wall time, the peak memory of its NumPy arrays (tracemalloc) and the
+process's peak resident size so far (the compiled loop's arrays are not traced; run one size per process to read
+it for that size alone), and where all pairs can still be compared (≤ 20,000 pictures), that the pairs — and so
+the groups — are identical. The largest
 sizes add random hashes with pHash's shape (exactly 32 of 64 bits set) to the real ones: the real corpus is
 built from ~80 photographs, so its crops crowd together far more than a million unrelated pictures would.
 
     python bench/bench_matching.py                       # 10,000 (both splits) and 100,000
     python bench/bench_matching.py --sizes 10000,100000,1000000
     python bench/bench_matching.py --sizes 10000,100000,1000000 --new 1000
+    python bench/bench_matching.py --numpy ...           # the NumPy inner loop where Numba (curate[scale]) is installed
 
 `--new K`: a re-audit after K pictures were added (PairMemo: the pairs among the others are known): only the pairs
 with one of K pictures (drawn among the real ones, which crowd together) are matched. Where all pictures can still
@@ -18,6 +21,7 @@ be matched by the index (≤ 100,000), the pairs are checked against those of ma
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 import tracemalloc
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hash_corpus import build  # noqa: E402
 
+from curate.derive import hamming_kernel  # noqa: E402
 from curate.derive.duplicates import near_pair_rows, near_pairs, popcount  # noqa: E402
 from curate.rules import load_settings  # noqa: E402
 
@@ -98,14 +103,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--new", type=int, default=0, help="match only the pairs with NEW of the pictures")
+    ap.add_argument("--numpy", action="store_true", help="the NumPy inner loop even where Numba is installed")
     args = ap.parse_args()
+    if args.numpy:
+        hamming_kernel.COMPILED_FROM = 1 << 62
+    loop = "compiled (Numba)" if hamming_kernel.available() and not args.numpy else "NumPy"
+    print(f"inner loop: {loop} from {hamming_kernel.COMPILED_FROM:,} queries; NumPy below")
     if args.new:
         incremental(args)
         return
     dup = load_settings().cfg.duplicate
     limits = (dup.phash_max_distance, dup.dhash_max_distance)
     print(f"pHash ≤ {limits[0]}, dHash ≤ {limits[1]}; whole picture + 6 crop views per image\n")
-    print(f"{'pictures':>28} {'split':>10} {'pairs':>9} {'index s':>8} {'peak MB':>8} {'all pairs s':>11} identical")
+    print(
+        f"{'pictures':>28} {'split':>10} {'pairs':>9} {'index s':>8} {'peak MB':>8} {'RSS MB':>7} {'all pairs s':>11} identical"
+    )
     for n in [int(x) for x in args.sizes.split(",")]:
         for split in ("tuning", "validation") if n <= 10_000 else ("tuning",):
             arrays, what = corpus(n, split)
@@ -116,7 +128,11 @@ def main() -> None:
                 want = all_pairs(*arrays, *limits)
                 ref = f"{time.perf_counter() - t0:.2f}"
                 same = "yes" if got == want else f"NO ({len(set(want) - set(got))} missed)"
-            print(f"{what:>28} {split:>10} {len(got):>9,} {took:>8.2f} {peak:>8.0f} {ref:>11} {same}")
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"{what:>28} {split:>10} {len(got):>9,} {took:>8.2f} {peak:>8.0f} {rss:>7.0f} {ref:>11} {same}",
+                flush=True,
+            )
 
 
 def incremental(args: argparse.Namespace) -> None:

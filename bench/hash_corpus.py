@@ -130,6 +130,7 @@ def build(n: int, split: str, seed: int = 1, jobs: int = 0) -> dict[str, np.ndar
     # ~1.4 rows per picture: draw enough pictures, then cut at n
     for pid in range(int(n / (1 + COPY_SHARE * 2)) + 50):
         tasks.append((base_seed + pid, pid))
+    backgrounds()  # fetched here once: workers fetching into a cold cache together would clobber each other's files
     with Pool(jobs or os.cpu_count(), initializer=_init, initargs=(split,)) as pool:
         for got in pool.imap(_one, tasks, chunksize=64):
             rows += got

@@ -408,6 +408,53 @@ def test_matching_only_the_fresh_pictures_finds_exactly_their_pairs(share):
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("share", [None, 0.03, 0.5])
+def test_the_compiled_matcher_finds_the_pairs_numpy_finds(monkeypatch, share):
+    """The `scale` extra's compiled inner loop (curate/derive/hamming_kernel.py) gives near_pair_rows the same
+    rows — pairs, best views, distances — as the NumPy loop, matching all or only the fresh pictures, with blocks
+    small enough that the threads share the work; crowded buckets and random hashes alike."""
+    import numpy as np
+
+    from curate.derive import hamming_kernel
+    from curate.derive.duplicates import near_pair_rows
+
+    if not hamming_kernel.available():
+        pytest.skip("numba is not installed (the scale extra)")
+    crowded = _crowded_hashes(13, 300)
+    rng = np.random.default_rng(2)
+    noise = tuple(rng.integers(0, 2**64, size=s, dtype=np.uint64) for s in ((200,), (200,), (200, 6), (200, 6)))
+    arrays = tuple(np.concatenate([a, b]) for a, b in zip(crowded, noise))
+    fresh = None if share is None else np.random.default_rng(5).random(500) < share
+    monkeypatch.setattr(hamming_kernel, "COMPILED_FROM", 10**12)
+    want = near_pair_rows(*arrays, 10, 12, budget=997, fresh=fresh)
+    monkeypatch.setattr(hamming_kernel, "COMPILED_FROM", 0)
+    monkeypatch.setattr(hamming_kernel, "BLOCK", 64)
+    monkeypatch.setattr(hamming_kernel, "FIRST_CAPACITY", 2)  # the arrays of hits grow many times
+    spied: list[int] = []
+    real = hamming_kernel.piece_hits
+    monkeypatch.setattr(hamming_kernel, "piece_hits", lambda *a, **k: spied.append(1) or real(*a, **k))
+    got = near_pair_rows(*arrays, 10, 12, budget=997, fresh=fresh)
+    assert spied and want.shape[1] > 300
+    assert np.array_equal(got, want)
+
+
+def test_a_small_set_is_matched_without_importing_numba():
+    """Numba's import costs ~0.3 s: below COMPILED_FROM queries the matcher never imports it (nor the compiled
+    loop's module), so a LoRA-sized audit does not pay it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from curate.derive.duplicates import near_pair_rows\n"
+        "r = np.random.default_rng(0).integers(0, 2**63, size=(200, 14), dtype=np.uint64)\n"
+        "near_pair_rows(r[:, 0], r[:, 1], r[:, 2:8], r[:, 8:], 10, 12)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('numba', 'llvmlite', 'curate.derive.hamming_loop'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_an_audit_carries_the_pairs_to_the_next_one():
     """find_duplicates with the memo of an earlier audit (pictures removed, added, reordered, some unhashed)
     gives the groups and pairs that matching everything gives; a memo at other limits, or a damaged one, is

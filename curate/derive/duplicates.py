@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
-from curate.derive import Derivation
+from curate.derive import Derivation, hamming_kernel
 from curate.model import ImageRecord
 from curate.rules import Settings
 from curate.thresholds import Thresholds
@@ -142,11 +142,17 @@ def _hits(
     """Every (picture, other picture, view, pHash distance, dHash distance) where a query's hashes are within both
     limits of a table entry's, the two from different pictures; one side of each is a whole picture, so the
     pair's view is the other side's. Candidates from the multi-index over the table's pHash (above)."""
+    compiled = len(queries.p) >= hamming_kernel.COMPILED_FROM and hamming_kernel.available()  # imports Numba
     for k, radius in enumerate(chunk_radii(max_p)):
         if radius < 0 or not len(queries.p) or not len(table.p):
             continue
-        piece = _Piece(table.p, k)
         flips = _flips(radius)
+        if compiled:  # the same hits from the compiled loop (curate/derive/hamming_kernel.py; 16-bit pieces too)
+            sides = (queries.p, queries.d, queries.owner, table.p, table.d, table.owner)
+            for q, t, dp, dd in hamming_kernel.piece_hits(*sides, CHUNK_BITS * k, flips, max_p, max_d):
+                yield queries.owner[q], table.owner[t], queries.view[q] + table.view[t], dp, dd
+            continue
+        piece = _Piece(table.p, k)
         query_keys = piece.keys(queries.p)
         step = max(64, int(budget / (len(flips) * max(1.0, len(table.p) / (1 << CHUNK_BITS)))))
         for s in range(0, len(queries.p), step):
