@@ -103,7 +103,10 @@ def end_to_end(per_kind: int, jobs: int) -> None:
 
     release = mark_assets.photos_release()  # pictures drawn on another corpus release's photographs: other results
     suffix = f"-photos{release}" if release != 1 else ""
-    cached = train_marks.work_dir() / f"end-to-end-{overlay.card().get('version')}{suffix}-{per_kind}.pkl"
+    cached = (
+        train_marks.work_dir()
+        / f"end-to-end-{overlay.card().get('version')}-v{mark_data.DATA_VERSION}{suffix}-{per_kind}.pkl"
+    )
     if cached.exists():
         results = pickle.loads(cached.read_bytes())
     else:
@@ -111,6 +114,7 @@ def end_to_end(per_kind: int, jobs: int) -> None:
         with ProcessPoolExecutor(jobs) as ex:
             results = list(ex.map(_extract, range(len(_jobs)), chunksize=4))
         print(f"\nend to end: {len(results)} pictures extracted in {time.perf_counter() - t0:.0f} s")
+        cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(pickle.dumps(results))
     settings = load_settings()
     words = settings.data["mark_words"]

@@ -143,6 +143,8 @@ def _found_fonts() -> list[Font]:
         pkg = tree / f"fontsource-{name}/package"
         meta = json.loads((pkg / "package.json").read_text())
         for p in sorted((pkg / "files").glob(f"{name}-latin-*-normal.woff2")):
+            if p.name.startswith(f"{name}-latin-ext-"):
+                continue  # the latin-ext subset holds only the extended letters (Ā, ő…): "Photo © Anna" in it is boxes
             out.append(
                 Font(
                     str(p),
