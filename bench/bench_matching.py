@@ -107,8 +107,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.numpy:
         hamming_kernel.COMPILED_FROM = 1 << 62
-    loop = "compiled (Numba)" if hamming_kernel.available() and not args.numpy else "NumPy"
-    print(f"inner loop: {loop} from {hamming_kernel.COMPILED_FROM:,} queries; NumPy below")
+    if hamming_kernel.available() and not args.numpy:
+        print(f"inner loop: compiled (Numba) from {hamming_kernel.COMPILED_FROM:,} queries; NumPy below")
+    else:
+        print("inner loop: NumPy")
     if args.new:
         incremental(args)
         return

@@ -146,14 +146,17 @@ def _hits(
     for k, radius in enumerate(chunk_radii(max_p)):
         if radius < 0 or not len(queries.p) or not len(table.p):
             continue
+        piece = _Piece(table.p, k)
         flips = _flips(radius)
+        query_keys = piece.keys(queries.p)
         if compiled:  # the same hits from the compiled loop (curate/derive/hamming_kernel.py; 16-bit pieces too)
-            sides = (queries.p, queries.d, queries.owner, table.p, table.d, table.owner)
-            for q, t, dp, dd in hamming_kernel.piece_hits(*sides, CHUNK_BITS * k, flips, max_p, max_d):
+            order = np.argsort(query_keys.astype(np.uint16), kind="stable")
+            del query_keys  # 8 bytes a query: the order is all the loop needs
+            sides = (queries.p, queries.d, queries.owner, order, table.p, table.d, table.owner, piece.members)
+            hits = hamming_kernel.piece_hits(*sides, piece.starts, piece.counts, CHUNK_BITS * k, flips, max_p, max_d)
+            for q, t, dp, dd in hits:
                 yield queries.owner[q], table.owner[t], queries.view[q] + table.view[t], dp, dd
             continue
-        piece = _Piece(table.p, k)
-        query_keys = piece.keys(queries.p)
         step = max(64, int(budget / (len(flips) * max(1.0, len(table.p) / (1 << CHUNK_BITS)))))
         for s in range(0, len(queries.p), step):
             for q, t in piece.candidates(query_keys[s : s + step], s, flips, budget):

@@ -39,47 +39,39 @@ def available() -> bool:
     return True
 
 
-def piece_keys(hashes: np.ndarray, shift: int) -> np.ndarray:
-    """The 16 bits of each 64-bit hash from bit `shift` on (0..65535)."""
-    return ((hashes >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
-
-
 def piece_hits(
     query_p: np.ndarray,
     query_d: np.ndarray,
     query_owner: np.ndarray,
+    query_order: np.ndarray,
     table_p: np.ndarray,
     table_d: np.ndarray,
     table_owner: np.ndarray,
+    table_order: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
     shift: int,
     flips: np.ndarray,
     max_p: int,
     max_d: int,
-    threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """(query index, table index, pHash distance, dHash distance) arrays, a block of queries at a time, for one
-    piece of the multi-index: the 16 bits of pHash from `shift` on; `flips` the masks a piece may differ by.
-    Besides the hits it holds the table sorted by piece and the order of the queries (8 bytes a query): the
-    queries themselves are read in place."""
+    piece of the multi-index — the 16 bits of pHash from `shift` on — as duplicates.py's `_Piece` holds it: the
+    table rows sorted by piece (`table_order`) and where each value's run starts and how long it is; the queries in
+    the order of their piece (`query_order`, so that neighbours probe the same buckets), read in place. `flips`:
+    the masks a piece may differ by."""
     assert available(), "numba is not installed (pip install 'curate[scale]')"
     from curate.derive.hamming_loop import block_hits
 
-    table_keys = piece_keys(table_p, shift)
-    order = np.argsort(table_keys, kind="stable")
-    counts = np.bincount(table_keys, minlength=1 << 16).astype(np.int64)
-    starts = np.cumsum(counts) - counts
-    del table_keys
-    tp, td, towner = table_p[order], table_d[order], table_owner[order]
-    qorder = np.argsort(piece_keys(query_p, shift), kind="stable")  # neighbours probe the same buckets
+    tp, td, towner = table_p[table_order], table_d[table_order], table_owner[table_order]
     flips = flips.astype(np.int64)
 
     def block(s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         q, t, dp, dd = block_hits(
-            qorder[s : s + BLOCK], query_p, query_d, query_owner, shift, flips, starts, counts, tp, td, towner,
+            query_order[s : s + BLOCK], query_p, query_d, query_owner, shift, flips, starts, counts, tp, td, towner,
             max_p, max_d, FIRST_CAPACITY,
         )  # fmt: skip
-        return q, order[t], dp, dd
+        return q, table_order[t], dp, dd
 
-    workers = max(1, threads or os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool:  # the loop releases the GIL (nogil)
-        yield from pool.map(block, range(0, len(qorder), BLOCK))
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # the loop releases the GIL (nogil)
+        yield from pool.map(block, range(0, len(query_order), BLOCK))
