@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hash_corpus import _init, draw  # noqa: E402
+from mark_assets import backgrounds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPINE = "unreadable,resolution,DUP001,DUP002,caption"
@@ -56,6 +57,7 @@ def build(folder: Path, n: int, jobs: int) -> None:
         return
     done = {p.name.split("_")[0] for p in folder.glob("*.jpg")}
     todo = (pid for pid in range(10**6) if f"{pid:06d}" not in done)
+    backgrounds()  # fetched here once: workers fetching into a cold cache together would clobber each other's files
     with Pool(jobs, initializer=_init, initargs=("tuning",)) as pool:
         for made in pool.imap(_write, ((pid, str(folder)) for pid in todo), chunksize=64):
             have += made

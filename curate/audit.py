@@ -291,7 +291,7 @@ def _analyses(
     for name in needed:
         if name == "image":
             continue
-        failed = sum(1 for r in records if ((r.features.get(name) or {}).get("error") or {}).get("kind") == "failed")
+        failed = sum(1 for r in records if (r.light(name).get("error") or {}).get("kind") == "failed")
         out.setdefault(name, {"status": "ok"})
         if failed:
             out[name]["failed"] = failed

@@ -22,6 +22,8 @@ from typing import Any
 
 import platformdirs
 
+from curate.model import StoredFeatures, light_of
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, sha256 TEXT NOT NULL);
@@ -137,15 +139,16 @@ class FeatureCache:
         with self._guarded():
             self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path_key(path), *st, sha))
 
-    def get_features(self, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
-        """All extractors' features for `sha` at the current versions, or None if any is missing or unreadable."""
+    def get_features(self, sha: str, versions: dict[str, int], stored: bool = False) -> Any:
+        """All extractors' features for `sha` at the current versions, or None if any is missing or unreadable.
+        `stored`: as StoredFeatures (the JSON texts, each checked to be a JSON object) instead of a dict."""
         with self._guarded():
-            return get_features(self.db, sha, versions)
+            return get_features(self.db, sha, versions, stored)
         return None
 
-    def get_many(self, shas: list[str], versions: dict[str, int]) -> dict[str, dict[str, Any]]:
+    def get_many(self, shas: list[str], versions: dict[str, int], stored: bool = False) -> dict[str, Any]:
         """get_features for many contents at once: {sha: features} for those with every extractor cached."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Any] = {}
         with self._guarded():
             found: dict[str, dict[str, tuple]] = {}
             names = sorted(versions)
@@ -158,7 +161,7 @@ class FeatureCache:
                 for sha, name, version, data in self.db.execute(query, (*part, *names)):
                     found.setdefault(sha, {})[name] = (version, data)
             for sha, rows in found.items():
-                features = _parse(rows, versions)
+                features = _parse(rows, versions, stored)
                 if features is not None:
                     out[sha] = features
         return out
@@ -168,7 +171,7 @@ class FeatureCache:
             self.db.executemany(
                 "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
                 [
-                    (sha, name, versions[name], json.dumps(data, separators=(",", ":")))
+                    (sha, name, versions[name], data if isinstance(data, str) else encode(data))
                     for name, data in features.items()
                 ],
             )
@@ -197,15 +200,24 @@ def _parts(keys: list[str], size: int = 500) -> Iterator[list[str]]:
         yield keys[start : start + size]
 
 
-def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int]) -> dict[str, Any] | None:
+def encode(data: Any) -> str:
+    """One extractor's record as the cache stores it (and StoredFeatures holds it): compact JSON."""
+    return _ENCODE(data)
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int], stored: bool = False) -> Any:
     rows = db.execute("SELECT extractor, version, data FROM features WHERE sha256 = ?", (sha,)).fetchall()
-    return _parse({name: (version, data) for name, version, data in rows}, versions)
+    return _parse({name: (version, data) for name, version, data in rows}, versions, stored)
 
 
-def _parse(found: dict[str, tuple], versions: dict[str, int]) -> dict[str, Any] | None:
+def _parse(found: dict[str, tuple], versions: dict[str, int], stored: bool = False) -> Any:
     """The features of one content from its rows {extractor: (version, JSON)}, or None if any is missing or
-    unreadable."""
+    unreadable. `stored`: StoredFeatures over the JSON texts themselves, once each is known to decode to an object."""
     out = {}
+    light = {}
     for name, version in versions.items():
         if name not in found or found[name][0] != version:
             return None
@@ -215,5 +227,10 @@ def _parse(found: dict[str, tuple], versions: dict[str, int]) -> dict[str, Any] 
             return None  # a malformed row is a miss: the features are computed again and the row replaced
         if not isinstance(value, dict):
             return None
-        out[name] = value
-    return out
+        if stored:
+            out[name] = found[name][1]
+            if lt := light_of(value):
+                light[name] = lt
+        else:
+            out[name] = value
+    return StoredFeatures(out, light) if stored else out

@@ -52,7 +52,7 @@ DUP002 = rule(
 
 
 def _dims(rec: ImageRecord) -> str:
-    return f"{rec.width}×{rec.height} {rec.image.get('format', '')}".strip()
+    return f"{rec.width}×{rec.height} {rec.format or ''}".strip()
 
 
 @dataset_check(emits=(DUP001, DUP002), settings=("duplicate", "kohya"), consumes=(DUPLICATES,))
@@ -61,7 +61,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
     for g in found.exact:
         keep = g.keep
         for other, same in g.copies:
-            what = "identical file" if same == "bytes" else f"same pixels as a {keep.image.get('format')} file"
+            what = "identical file" if same == "bytes" else f"same pixels as a {keep.format} file"
             yield ctx.finding(
                 DUP001, f"{what}: duplicate of {keep.path}", {"keep": keep.path, "same": same}, path=other.path
             )

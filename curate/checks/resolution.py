@@ -121,7 +121,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
         return
     c = rec.concept
     w, h = rec.width, rec.height  # the stored size: what kohya buckets by
-    orientation = rec.image.get("orientation", 1)
+    orientation = rec.light("image").get("orientation", 1)
     if orientation in ORIENTATION:
         shown = (h, w) if orientation >= 5 else (w, h)
         yield ctx.finding(

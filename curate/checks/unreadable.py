@@ -200,7 +200,7 @@ def describe(error: ErrorInfo, rec: ImageRecord) -> str:
     if kind == "truncated":
         return "the file is truncated: the image data ends early (re-download or re-export it)"
     if kind == "pixel-limit":
-        w, h = rec.image.get("declared_width"), rec.image.get("declared_height")
+        w, h = rec.light("image").get("declared_width"), rec.light("image").get("declared_height")
         size = f" {w}×{h} ({w * h / 1e6:,.0f} MP)" if w and h else " more pixels than allowed"
         return (
             f"the file declares{size}, over the {error.get('limit_pixels', 0) / 1e6:.0f} MP "
@@ -231,9 +231,9 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             {"name_bytes_hex": os.fsencode(rec.path.rsplit("/", 1)[-1]).hex()},
         )
     failed = {
-        name: f["error"]
-        for name, f in rec.features.items()
-        if isinstance(f, dict) and isinstance(f.get("error"), dict) and f["error"].get("kind") == "failed"
+        name: error
+        for name in rec.features
+        if isinstance(error := rec.light(name).get("error"), dict) and error.get("kind") == "failed"
     }
     for name, error in failed.items():
         yield ctx.finding(
@@ -242,13 +242,14 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             f"{ANALYSIS_FEEDS.get(name, 'its checks')} did not run on this image — review it by eye",
             {"analysis": name, **error},
         )
-    error = rec.image.get("error")
+    image = rec.light("image")  # LIGHT_KEYS: what this check reads, without decoding the hashes
+    error = image.get("error")
     if error and error.get("kind") != "failed":
         code = ERROR_CODES.get(error.get("kind", ""), UNR004)
         evidence = {**error, "file_bytes": rec.file_size}
         for key in ("format", "declared_width", "declared_height"):
-            if rec.image.get(key) is not None:
-                evidence[key] = rec.image[key]
+            if image.get(key) is not None:
+                evidence[key] = image[key]
         yield ctx.finding(code, describe(error, rec), evidence)
         return
     ext = os.path.splitext(rec.path)[1]
@@ -267,16 +268,16 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             UNR007,
             f"kohya does not load {ext} files and will skip this image: it is not trained "
             f"on and no other check ran on it; {how}",
-            {"extension": ext, "format": rec.image.get("format")},
+            {"extension": ext, "format": image.get("format")},
         )
         return
     if ext.lower() not in ctx.cfg.kohya.image_extensions:
         yield ctx.finding(
             UNR007,
             f"kohya loads {ext} files only with an optional plugin installed; convert to PNG to be safe",
-            {"extension": ext, "format": rec.image.get("format")},
+            {"extension": ext, "format": image.get("format")},
         )
-    frames = rec.image.get("frames", 1)
+    frames = image.get("frames", 1)
     if frames > 1:
         yield ctx.finding(UNR008, f"animated ({frames} frames): only the first frame is trained on", {"frames": frames})
 

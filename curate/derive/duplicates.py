@@ -433,8 +433,7 @@ def _loadable(rec: ImageRecord, cfg: Thresholds) -> bool:
 
 def quality_key(rec: ImageRecord, cfg: Thresholds) -> tuple:
     """Best first: a file kohya loads, most pixels, most bytes per pixel (least compressed), captioned."""
-    image = rec.image
-    area = (image.get("width") or 0) * (image.get("height") or 0)
+    area = (rec.width or 0) * (rec.height or 0)
     return (not _loadable(rec, cfg), -area, -(rec.file_size / area if area else 0), rec.caption.text is None, rec.path)
 
 
@@ -442,25 +441,68 @@ def _exact_key(rec: ImageRecord, cfg: Thresholds) -> tuple:
     return (not _loadable(rec, cfg), rec.caption.text is None, rec.path.count("/"), len(rec.path), rec.path)
 
 
+@dataclass
+class _Hashes:
+    """The hashes of N pictures as arrays (a million pictures' hashes as text and dicts would hold gigabytes)."""
+
+    phash: np.ndarray  # N uint64
+    dhash: np.ndarray
+    views_p: np.ndarray  # N × V uint64: the crop views'
+    views_d: np.ndarray
+    complete: np.ndarray  # N bool: has a pHash and crop views (older or damaged features may not)
+    pixel_hash: list[str | None]  # SHA-256 of the pixels, None for reduced decodes
+
+
+def _hashes(records: list[ImageRecord], part: int = 8192) -> tuple[list[ImageRecord], _Hashes]:
+    """The records and their hashes, read in one pass (each picture's stored features decoded once)."""
+    columns: list[list[np.ndarray]] = [[], [], [], [], []]
+    pixel_hash: list[str | None] = []
+    views = len(VIEW_NAMES) - 1
+    blank = "0" * 16
+    for start in range(0, len(records), part):
+        p: list[str] = []
+        d: list[str] = []
+        vp: list[str] = []
+        vd: list[str] = []
+        ok: list[bool] = []
+        for rec in records[start : start + part]:
+            image = rec.image
+            pixel_hash.append(image.get("pixel_hash"))
+            view_hashes = image.get("view_hashes") or []
+            good = bool(image.get("phash")) and len(view_hashes) == views
+            ok.append(good)
+            p.append(image.get("phash") or blank if good else blank)
+            d.append(image.get("dhash") or blank if good else blank)
+            vp += [v[0] for v in view_hashes] if good else [blank] * views
+            vd += [v[1] for v in view_hashes] if good else [blank] * views
+        for column, values in zip(columns, (bits(p), bits(d), bits(vp), bits(vd), np.array(ok, dtype=bool))):
+            column.append(values)
+    if not records:
+        none = np.zeros(0, dtype=np.uint64)
+        return records, _Hashes(none, none, none.reshape(0, views), none.reshape(0, views), none.astype(bool), [])
+    full_p, full_d, views_p, views_d, complete = (np.concatenate(c) for c in columns)
+    shape = (-1, views)
+    return records, _Hashes(full_p, full_d, views_p.reshape(shape), views_d.reshape(shape), complete, pixel_hash)
+
+
 def find_duplicates(records: list[ImageRecord], settings: Settings, previous: PairMemo | None = None) -> Duplicates:
     """Exact groups (same bytes or pixels), then near groups among the pictures that are not exact copies.
     `previous`: the pairs an earlier audit of the folder found (only the pairs with a new picture are matched)."""
     cfg = settings.cfg
     out = Duplicates()
-    readable = [r for r in records if r.readable and r.sha256]
-    image = [r.image for r in readable]  # (a property: read once each)
+    readable, hashes = _hashes([r for r in records if r.readable and r.sha256])
     uf = _UnionFind(len(readable))
-    first_by: dict[tuple[str, str], int] = {}
+    first_by: tuple[dict[str, int], dict[str, int]] = ({}, {})  # by content, by pixels
     for i, rec in enumerate(readable):
-        for kind, value in (("sha", rec.sha256), ("pix", image[i].get("pixel_hash"))):
+        for seen, value in zip(first_by, (rec.sha256, hashes.pixel_hash[i])):
             if value is None:
                 continue
-            key = (kind, value)
-            if key in first_by:
-                uf.union(first_by[key], i)
+            if value in seen:
+                uf.union(seen[value], i)
             else:
-                first_by[key] = i
-    representatives = set(range(len(readable)))
+                seen[value] = i
+    del first_by
+    representatives = np.ones(len(readable), dtype=bool)
     for members in uf.groups():
         order = sorted(members, key=lambda i: _exact_key(readable[i], cfg))
         keep = readable[order[0]]
@@ -469,16 +511,15 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
                 keep, [(readable[i], "bytes" if readable[i].sha256 == keep.sha256 else "pixels") for i in order[1:]]
             )
         )
-        representatives -= set(order[1:])
+        representatives[order[1:]] = False
 
-    chosen = [i for i in sorted(representatives) if image[i].get("phash") and image[i].get("view_hashes")]
-    hashed, image = [readable[i] for i in chosen], [image[i] for i in chosen]
+    chosen = np.flatnonzero(representatives & hashes.complete)
+    hashed = [readable[i] for i in chosen.tolist()]
     if len(hashed) < 2:
         return out
-    full_p, full_d = bits([f["phash"] for f in image]), bits([f["dhash"] for f in image])
-    views = [f["view_hashes"] for f in image]
-    views_p = bits([p for v in views for p, _ in v]).reshape(len(hashed), -1)
-    views_d = bits([d for v in views for _, d in v]).reshape(len(hashed), -1)
+    full_p, full_d = hashes.phash[chosen], hashes.dhash[chosen]
+    views_p, views_d = hashes.views_p[chosen], hashes.views_d[chosen]
+    del hashes
     limits = cfg.duplicate
     shas = [r.sha256 or "" for r in hashed]
     at = (limits.phash_max_distance, limits.dhash_max_distance, 1 + views_p.shape[1])
@@ -501,7 +542,7 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
     whole = np.flatnonzero(kept & (view == 0))
     if len(whole):
         involved = np.unique(np.concatenate([lo[whole], hi[whole]]))  # layouts of those only (N × 1.5 kB)
-        layouts = colour_layouts([image[k].get("colour_layout") for k in involved.tolist()])
+        layouts = colour_layouts([hashed[k].image.get("colour_layout") for k in involved.tolist()])
         for start in range(0, len(whole), 8192):
             part = whole[start : start + 8192]
             a, b = np.searchsorted(involved, lo[part]), np.searchsorted(involved, hi[part])

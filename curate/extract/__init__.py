@@ -17,12 +17,12 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from curate.cache import FeatureCache, stat_key
+from curate.cache import FeatureCache, encode, stat_key
 from curate.extract import faces, frame, image, marks, metadata, quality, stamps
 from curate.extract.decode import Decoded, Limits, copy_reduction, decode_image, draft_scale, sha256_of
 from curate.features import Extractor
 from curate.files import NotRegularFile, open_regular
-from curate.model import ImageRecord
+from curate.model import ImageRecord, StoredFeatures
 
 EXTRACTORS: list[Extractor] = [image, metadata, quality, frame, stamps, marks, faces]
 
@@ -264,8 +264,11 @@ def extract_features(
 
     def done(rec: ImageRecord, sha: str | None, features: dict) -> None:
         # Each record gets its own mapping: identical files share the extractors' results, but later stages
-        # add per-file entries (the sidecars beside each file).
-        rec.sha256, rec.features = sha, dict(features)
+        # add per-file entries (the sidecars beside each file). Held as the cache's JSON text, decoded when read.
+        rec.sha256 = sha
+        rec.features = (
+            features.copy() if isinstance(features, StoredFeatures) else StoredFeatures.encoded(features, encode)
+        )
         if on_progress:
             on_progress(1)
 
@@ -273,7 +276,7 @@ def extract_features(
     for start in range(0, len(records), CACHE_READS):  # the cache is read in parts: a few queries each
         some = records[start : start + CACHE_READS]
         shas = cache.lookup_shas([(rec.abs_path, _stat(rec.abs_path)) for rec in some])
-        known = cache.get_many([sha for sha in shas if sha], vers)
+        known = cache.get_many([sha for sha in shas if sha], vers, stored=True)
         for rec, sha in zip(some, shas):
             cached = known.get(sha) if sha else None
             if cached is not None:
@@ -299,7 +302,7 @@ def extract_features(
         by_content.setdefault(sha, []).append(rec)
     todo: list[tuple[str, list[ImageRecord]]] = []
     for sha, same in by_content.items():
-        cached = cache.get_features(sha, vers)
+        cached = cache.get_features(sha, vers, stored=True)
         if cached is not None:
             stats.from_cache += len(same)
             for rec in same:
@@ -329,7 +332,8 @@ def extract_features(
                     for f in features.values()
                 )
                 if not transient:
-                    cache.put_features(sha, features, vers)
+                    features = StoredFeatures.encoded(features, encode)
+                    cache.put_features(sha, features.texts(), vers)
                     if st is not None:
                         cache.put_sha(same[0].abs_path, st, sha)
             stats.identical += len(same) - 1

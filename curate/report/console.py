@@ -51,7 +51,7 @@ def _image_header(rec: ImageRecord) -> Text:
     t = Text("  ")
     t.append(_p(rec.path), style="bold")
     if rec.width and rec.height:
-        t.append(f"  {rec.width}×{rec.height} {rec.image.get('format') or ''}".rstrip(), style="dim")
+        t.append(f"  {rec.width}×{rec.height} {rec.format or ''}".rstrip(), style="dim")
     return t
 
 

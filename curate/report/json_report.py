@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from curate import __version__
 from curate.audit import AuditResult
-from curate.model import Finding, display_path
+from curate.model import Finding, ImageRecord, display_path
 
 SCHEMA_ID = "curate.audit/v1"
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
@@ -26,22 +26,49 @@ def _finding(f: Finding) -> dict[str, Any]:
     }
 
 
+class ImageEntries(Sequence[dict[str, Any]]):
+    """The report's `images`: each entry made when it is read, so that writing the report of a million pictures
+    never holds a million entries at once (issue 22). A sequence like a list (length, index, slice, iteration,
+    equality); `list(...)` for a list."""
+
+    def __init__(self, result: AuditResult):
+        self._result = result
+
+    def __len__(self) -> int:
+        return len(self._result.records)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._entry(rec) for rec in self._result.records[i]]
+        return self._entry(self._result.records[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._entry, self._result.records)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _entry(self, rec: ImageRecord) -> dict[str, Any]:
+        return {
+            "path": display_path(rec.path),
+            "sha256": rec.sha256,
+            "width": rec.width,
+            "height": rec.height,
+            "format": rec.format,
+            "verdict": self._result.verdicts[rec.path],
+            "findings": [_finding(f) for f in self._result.per_image.get(rec.path, ())],
+        }
+
+
 def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
     scan = result.scan
-    images = []
-    for rec in result.records:
-        img = rec.image
-        images.append(
-            {
-                "path": display_path(rec.path),
-                "sha256": rec.sha256,
-                "width": img.get("width"),
-                "height": img.get("height"),
-                "format": img.get("format"),
-                "verdict": result.verdicts[rec.path],
-                "findings": [_finding(f) for f in result.per_image.get(rec.path, ())],
-            }
-        )
+    images = ImageEntries(result)
     concepts: dict[str, dict[str, Any]] = {}
     for rec in result.records:
         c = rec.concept
@@ -122,7 +149,10 @@ def write(report: dict[str, Any], out: IO[str]) -> None:
     out.write("{")
     for n, (key, value) in enumerate(report.items()):
         out.write(("," if n else "") + f"\n  {_compact(key)}: ")
-        if key in LISTS and isinstance(value, list) and value:
+        if key in LISTS and isinstance(value, (list, ImageEntries)):
+            if not value:
+                out.write("[]")
+                continue
             out.write("[\n    ")
             for start in range(0, len(value), _BATCH):  # a batch of lines per write: 100,000 writes cost seconds
                 out.write((",\n    " if start else "") + ",\n    ".join(map(_compact, value[start : start + _BATCH])))
