@@ -22,7 +22,7 @@ from typing import Any
 
 import platformdirs
 
-from curate.model import StoredFeatures, light_of
+from curate.model import StoredFeatures, encode, light_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -198,14 +198,6 @@ def _parts(keys: list[str], size: int = 500) -> Iterator[list[str]]:
     """Keys in parts small enough for one query's parameters (SQLite allows 999 in old builds)."""
     for start in range(0, len(keys), size):
         yield keys[start : start + size]
-
-
-def encode(data: Any) -> str:
-    """One extractor's record as the cache stores it (and StoredFeatures holds it): compact JSON."""
-    return _ENCODE(data)
-
-
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def get_features(db: sqlite3.Connection, sha: str, versions: dict[str, int], stored: bool = False) -> Any:

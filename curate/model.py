@@ -103,6 +103,12 @@ def light_of(value: Any) -> dict[str, Any] | None:
     return light or None
 
 
+def encode(record: Any) -> str:
+    """One extractor's record as the cache stores it and StoredFeatures holds it: compact JSON."""
+    return _ENCODE(record)
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 _NOTHING: dict[str, Any] = {}  # light() of what has none (never changed: callers only read it)
 
 
@@ -132,7 +138,7 @@ class StoredFeatures(MutableMapping[str, Any]):
         self._light: dict[str, Any] = {**light, **{n: v for n, v in self._items.items() if not isinstance(v, str)}}
 
     @classmethod
-    def encoded(cls, records: Mapping[str, Any], encode: Any) -> StoredFeatures:
+    def encoded(cls, records: Mapping[str, Any]) -> StoredFeatures:
         """Features from decoded records (a worker's results), each held as `encode(record)`."""
         light = {n: lt for n, v in records.items() if (lt := light_of(v))}
         return cls({n: encode(v) if isinstance(v, dict) else v for n, v in records.items()}, light)
@@ -215,9 +221,7 @@ class ImageRecord:
         """Of one extractor's record, at least its LIGHT_KEYS (failed or skipped, size, format, frames,
         orientation), without decoding the rest where the features are stored (StoredFeatures)."""
         f = self.features
-        if type(f) is StoredFeatures:
-            return f._light.get(name) or _NOTHING
-        return f.get(name) or _NOTHING
+        return f.light(name) if isinstance(f, StoredFeatures) else f.get(name) or _NOTHING
 
     @property
     def readable(self) -> bool:

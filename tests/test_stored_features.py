@@ -16,7 +16,7 @@ from conftest import write_image
 
 from curate import model
 from curate.audit import AuditOptions, run_audit
-from curate.cache import FeatureCache, encode
+from curate.cache import FeatureCache
 from curate.derive.duplicates import find_duplicates
 from curate.model import StoredFeatures
 from curate.report import json_report
@@ -39,13 +39,13 @@ def decodes(monkeypatch):
 
 def stored(rec):
     """The record with its features held as the audit holds them."""
-    rec.features = StoredFeatures.encoded(dict(rec.features), encode)
+    rec.features = StoredFeatures.encoded(dict(rec.features))
     return rec
 
 
 def test_stored_features_read_as_the_dicts_they_were():
     plain = record(quality={"noise_sigma": 1.5, "spectrum": [1.0, 0.5]}).features
-    kept = StoredFeatures.encoded(plain, encode)
+    kept = StoredFeatures.encoded(plain)
     assert dict(kept.items()) == plain and kept == plain and set(kept) == set(plain) and len(kept) == len(plain)
     assert kept["quality"]["spectrum"] == [1.0, 0.5] and kept.get("faces") is None and "image" in kept
     for again in (kept.copy(), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):

@@ -200,7 +200,8 @@ def describe(error: ErrorInfo, rec: ImageRecord) -> str:
     if kind == "truncated":
         return "the file is truncated: the image data ends early (re-download or re-export it)"
     if kind == "pixel-limit":
-        w, h = rec.light("image").get("declared_width"), rec.light("image").get("declared_height")
+        image = rec.light("image")
+        w, h = image.get("declared_width"), image.get("declared_height")
         size = f" {w}×{h} ({w * h / 1e6:,.0f} MP)" if w and h else " more pixels than allowed"
         return (
             f"the file declares{size}, over the {error.get('limit_pixels', 0) / 1e6:.0f} MP "

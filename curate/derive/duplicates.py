@@ -453,8 +453,8 @@ class _Hashes:
     pixel_hash: list[str | None]  # SHA-256 of the pixels, None for reduced decodes
 
 
-def _hashes(records: list[ImageRecord], part: int = 8192) -> tuple[list[ImageRecord], _Hashes]:
-    """The records and their hashes, read in one pass (each picture's stored features decoded once)."""
+def _hashes(records: list[ImageRecord], part: int = 8192) -> _Hashes:
+    """The records' hashes, read in one pass (each picture's stored features decoded once)."""
     columns: list[list[np.ndarray]] = [[], [], [], [], []]
     pixel_hash: list[str | None] = []
     views = len(VIEW_NAMES) - 1
@@ -479,10 +479,10 @@ def _hashes(records: list[ImageRecord], part: int = 8192) -> tuple[list[ImageRec
             column.append(values)
     if not records:
         none = np.zeros(0, dtype=np.uint64)
-        return records, _Hashes(none, none, none.reshape(0, views), none.reshape(0, views), none.astype(bool), [])
+        return _Hashes(none, none, none.reshape(0, views), none.reshape(0, views), none.astype(bool), [])
     full_p, full_d, views_p, views_d, complete = (np.concatenate(c) for c in columns)
     shape = (-1, views)
-    return records, _Hashes(full_p, full_d, views_p.reshape(shape), views_d.reshape(shape), complete, pixel_hash)
+    return _Hashes(full_p, full_d, views_p.reshape(shape), views_d.reshape(shape), complete, pixel_hash)
 
 
 def find_duplicates(records: list[ImageRecord], settings: Settings, previous: PairMemo | None = None) -> Duplicates:
@@ -490,7 +490,8 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
     `previous`: the pairs an earlier audit of the folder found (only the pairs with a new picture are matched)."""
     cfg = settings.cfg
     out = Duplicates()
-    readable, hashes = _hashes([r for r in records if r.readable and r.sha256])
+    readable = [r for r in records if r.readable and r.sha256]
+    hashes = _hashes(readable)
     uf = _UnionFind(len(readable))
     first_by: tuple[dict[str, int], dict[str, int]] = ({}, {})  # by content, by pixels
     for i, rec in enumerate(readable):

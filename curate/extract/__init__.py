@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from curate.cache import FeatureCache, encode, stat_key
+from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, frame, image, marks, metadata, quality, stamps
 from curate.extract.decode import Decoded, Limits, copy_reduction, decode_image, draft_scale, sha256_of
 from curate.features import Extractor
@@ -266,9 +266,7 @@ def extract_features(
         # Each record gets its own mapping: identical files share the extractors' results, but later stages
         # add per-file entries (the sidecars beside each file). Held as the cache's JSON text, decoded when read.
         rec.sha256 = sha
-        rec.features = (
-            features.copy() if isinstance(features, StoredFeatures) else StoredFeatures.encoded(features, encode)
-        )
+        rec.features = features.copy() if isinstance(features, StoredFeatures) else StoredFeatures.encoded(features)
         if on_progress:
             on_progress(1)
 
@@ -332,7 +330,7 @@ def extract_features(
                     for f in features.values()
                 )
                 if not transient:
-                    features = StoredFeatures.encoded(features, encode)
+                    features = StoredFeatures.encoded(features)
                     cache.put_features(sha, features.texts(), vers)
                     if st is not None:
                         cache.put_sha(same[0].abs_path, st, sha)
