@@ -81,17 +81,26 @@ def _subject_mask(im: Image.Image, focus: str, feather: float) -> Image.Image:
     return mask.filter(ImageFilter.GaussianBlur(feather))
 
 
-def motion_blur(im: Image.Image, length: float, where: str = "background") -> Image.Image:
-    """Motion blur of `length` px at 1024 px (scaled to the picture; horizontal, as a pan or a passing subject)
-    where it happens in a real shot: "background" — a panning shot, the subject (where the picture holds its
-    detail) sharp and everything else streaked; "subject" — a moving subject streaked on a sharp, still scene."""
+def motion_blur(im: Image.Image, length: float, where: str = "background", diagonal: bool = False) -> Image.Image:
+    """Motion blur of `length` px at 1024 px (scaled to the picture; horizontal, as a pan or a passing subject, or
+    at 45° with `diagonal`) where it happens in a real shot: "background" — a panning shot, the subject (where the
+    picture holds its detail) sharp and everything else streaked; "subject" — a moving subject streaked on a
+    sharp, still scene."""
     k = scale_of(im)
-    n = max(1, round(length * k))
     rgb = im.convert("RGB")
     a = np.asarray(rgb, dtype=np.float32)
-    padded = np.pad(a, ((0, 0), (n // 2 + 1, n - n // 2), (0, 0)), mode="edge")
-    c = padded.cumsum(axis=1)
-    streaked = (c[:, n:][:, : a.shape[1]] - c[:, :-n][:, : a.shape[1]]) / n  # mean of n pixels along each row
+    if diagonal:
+        n = max(1, round(length * k / 2**0.5))  # n steps of one pixel down and one across: a streak n·√2 long
+        padded = np.pad(a, ((n, n), (n, n), (0, 0)), mode="edge")
+        h, w = a.shape[:2]
+        streaked = (
+            sum(padded[n - n // 2 + i : n - n // 2 + i + h, n - n // 2 + i : n - n // 2 + i + w] for i in range(n)) / n
+        )
+    else:
+        n = max(1, round(length * k))
+        padded = np.pad(a, ((0, 0), (n // 2 + 1, n - n // 2), (0, 0)), mode="edge")
+        c = padded.cumsum(axis=1)
+        streaked = (c[:, n:][:, : a.shape[1]] - c[:, :-n][:, : a.shape[1]]) / n  # mean of n pixels along each row
     moved = Image.fromarray(np.clip(streaked, 0, 255).round().astype(np.uint8))
     mask = _subject_mask(im, "detail", 6 * k)
     if where == "subject":

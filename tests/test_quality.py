@@ -132,3 +132,31 @@ def test_motion_blur_streaks_along_rows_where_asked():
     assert across(pan, 1) < 0.6 * across(a, 1)  # detail along rows mostly gone
     assert across(pan, 1) / across(a, 1) < across(pan, 0) / across(a, 0) - 0.15  # less so across rows
     assert across(pan, 1) < across(moving, 1) < across(a, 1)  # a moving subject streaks less of the frame
+
+
+def test_diagonal_motion_streaks_along_the_diagonal():
+    """The bench's held-out motion case: streaks at 45°, so both axes lose detail alike and the 45° diagonal
+    keeps it (neighbours along the streak stay alike)."""
+    a = np.asarray(photo().convert("L"), dtype=np.float64)
+    d = np.asarray(motion_blur(photo(), 16, "background", diagonal=True).convert("L"), dtype=np.float64)
+    rows, columns = (float(np.abs(np.diff(d, axis=ax)).mean() / np.abs(np.diff(a, axis=ax)).mean()) for ax in (1, 0))
+    along = float(np.abs(d[1:, 1:] - d[:-1, :-1]).mean() / np.abs(a[1:, 1:] - a[:-1, :-1]).mean())
+    across = float(np.abs(d[1:, :-1] - d[:-1, 1:]).mean() / np.abs(a[1:, :-1] - a[:-1, 1:]).mean())
+    assert abs(rows - columns) < 0.1 and along < across - 0.1 and rows < 0.8
+
+
+def test_the_spectrum_by_direction_tells_motion_from_enlargement():
+    """spectrum_directions (the enlargement model's input): a horizontal pan takes the fine detail along rows and
+    leaves it along columns; an enlargement takes it along both."""
+    from curate.extract import quality
+
+    def fine(im: Image.Image) -> tuple[float, float]:
+        rows, columns, _diagonal = measure(im)["spectrum_directions"][-2]  # 0.30–0.36 cycles/px
+        return rows, columns
+
+    clean = fine(photo())
+    pan = fine(motion_blur(photo(), 16, "background"))
+    enlarged = fine(upscaled(photo(), 2.5))
+    assert len(quality.DIRECTION_BANDS) == len(measure(photo())["spectrum_directions"])
+    assert pan[0] < clean[0] - 0.5 and pan[1] > clean[1] - 0.3  # rows lose detail, columns keep it
+    assert enlarged[0] < clean[0] - 0.5 and enlarged[1] < clean[1] - 0.5

@@ -46,12 +46,19 @@ def test_a_model_for_other_features_is_refused():
 def test_input_needs_the_whole_spectrum():
     q = measured_quality()
     x = upscale_model.features(q)
-    assert x is not None and len(x) == 67 and all(math.isfinite(v) for v in x)
+    assert x is not None and len(x) == 85 and all(math.isfinite(v) for v in x)
     assert upscale_model.features({**q, "spectrum": q["spectrum"][:20]}) is None
     assert upscale_model.features({k: v for k, v in q.items() if k != "spectrum"}) is None
     holes = list(q["spectrum"])
     holes[8] = None  # a bin with no frequencies left (JPEG grid) is skipped, not a crash
     assert upscale_model.features({**q, "spectrum": holes}) is not None
+
+
+@pytest.mark.parametrize("directions", [None, "text", {"0": 1}, [[1, 2]], [["a", "b", "c"]] * 6, []])
+def test_a_damaged_directional_profile_is_missing_not_a_crash(directions):
+    """A cache row from elsewhere: the model walks its trees' learned side for a missing value."""
+    x = upscale_model.features({**measured_quality(), "spectrum_directions": directions})
+    assert x is not None and len(x) == 85 and all(math.isnan(v) for v in x[67:][:3])
 
 
 def test_enlarged_photos_score_high_and_untouched_ones_low():

@@ -71,7 +71,7 @@ def check(rec: ImageRecord, ctx: Context) -> Iterator[Finding | None]:
             code,
             f"JPEG quality ≈ {quality} (from its quantisation table): "
             f"{'heavy' if code is CMP001 else 'visible'} compression artefacts",
-            {"jpeg_quality": quality, "blockiness": q.get("blockiness")},
+            {"jpeg_quality": quality, "blockiness": q.get("blockiness")},  # null since extractor v4: not measured
         )
         return
     blockiness = q.get("blockiness")

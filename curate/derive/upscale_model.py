@@ -21,10 +21,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from curate.extract.quality import FIT_BAND, SPECTRUM_BINS, STEEP_FIT_BAND, STEEP_SLOPE
+from curate.extract.quality import DIRECTION_BANDS, FIT_BAND, SPECTRUM_BINS, STEEP_FIT_BAND, STEEP_SLOPE
 
 MODEL_FILE = "upscaled_model.json"
-FEATURES = "upscale-features/1"  # the feature vector below; the model file names the one it was trained on
+FEATURES = "upscale-features/2"  # the feature vector below; the model file names the one it was trained on
 # The spectrum's bins and the power-law fit are spectrum_profile's (curate/extract/quality.py), refitted here in
 # plain Python on the cached profile (a NumPy fit per picture would cost more than the trees).
 _CENTRES = [(i + 0.5) * 0.5 / SPECTRUM_BINS for i in range(SPECTRUM_BINS)]
@@ -45,10 +45,12 @@ def _fit(p: list[float], lo: float, hi: float) -> tuple[float, float] | None:
 
 def features(q: Mapping[str, Any]) -> list[float] | None:
     """The model's input (FEATURES) from an image's `quality` features, or None where the spectrum was not
-    measured (pictures under 128 px, flat art). 67 values: the spectrum's shortfall against the power law of
-    its coarse detail (bins 3–31), the spectrum's step from bin to bin (3–31), the power law's slope, and
+    measured (pictures under 128 px, flat art). 85 values: the spectrum's shortfall against the power law of its
+    coarse detail (bins 3–31), the spectrum's step from bin to bin (3–31), the power law's slope, and
     detail_fraction, edge_sharpness, reference_edge_sharpness, log(1 + edge_strength), noise_sigma,
-    flat_fraction, noise_whiteness, chroma_noise_sigma, reference_detail_fraction."""
+    flat_fraction, noise_whiteness, chroma_noise_sigma, reference_detail_fraction; then, per band of the
+    directional profile (`spectrum_directions`, 6 bands), how far the two axes differ, and the diagonals against
+    the stronger and the weaker axis: motion leaves one axis, an enlargement neither."""
     prof = q.get("spectrum")
     if not isinstance(prof, list) or len(prof) != SPECTRUM_BINS:
         return None
@@ -67,6 +69,15 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
         v = q.get(key)
         return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else default
 
+    directions: list[float] = []
+    bands = q.get("spectrum_directions")
+    for i in range(len(DIRECTION_BANDS)):
+        try:
+            rows, columns, diagonal = (float(v) for v in bands[i])  # type: ignore[index]
+        except (TypeError, ValueError, IndexError, KeyError):
+            directions += [math.nan] * 3
+            continue
+        directions += [abs(rows - columns), diagonal - max(rows, columns), diagonal - min(rows, columns)]
     return [
         *shortfall[3:],
         *steps[3:],
@@ -80,6 +91,7 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
         num("noise_whiteness", 0.0),
         num("chroma_noise_sigma", 0.0),
         num("reference_detail_fraction", 1.0),
+        *directions,
     ]
 
 

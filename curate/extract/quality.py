@@ -12,10 +12,12 @@ Measured with numpy on luminance (noise on the green channel and on chroma), at 
   * effective resolution: a radial power spectrum averaged over the most textured 128-px tiles, compared
     with the power law fitted at 0.04–0.15 cycles/px (refitted at 0.02–0.09 when that slope is steeper than
     any natural photo's); the frequency from which the power stays under ~30 % of the extrapolation up to
-    Nyquist, as a fraction of Nyquist, scales the file size to "real detail" (also at the reference size);
-  * JPEG quality from the luminance quantisation table (IJG scaling), and blockiness: the energy of
-    luminance steps on the strongest 8-px grid phase relative to the other phases (a PNG or WebP saved from a
-    heavily compressed JPEG).
+    Nyquist, as a fraction of Nyquist, scales the file size to "real detail" (also at the reference size); the
+    same tiles' power by direction (along rows, along columns, diagonal) in six bands: motion takes detail from
+    one direction, resampling from both axes (the enlargement model reads both);
+  * JPEG quality from the luminance quantisation table (IJG scaling), and, for files without one, blockiness:
+    the energy of luminance steps on the strongest 8-px grid phase relative to the other phases (a PNG or WebP
+    saved from a heavily compressed JPEG).
 Thresholds live in rules/checks.toml, chosen on the tuning half of bench/eval_quality.py's real-photo corpus.
 """
 
@@ -29,7 +31,7 @@ from PIL import Image
 from curate.extract.decode import Decoded, to_rgb
 
 NAME = "quality"
-VERSION = 3
+VERSION = 4  # 4: spectrum_directions; no blockiness for JPEGs
 
 REFERENCE_PX = 1024  # softness is judged at this long side (or the file's own, when smaller)
 
@@ -106,20 +108,17 @@ STD_LUMA_Q = np.array(
 )
 
 
+# The IJG luminance tables for qualities 1–100 (IJG scaling of STD_LUMA_Q), summed: a file's table is matched by sum.
+_IJG_SCALE = np.array([5000 / q if q < 50 else 200 - 2 * q for q in range(1, 101)])
+_IJG_SUMS = np.clip(np.floor((STD_LUMA_Q[None, :] * _IJG_SCALE[:, None] + 50) / 100), 1, 255).sum(axis=1)
+
+
 def jpeg_quality(tables: dict) -> int | None:
-    """IJG quality (1–100) whose scaled standard luminance table best matches the file's."""
+    """IJG quality (1–100) whose scaled standard luminance table best matches the file's (the lowest on a tie)."""
     luma = tables.get(0) or tables.get("0")
     if not luma or len(luma) != 64:
         return None
-    total = float(np.sum(luma))
-    best, best_err = None, None
-    for q in range(1, 101):
-        scale = 5000 / q if q < 50 else 200 - 2 * q
-        t = np.clip(np.floor((STD_LUMA_Q * scale + 50) / 100), 1, 255)
-        err = abs(float(t.sum()) - total)
-        if best_err is None or err < best_err:
-            best, best_err = q, err
-    return best
+    return int(np.argmin(np.abs(_IJG_SUMS - float(np.sum(luma))))) + 1
 
 
 def _haar(y: np.ndarray):
@@ -276,16 +275,47 @@ STEEP_SLOPE = -4.0  # a fit steeper than this is redone in STEEP_FIT_BAND (see s
 STEEP_FIT_BAND = (0.02, 0.09)
 
 
-def spectrum_profile(y: np.ndarray) -> tuple[list[float], float | None]:
-    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist)."""
+def tile_power(y: np.ndarray) -> np.ndarray | None:
+    """The power spectrum (rfft2 layout) averaged over the MAX_TILES most textured 128-px tiles, each windowed."""
     tiles = _tiles(y)
     if not tiles:
-        return [], None
+        return None
     power = np.zeros((TILE, TILE // 2 + 1))
     for t in tiles:
         t = (t - t.mean()) * _WINDOW
         power += np.abs(np.fft.rfft2(t)) ** 2
-    power /= len(tiles)
+    return power / len(tiles)
+
+
+# Directions in the spectrum: detail along rows (0°, vertical edges), along columns (90°) and the diagonals, ±15°.
+_ANGLE = np.degrees(np.arctan2(_FY, _FX)) % 180
+_ALONG_ROWS = np.minimum(_ANGLE, 180 - _ANGLE) <= 15
+_ALONG_COLUMNS = np.abs(_ANGLE - 90) <= 15
+_DIAGONAL = (np.abs(_ANGLE - 45) <= 15) | (np.abs(_ANGLE - 135) <= 15)
+DIRECTION_BANDS = ((0.06, 0.12), (0.12, 0.18), (0.18, 0.24), (0.24, 0.30), (0.30, 0.36), (0.36, 0.45))
+
+
+def directional_profile(power: np.ndarray) -> list[list[float]]:
+    """Per band of DIRECTION_BANDS (cycles/px), log10 power [along rows, along columns, diagonal]. Motion takes
+    detail from one direction (a horizontal pan: along rows); an enlargement by separable resampling from both
+    axes alike, and keeps the diagonals a little further out (its passband is a square) — the radial profile
+    mixes the two."""
+    out = []
+    for lo, hi in DIRECTION_BANDS:
+        band = (_RADIUS >= lo) & (_RADIUS < hi) & ~_GRID
+        out.append(
+            [round(float(np.log10(power[band & m].mean() + 1e-6)), 3) for m in (_ALONG_ROWS, _ALONG_COLUMNS, _DIAGONAL)]
+        )
+    return out
+
+
+def spectrum_profile(y: np.ndarray, power: np.ndarray | None = None) -> tuple[list[float], float | None]:
+    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist), from
+    tile_power(y) (passed in when already computed)."""
+    if power is None:
+        power = tile_power(y)
+    if power is None:
+        return [], None
     idx = np.digitize(_RADIUS, _BINS) - 1
     keep = ~_GRID & (_RADIUS > 0)
     prof = []
@@ -354,8 +384,10 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     out["flat_fraction"] = flat_fraction(y)
     edges = _edge_ratios(y)
     out.update(edge_sharpness(edges))
-    profile, cutoff = spectrum_profile(y)
+    power = tile_power(y)
+    profile, cutoff = spectrum_profile(y, power)
     out["spectrum"] = profile
+    out["spectrum_directions"] = None if power is None else directional_profile(power)
     out["detail_fraction"] = cutoff
     ref = at_reference(lum)
     out["reference_px"] = max(ref.size)
@@ -364,7 +396,9 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     else:
         r = np.asarray(ref, dtype=np.float32)
         out.update(softness_at_reference(_edge_ratios(r), spectrum_profile(r)[1]))
-    out["blockiness"] = blockiness(y)
     q = decoded.info.get("quantization")
     out["jpeg_quality"] = jpeg_quality(q) if q else None
+    # A JPEG is judged by its quantisation tables (CMP001/CMP002): blockiness, a quarter of this pass, only where
+    # there are none (a PNG or WebP re-saved from a JPEG: CMP003).
+    out["blockiness"] = None if q else blockiness(y)
     return out
