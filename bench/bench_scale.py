@@ -57,7 +57,11 @@ def build(folder: Path, n: int, jobs: int) -> None:
         return
     done = {p.name.split("_")[0] for p in folder.glob("*.jpg")}
     todo = (pid for pid in range(10**6) if f"{pid:06d}" not in done)
-    backgrounds()  # fetched here once: workers fetching into a cold cache together would clobber each other's files
+    # The photographs fetched once, before the workers (fetching into a cold cache together they would clobber each
+    # other's files), and in a process of its own: loading them grows this process, and a command it starts
+    # inherits its peak resident size (ru_maxrss survives exec) — the audits timed below would report it as theirs.
+    with Pool(1) as once:
+        once.apply(backgrounds)
     with Pool(jobs, initializer=_init, initargs=("tuning",)) as pool:
         for made in pool.imap(_write, ((pid, str(folder)) for pid in todo), chunksize=64):
             have += made
