@@ -148,7 +148,6 @@ def test_diagonal_motion_streaks_along_the_diagonal():
 def test_the_spectrum_by_direction_tells_motion_from_enlargement():
     """spectrum_directions (the enlargement model's input): a horizontal pan takes the fine detail along rows and
     leaves it along columns; an enlargement takes it along both."""
-    from curate.extract import quality
 
     def fine(im: Image.Image) -> tuple[float, float]:
         rows, columns, _diagonal = measure(im)["spectrum_directions"][-2]  # 0.30–0.36 cycles/px
