@@ -9,8 +9,8 @@ noise σ 4–16 (luminance + chroma, saved as JPEG q95), Gaussian blur σ 1–4 
 then enlarged bicubic), JPEG q80–q10, JPEG q20 re-saved as PNG and q30 re-saved as q95; and hard negatives:
 untouched (PNG), camera JPEGs q85/q90/q95, only downscaled ½, shallow depth of field (the sharp ellipse where
 the picture holds its detail), fog, night, light film grain, motion (a panning shot: the same ellipse sharp, the
-rest streaked 16 px; a moving subject: that ellipse streaked 12 px on a still scene; the pan again at 45°), and
-digital art (wallpapers that are not photos).
+rest streaked 16 px; a moving subject: that ellipse streaked 12 px on a still scene; pans at 45°, 100° and 30°, a
+moving subject at 45°), and digital art (wallpapers that are not photos).
 Runs the real `curate audit` (JSON, SDXL) on each half and prints, for each case, the share flagged in each
 quality category, then recall at the issue's target strengths and the worst false-positive rate. Then times
 the quality extractor on 1024-px images on one core.

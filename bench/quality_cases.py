@@ -140,13 +140,26 @@ CORPUS_CASES: list[tuple[str, str | None, object, str]] = [
     # added with the corpus's third release; last, so that the earlier cases keep their file names.
     ("panning (background motion-blurred 16 px)", None, lambda im, s: motion_blur(im, 16, "background"), "jpeg92"),
     ("moving subject (motion-blurred 12 px)", None, lambda im, s: motion_blur(im, 12, "subject"), "jpeg92"),
-    # Motion at 45° (added 2026-12-02): the enlargement model trains on the two horizontal cases above; this one
-    # is held out of its training and threshold (bench/train_upscaled.py HELD_OUT_KINDS), a check that what it
-    # learned of motion is not only "horizontal".
+    # More motion (added 2026-12-02, when the enlargement model began to read the spectrum by direction): other
+    # angles and lengths, trained on like the two above; the last one, at 30°, is held out of the model's training
+    # and threshold (bench/train_upscaled.py HELD_OUT_KINDS): a check on an angle and length it has not seen.
     (
         "diagonal motion (background streaked 16 px at 45°)",
         None,
-        lambda im, s: motion_blur(im, 16, "background", diagonal=True),
+        lambda im, s: motion_blur(im, 16, "background", angle=45),
+        "jpeg92",
+    ),
+    (
+        "near-vertical motion (background streaked 24 px at 100°)",
+        None,
+        lambda im, s: motion_blur(im, 24, "background", angle=100),
+        "jpeg92",
+    ),
+    ("moving subject at 45° (streaked 16 px)", None, lambda im, s: motion_blur(im, 16, "subject", angle=45), "jpeg92"),
+    (
+        "motion at 30° (background streaked 20 px)",
+        None,
+        lambda im, s: motion_blur(im, 20, "background", angle=30),
         "jpeg92",
     ),
 ]

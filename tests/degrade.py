@@ -81,21 +81,24 @@ def _subject_mask(im: Image.Image, focus: str, feather: float) -> Image.Image:
     return mask.filter(ImageFilter.GaussianBlur(feather))
 
 
-def motion_blur(im: Image.Image, length: float, where: str = "background", diagonal: bool = False) -> Image.Image:
-    """Motion blur of `length` px at 1024 px (scaled to the picture; horizontal, as a pan or a passing subject, or
-    at 45° with `diagonal`) where it happens in a real shot: "background" — a panning shot, the subject (where the
-    picture holds its detail) sharp and everything else streaked; "subject" — a moving subject streaked on a
-    sharp, still scene."""
+def motion_blur(im: Image.Image, length: float, where: str = "background", angle: float = 0.0) -> Image.Image:
+    """Motion blur of `length` px at 1024 px (scaled to the picture), horizontal as a pan or a passing subject, or
+    at `angle` degrees from the horizontal (clockwise on screen: 45 runs down to the right), where it happens in a
+    real shot: "background" — a panning shot, the subject (where the picture holds its detail) sharp and
+    everything else streaked; "subject" — a moving subject streaked on a sharp, still scene."""
     k = scale_of(im)
     rgb = im.convert("RGB")
     a = np.asarray(rgb, dtype=np.float32)
-    if diagonal:
-        n = max(1, round(length * k / 2**0.5))  # n steps of one pixel down and one across: a streak n·√2 long
-        padded = np.pad(a, ((n, n), (n, n), (0, 0)), mode="edge")
+    if angle % 180:
+        # n one-pixel steps along the streak's major axis (the other axis follows, rounded): a streak `length` long
+        dx, dy = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        major = max(abs(dx), abs(dy))
+        n = max(1, round(length * k * major))
+        offsets = [(round((i - n // 2) * dy / major), round((i - n // 2) * dx / major)) for i in range(n)]
+        pad = n + 1
+        padded = np.pad(a, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         h, w = a.shape[:2]
-        streaked = (
-            sum(padded[n - n // 2 + i : n - n // 2 + i + h, n - n // 2 + i : n - n // 2 + i + w] for i in range(n)) / n
-        )
+        streaked = sum(padded[pad + oy : pad + oy + h, pad + ox : pad + ox + w] for oy, ox in offsets) / n
     else:
         n = max(1, round(length * k))
         padded = np.pad(a, ((0, 0), (n // 2 + 1, n - n // 2), (0, 0)), mode="edge")
