@@ -3,11 +3,12 @@
 Real detail ending early in the spectrum (`detail_fraction`) is what an enlargement leaves, but photos soft by
 nature (fog, long exposures, soft focus) lack fine detail too. The model weighs the whole shape of the spectrum
 against the power law its coarse detail follows (an enlargement's falls off a cliff at the old Nyquist frequency
-and stays low; defocus and motion fall gradually, and sensor noise keeps a floor), with edge sharpness and the
-noise measures. It is a gradient-boosted ensemble of 200 depth-3 trees (scikit-learn's HistGradientBoosting),
-trained by bench/train_upscaled.py on the tuning half of bench/photo_corpus.py only (enlargements 2–4× by
-bicubic, Lanczos and bilinear resampling against untouched, camera-JPEG, downscaled, depth-of-field, fog, night,
-grainy, noisy and compressed photos and digital art); its recipe, data and figures are in
+and stays low; defocus and motion fall gradually, and sensor noise keeps a floor) and the spectrum by direction
+(motion takes detail from one direction, resampling from both axes), with edge sharpness and the noise measures.
+It is a gradient-boosted ensemble of 200 depth-3 trees (scikit-learn's HistGradientBoosting), trained by
+bench/train_upscaled.py on the tuning half of bench/photo_corpus.py only (enlargements 2–4× by bicubic, Lanczos
+and bilinear resampling against untouched, camera-JPEG, downscaled, depth-of-field, fog, night, grainy, noisy,
+compressed and motion-streaked photos and digital art); its recipe, data and figures are in
 curate/data/upscaled_model.json. Evaluated here in plain Python: no scikit-learn at audit time, and nothing is
 decoded — a re-audit reads the same cached features.
 """
