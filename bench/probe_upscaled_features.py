@@ -6,7 +6,8 @@ Fits the enlargement model's recipe (bench/train_upscaled.py: same data, labels,
 threshold rule; the horizontal motion cases trained on, the diagonal one held out) with and without the
 candidate features, and prints the rule's score on tuning (out of fold, three shuffled grouped splits) and the
 validation figures. It chose the axes-and-diagonals values (`aniso_*`, `diag_*`) that the extractor now keeps as
-`spectrum_directions` (2026-12-02, docs/benchmarks.md); the others were not adopted.
+`spectrum_directions` (2026-12-02, docs/benchmarks.md); the others were not adopted. The figures there were
+taken against upscale-features/1; the shipped features now hold the axes-and-diagonals values already.
 
     python bench/probe_upscaled_features.py [--only aniso_0.06,diag_max_0.06,...]
 """
@@ -30,6 +31,7 @@ import photo_corpus  # noqa: E402
 import train_upscaled as tu  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from curate.derive import upscale_model  # noqa: E402
 from curate.extract import quality  # noqa: E402
 
 TILE = quality.TILE
@@ -37,7 +39,6 @@ _R, _ANGLE, _GRID, _WINDOW = quality._RADIUS, quality._ANGLE, quality._GRID, qua
 HIGH = (_R >= 0.27) & (_R <= 0.45) & ~_GRID
 MID = (_R >= 0.05) & (_R <= 0.11) & ~_GRID
 WEDGES = [np.minimum(np.abs(_ANGLE - a), 180 - np.abs(_ANGLE - a)) <= 22.5 for a in (0, 45, 90, 135)]
-AX, AY, DIAG = quality._ALONG_ROWS, quality._ALONG_COLUMNS, quality._DIAGONAL
 BANDS = quality.DIRECTION_BANDS
 NAMES = [
     "dir_min", "dir_max", "dir_spread",
@@ -75,11 +76,7 @@ def candidates(path: str) -> list[float]:
     pw = np.mean(powers, axis=0)
     d = [float(np.log10(pw[HIGH & w_].mean() + 1e-6) - np.log10(pw[MID & w_].mean() + 1e-6)) for w_ in WEDGES]
     a = np.array(all_ratios)
-    wedges = []
-    for lo, hi in BANDS:
-        band = (_R >= lo) & (_R < hi) & ~_GRID
-        ax, ay, dg = (float(np.log10(pw[band & m].mean() + 1e-6)) for m in (AX, AY, DIAG))
-        wedges += [abs(ax - ay), dg - max(ax, ay), dg - min(ax, ay)]
+    wedges = upscale_model.direction_values(quality.directional_profile(pw))  # as the extractor and model read them
     return [
         min(d), max(d), max(d) - min(d),
         max(ratios), float(np.percentile(ratios, 75)), float(np.median(ratios)), min(ratios),
@@ -89,7 +86,7 @@ def candidates(path: str) -> list[float]:
 
 
 def extra_features(rows: list[dict], folders: dict[str, Path]) -> np.ndarray:
-    store = photo_corpus.cache_dir() / "probe-upscaled-2.npz"
+    store = photo_corpus.cache_dir() / "probe-upscaled-3.npz"
     known: dict[str, list[float]] = {}
     if store.exists():
         z = np.load(store, allow_pickle=False)

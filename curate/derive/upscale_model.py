@@ -70,15 +70,6 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
         v = q.get(key)
         return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else default
 
-    directions: list[float] = []
-    bands = q.get("spectrum_directions")
-    for i in range(len(DIRECTION_BANDS)):
-        try:
-            rows, columns, diagonal = (float(v) for v in bands[i])  # type: ignore[index]
-        except (TypeError, ValueError, IndexError, KeyError):
-            directions += [math.nan] * 3
-            continue
-        directions += [abs(rows - columns), diagonal - max(rows, columns), diagonal - min(rows, columns)]
     return [
         *shortfall[3:],
         *steps[3:],
@@ -92,8 +83,23 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
         num("noise_whiteness", 0.0),
         num("chroma_noise_sigma", 0.0),
         num("reference_detail_fraction", 1.0),
-        *directions,
+        *direction_values(q.get("spectrum_directions")),
     ]
+
+
+def direction_values(bands: Any) -> list[float]:
+    """The model's inputs from `spectrum_directions` (curate/extract/quality.py directional_profile): per band,
+    how far the two axes differ, and the diagonals against the stronger and the weaker axis; NaN (missing, which
+    the trees handle) for a band that is absent or damaged."""
+    out: list[float] = []
+    for i in range(len(DIRECTION_BANDS)):
+        try:
+            rows, columns, diagonal = (float(v) for v in bands[i])
+        except (TypeError, ValueError, IndexError, KeyError):
+            out += [math.nan] * 3
+            continue
+        out += [abs(rows - columns), diagonal - max(rows, columns), diagonal - min(rows, columns)]
+    return out
 
 
 class Model:

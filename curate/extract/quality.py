@@ -293,6 +293,11 @@ _ALONG_ROWS = np.minimum(_ANGLE, 180 - _ANGLE) <= 15
 _ALONG_COLUMNS = np.abs(_ANGLE - 90) <= 15
 _DIAGONAL = (np.abs(_ANGLE - 45) <= 15) | (np.abs(_ANGLE - 135) <= 15)
 DIRECTION_BANDS = ((0.06, 0.12), (0.12, 0.18), (0.18, 0.24), (0.24, 0.30), (0.30, 0.36), (0.36, 0.45))
+# per band: the masks of its three directions (JPEG's grid peaks left out, as in the radial profile)
+_DIRECTION_MASKS = [
+    [(_RADIUS >= lo) & (_RADIUS < hi) & ~_GRID & m for m in (_ALONG_ROWS, _ALONG_COLUMNS, _DIAGONAL)]
+    for lo, hi in DIRECTION_BANDS
+]
 
 
 def directional_profile(power: np.ndarray) -> list[list[float]]:
@@ -300,20 +305,12 @@ def directional_profile(power: np.ndarray) -> list[list[float]]:
     detail from one direction (a horizontal pan: along rows); an enlargement by separable resampling from both
     axes alike, and keeps the diagonals a little further out (its passband is a square) — the radial profile
     mixes the two."""
-    out = []
-    for lo, hi in DIRECTION_BANDS:
-        band = (_RADIUS >= lo) & (_RADIUS < hi) & ~_GRID
-        out.append(
-            [round(float(np.log10(power[band & m].mean() + 1e-6)), 3) for m in (_ALONG_ROWS, _ALONG_COLUMNS, _DIAGONAL)]
-        )
-    return out
+    return [[round(float(np.log10(power[m].mean() + 1e-6)), 3) for m in band] for band in _DIRECTION_MASKS]
 
 
-def spectrum_profile(y: np.ndarray, power: np.ndarray | None = None) -> tuple[list[float], float | None]:
-    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist), from
-    tile_power(y) (passed in when already computed)."""
-    if power is None:
-        power = tile_power(y)
+def spectrum_profile(power: np.ndarray | None) -> tuple[list[float], float | None]:
+    """(radial log10 power per bin over 0..0.5 cycles/px, detail cutoff as a fraction of Nyquist) from
+    tile_power's spectrum; ([], None) where there was none (a picture smaller than a tile)."""
     if power is None:
         return [], None
     idx = np.digitize(_RADIUS, _BINS) - 1
@@ -385,7 +382,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     edges = _edge_ratios(y)
     out.update(edge_sharpness(edges))
     power = tile_power(y)
-    profile, cutoff = spectrum_profile(y, power)
+    profile, cutoff = spectrum_profile(power)
     out["spectrum"] = profile
     out["spectrum_directions"] = None if power is None else directional_profile(power)
     out["detail_fraction"] = cutoff
@@ -395,7 +392,7 @@ def compute(decoded: Decoded) -> dict[str, Any]:
         out.update(softness_at_reference(edges, cutoff))
     else:
         r = np.asarray(ref, dtype=np.float32)
-        out.update(softness_at_reference(_edge_ratios(r), spectrum_profile(r)[1]))
+        out.update(softness_at_reference(_edge_ratios(r), spectrum_profile(tile_power(r))[1]))
     q = decoded.info.get("quantization")
     out["jpeg_quality"] = jpeg_quality(q) if q else None
     # A JPEG is judged by its quantisation tables (CMP001/CMP002): blockiness, a quarter of this pass, only where
