@@ -7,7 +7,9 @@ threshold rule; the horizontal motion cases trained on, the diagonal one held ou
 candidate features, and prints the rule's score on tuning (out of fold, three shuffled grouped splits) and the
 validation figures. It chose the axes-and-diagonals values (`aniso_*`, `diag_*`) that the extractor now keeps as
 `spectrum_directions` (2026-12-02, docs/benchmarks.md); the others were not adopted. The figures there were
-taken against upscale-features/1; the shipped features now hold the axes-and-diagonals values already.
+taken against upscale-features/1; the shipped features now hold the axes-and-diagonals values already, and
+since upscale-features/3 the resampling period (`resampling_periodicity`), which this probe measured the same
+way before it was adopted (mean rule score 0.964 → 0.976 under the then rule; docs/benchmarks.md).
 
     python bench/probe_upscaled_features.py [--only aniso_0.06,diag_max_0.06,...]
 """

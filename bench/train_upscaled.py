@@ -7,7 +7,8 @@ curate/data/upscaled_model.json with its recipe, data and figures (issue 19).
 Data: the cases of bench/eval_quality.py (bench/photo_corpus.py's pictures, each damaged once per case of
 bench/quality_cases.py CORPUS_CASES, enlargements by bicubic resampling), plus the same pictures enlarged by other
 resamplers — Lanczos, bilinear, and bicubic from a box-reduced original — at 1.5×, 2×, 2.5×, 3× and 4× (JPEG q95),
-so the model does not learn one kernel's signature. Features are the real extractor's (the `curate audit` CLI
+so the model does not learn one kernel's signature, plus the tuning photographs streaked by motion at more angles
+and lengths (MOTION_ANGLES, MOTION_LENGTHS; training only). Features are the real extractor's (the `curate audit` CLI
 fills the bench's feature cache; nothing else computes them).
 Labels: enlarged 2–4× (any resampler) = 1; every case that is not enlarged or blurred = 0 (untouched, camera
 JPEGs, only downscaled, depth of field, fog, night, grain, panning shots and moving subjects at 0°, 45° and 100°,
@@ -20,9 +21,13 @@ depth 2 / 3, each scored by the threshold rule below on out-of-fold probabilitie
 5-fold splits grouped by source photo (one split's score moves by ±0.01 with the split; the mean is what ranks).
 Threshold ([upscaled] min_probability in rules/checks.toml) chosen on **tuning only**, from out-of-fold
 probabilities (5 folds grouped by source photo: an in-sample score overrates how well the model knows photos
-it was fitted on) by the rule the other quality thresholds used — recall at 2–4× minus twice the worst
-false-positive rate above 5 % (ALLOWANCE). The motion case at 30° (HELD_OUT_KINDS) is neither trained nor tuned
-on. The validation half (motion cases included) is only reported (printed, and
+it was fitted on; each case's probability averaged over three shuffled splits) by the widest margin on both of issue 19's targets: the threshold where the smaller of
+(recall at 2–4× − 0.9) and (5 % − the worst false-positive rate) is largest (TARGET_RECALL, ALLOWANCE). Until
+2026-12-02 the rule was the other quality thresholds' — recall minus twice the worst false positives above 5 % —
+which spends the whole allowance on tuning: the threshold sat at 5 % there and landed at 6–7 % on validation,
+as a threshold set at a limit on one sample lands over it on another about half the time; this model's recall has
+room to spare, so the rule now keeps room on both sides. The motion case at 30° (HELD_OUT_KINDS) is neither
+trained nor tuned on. The validation half (motion cases included) is only reported (printed, and
 written to the model card).
 """
 
@@ -66,7 +71,8 @@ FOLDS = 5
 TARGET = ("upscaled 2×", "upscaled 3×", "upscaled 4×")  # the issue's target strengths (bicubic, as eval_quality)
 RESAMPLERS = ("lanczos", "bilinear", "bicubic from box")
 FACTORS = (1.5, 2, 2.5, 3, 4)
-# The false-positive rate the threshold rule allows before it pays for it (issue 19's target).
+# Issue 19's targets, between which the threshold rule keeps the widest margin.
+TARGET_RECALL = 0.9
 ALLOWANCE = 0.05
 
 
@@ -94,6 +100,39 @@ def _resampled(args: tuple) -> dict[str, dict]:
 def resampled_cases() -> tuple[Path, dict[str, dict]]:
     """The corpus's photos enlarged by the other resamplers (kept between runs, like eval_quality's cases)."""
     return eval_quality.cached_cases("resampled", [RESAMPLERS, FACTORS], photo_corpus.pictures(("photo",)), _resampled)
+
+
+# Training-only motion negatives (tuning photographs only): streaks at more angles and lengths than the corpus's
+# named cases, so the model learns "detail lost along one direction" rather than the five streaks it is shown.
+# Angles 20–40° are left out: the held-out case (HELD_OUT_KINDS) is a pan at 30°, and it must stay unseen.
+MOTION_ANGLES = (0, 10, 55, 70, 85, 95, 120, 135, 150, 165)
+MOTION_LENGTHS = (8, 12, 20, 28, 36)
+MOTION_PER_PICTURE = 4
+
+
+def _motion(args: tuple) -> dict[str, dict]:
+    import random
+
+    from degrade import motion_blur
+
+    pic, folder = args
+    rng = random.Random(pic.name)  # the same draws for the same picture, whatever the order
+    out = {}
+    for i in range(MOTION_PER_PICTURE):
+        angle, length = rng.choice(MOTION_ANGLES), rng.choice(MOTION_LENGTHS)
+        where = rng.choice(("background", "subject"))
+        data, ext = encode(motion_blur(pic.image, length, where, angle=angle), "jpeg92")
+        name = f"m{i}_{pic.name}{ext}"
+        (folder / pic.split / name).write_bytes(data)
+        out[name] = {"split": pic.split, "case": f"trained motion ({where})", "source": pic.source}
+    return out
+
+
+def motion_cases() -> tuple[Path, dict[str, dict]]:
+    """The tuning photographs streaked at MOTION_ANGLES × MOTION_LENGTHS, MOTION_PER_PICTURE draws each (kept
+    between runs). Trained on as negatives; not in the threshold rule (which reads the corpus's named cases)."""
+    tuning = [p for p in photo_corpus.pictures(("photo",)) if p.split == "tuning"]
+    return eval_quality.cached_cases("motion", [MOTION_ANGLES, MOTION_LENGTHS, MOTION_PER_PICTURE], tuning, _motion)
 
 
 def quality_features(folder: Path, labels: dict[str, dict]) -> list[dict]:
@@ -138,7 +177,7 @@ def label(case: str) -> bool | None:
 
 
 def choose(prob: np.ndarray, cases: np.ndarray) -> tuple[float, dict]:
-    """The threshold (0.05 steps) with the best recall at TARGET minus twice the worst negative above ALLOWANCE."""
+    """The threshold (0.05 steps) with the widest margin on both targets (rule_score; the lowest among ties)."""
     best: tuple[float, float, dict] | None = None
     for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
         fig = figures(prob, cases, float(t), held_out=False)
@@ -189,8 +228,9 @@ def export(model, n_features: int) -> dict:
 
 
 def rule_score(fig: dict) -> float:
-    """The threshold rule's score: recall at TARGET minus twice the worst false positives above ALLOWANCE."""
-    return fig["recall"] - 2 * max(0.0, fig["worst_false_positives"] - ALLOWANCE)
+    """The threshold rule's score: the smaller margin of the two targets — recall at TARGET over TARGET_RECALL, the
+    worst false positives under ALLOWANCE (negative where a target is missed)."""
+    return min(fig["recall"] - TARGET_RECALL, ALLOWANCE - fig["worst_false_positives"])
 
 
 def out_of_fold(params: dict, tun: dict, train: np.ndarray, y: np.ndarray, folds) -> np.ndarray:
@@ -236,7 +276,7 @@ def main() -> None:
     from sklearn.model_selection import GroupKFold
 
     rows = []
-    for folder, labels in (eval_quality.build_corpus_cases(), resampled_cases()):
+    for folder, labels in (eval_quality.build_corpus_cases(), resampled_cases(), motion_cases()):
         rows += quality_features(folder, labels)
     data = {}
     for split in ("tuning", "validation"):
@@ -253,7 +293,15 @@ def main() -> None:
     if args.grid:
         grid(tun, train, y)
         return
-    oof = out_of_fold(PARAMS, tun, train, y, GroupKFold(n_splits=FOLDS))
+    # each tuning case's out-of-fold probability averaged over GRID_REPEATS shuffled grouped splits: one split's
+    # choice moves by a step or two with the split (0.80–0.90 seen)
+    oof = np.mean(
+        [
+            out_of_fold(PARAMS, tun, train, y, GroupKFold(n_splits=FOLDS, shuffle=True, random_state=rep))
+            for rep in range(GRID_REPEATS)
+        ],
+        axis=0,
+    )
     threshold, tuning_fig = choose(oof, tun["case"])
     model = HistGradientBoostingClassifier(**PARAMS).fit(tun["x"][train], y[train])
     spec = {"features": upscale_model.FEATURES, **export(model, tun["x"].shape[1])}
@@ -270,8 +318,9 @@ def main() -> None:
             "script": "bench/train_upscaled.py",
             "estimator": f"sklearn {sklearn.__version__} HistGradientBoostingClassifier",
             "params": PARAMS,
-            "threshold_rule": "out-of-fold (5 folds grouped by source photo) on tuning: recall at 2-4x minus twice "
-            f"the worst false-positive rate above {ALLOWANCE:.0%}",
+            "threshold_rule": "out-of-fold (5 folds grouped by source photo, the probability averaged over 3 "
+            "shuffled splits) on tuning: the widest margin on both "
+            f"targets, min(recall at 2-4x - {TARGET_RECALL}, {ALLOWANCE} - worst false-positive rate)",
             "params_chosen_by": "bench/train_upscaled.py --grid (tuning only: the rule's score, mean of 3 shuffled "
             "grouped 5-fold splits)",
         },

@@ -33,7 +33,7 @@ EXPECTED = {
     P + "grace_hopper.jpg": ["CAP001", "TXT001"],
     P + "chelsea_cat.jpg": ["RES002"],
     P + "camera_thumb.png": ["RES001"],
-    P + "retina_strip.jpg": ["RES001", "UPS001", "RES003", "RES004"],
+    P + "retina_strip.jpg": ["RES001", "RES003", "RES004"],
     P + "download_interrupted.jpg": ["UNR003"],
     P + "saved_from_browser.png": ["UNR002"],
     T + "brick.jpg": ["CAP002", "BLR001"],

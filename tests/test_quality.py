@@ -145,6 +145,27 @@ def test_diagonal_motion_streaks_along_the_diagonal():
     assert abs(rows - columns) < 0.1 and along < across - 0.1 and rows < 0.8
 
 
+@pytest.mark.parametrize("factor", [1.5, 2.5, 3])
+def test_resampling_leaves_a_period_that_blur_and_motion_do_not(factor):
+    """resampling_periodicity (the enlargement model's input): an enlargement's second derivative repeats with its
+    period on both axes (1/3 cycles/px at 1.5× and 3×, 0.2 and 0.4 at 2.5×: off JPEG's grid); a blurred, streaked
+    or untouched photo shows no such peak. (An exact 2× or 4× with centred sampling puts every pixel at mirrored
+    offsets and leaves little: the model has the spectrum for those.)"""
+
+    def weakest(im: Image.Image) -> float:
+        rows, columns = measure(im)["resampling_periodicity"]  # each [off grid, at 0.5, at 0.25]
+        return min(rows[0], columns[0])
+
+    enlarged = weakest(upscaled(photo(), factor))
+    for other in (photo(), blur(photo(), 2), motion_blur(photo(), 16, "background")):
+        assert enlarged > weakest(other) + 0.5, factor
+
+
+def test_periodicity_needs_a_picture_with_lines_to_read():
+    assert quality.resampling_periodicity(np.zeros((200, 300), np.float32)) is None  # flat: no spectrum to read
+    assert quality.resampling_periodicity(np.ones((40, 300), np.float32)) is None  # under 64 px
+
+
 def test_the_spectrum_by_direction_tells_motion_from_enlargement():
     """spectrum_directions (the enlargement model's input): a horizontal pan takes the fine detail along rows and
     leaves it along columns; an enlargement takes it along both."""

@@ -46,7 +46,7 @@ def test_a_model_for_other_features_is_refused():
 def test_input_needs_the_whole_spectrum():
     q = measured_quality()
     x = upscale_model.features(q)
-    assert x is not None and len(x) == 85 and all(math.isfinite(v) for v in x)
+    assert x is not None and len(x) == 91 and all(math.isfinite(v) for v in x)
     assert upscale_model.features({**q, "spectrum": q["spectrum"][:20]}) is None
     assert upscale_model.features({k: v for k, v in q.items() if k != "spectrum"}) is None
     holes = list(q["spectrum"])
@@ -58,7 +58,18 @@ def test_input_needs_the_whole_spectrum():
 def test_a_damaged_directional_profile_is_missing_not_a_crash(directions):
     """A cache row from elsewhere: the model walks its trees' learned side for a missing value."""
     x = upscale_model.features({**measured_quality(), "spectrum_directions": directions})
-    assert x is not None and len(x) == 85 and all(math.isnan(v) for v in x[67:][:3])
+    assert x is not None and len(x) == 91 and all(math.isnan(v) for v in x[67:][:3])
+
+
+@pytest.mark.parametrize("periods", [None, "text", {"0": 1}, [[1, 2, 3]], [[1, 2], [3, 4]], [["a", 2, 3]] * 2, []])
+def test_a_damaged_periodicity_is_missing_not_a_crash(periods):
+    x = upscale_model.features({**measured_quality(), "resampling_periodicity": periods})
+    assert x is not None and len(x) == 91 and all(math.isnan(v) for v in x[85:])
+
+
+def test_periodicity_gives_each_peak_its_weaker_and_stronger_axis():
+    x = upscale_model.periodicity_values([[2.0, 0.1, 0.3], [1.5, 0.4, 0.2]])
+    assert x == [1.5, 2.0, 0.1, 0.4, 0.2, 0.3]
 
 
 def test_enlarged_photos_score_high_and_untouched_ones_low():

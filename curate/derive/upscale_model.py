@@ -3,8 +3,9 @@
 Real detail ending early in the spectrum (`detail_fraction`) is what an enlargement leaves, but photos soft by
 nature (fog, long exposures, soft focus) lack fine detail too. The model weighs the whole shape of the spectrum
 against the power law its coarse detail follows (an enlargement's falls off a cliff at the old Nyquist frequency
-and stays low; defocus and motion fall gradually, and sensor noise keeps a floor) and the spectrum by direction
-(motion takes detail from one direction, resampling from both axes), with edge sharpness and the noise measures.
+and stays low; defocus and motion fall gradually, and sensor noise keeps a floor) the spectrum by direction
+(motion takes detail from one direction, resampling from both axes) and the period resampling leaves in the
+picture's second derivative, with edge sharpness and the noise measures.
 It is a gradient-boosted ensemble of 200 depth-3 trees (scikit-learn's HistGradientBoosting), trained by
 bench/train_upscaled.py on the tuning half of bench/photo_corpus.py only (enlargements 2–4× by bicubic, Lanczos
 and bilinear resampling against untouched, camera-JPEG, downscaled, depth-of-field, fog, night, grainy, noisy,
@@ -25,7 +26,7 @@ from typing import Any
 from curate.extract.quality import DIRECTION_BANDS, FIT_BAND, SPECTRUM_BINS, STEEP_FIT_BAND, STEEP_SLOPE
 
 MODEL_FILE = "upscaled_model.json"
-FEATURES = "upscale-features/2"  # the feature vector below; the model file names the one it was trained on
+FEATURES = "upscale-features/3"  # the feature vector below; the model file names the one it was trained on
 # The spectrum's bins and the power-law fit are spectrum_profile's (curate/extract/quality.py), refitted here in
 # plain Python on the cached profile (a NumPy fit per picture would cost more than the trees).
 _CENTRES = [(i + 0.5) * 0.5 / SPECTRUM_BINS for i in range(SPECTRUM_BINS)]
@@ -46,12 +47,13 @@ def _fit(p: list[float], lo: float, hi: float) -> tuple[float, float] | None:
 
 def features(q: Mapping[str, Any]) -> list[float] | None:
     """The model's input (FEATURES) from an image's `quality` features, or None where the spectrum was not
-    measured (pictures under 128 px, flat art). 85 values: the spectrum's shortfall against the power law of its
+    measured (pictures under 128 px, flat art). 91 values: the spectrum's shortfall against the power law of its
     coarse detail (bins 3–31), the spectrum's step from bin to bin (3–31), the power law's slope, and
     detail_fraction, edge_sharpness, reference_edge_sharpness, log(1 + edge_strength), noise_sigma,
     flat_fraction, noise_whiteness, chroma_noise_sigma, reference_detail_fraction; then, per band of the
     directional profile (`spectrum_directions`, 6 bands), how far the two axes differ, and the diagonals against
-    the stronger and the weaker axis: motion leaves one axis, an enlargement neither."""
+    the stronger and the weaker axis: motion leaves one axis, an enlargement neither; then the resampling period's
+    peaks (`resampling_periodicity`), the weaker and the stronger axis of each (an enlargement leaves both)."""
     prof = q.get("spectrum")
     if not isinstance(prof, list) or len(prof) != SPECTRUM_BINS:
         return None
@@ -84,6 +86,7 @@ def features(q: Mapping[str, Any]) -> list[float] | None:
         num("chroma_noise_sigma", 0.0),
         num("reference_detail_fraction", 1.0),
         *direction_values(q.get("spectrum_directions")),
+        *periodicity_values(q.get("resampling_periodicity")),
     ]
 
 
@@ -99,6 +102,22 @@ def direction_values(bands: Any) -> list[float]:
             out += [math.nan] * 3
             continue
         out += [abs(rows - columns), diagonal - max(rows, columns), diagonal - min(rows, columns)]
+    return out
+
+
+def periodicity_values(axes: Any) -> list[float]:
+    """The model's inputs from `resampling_periodicity` (curate/extract/quality.py): for each peak (off JPEG's
+    grid, at 0.5, at 0.25 cycles/px) its smaller and its larger value over the two axes; NaN (missing) when the
+    value is absent or damaged."""
+    try:
+        rows, columns = ([float(v) for v in axis[:3]] for axis in axes)
+        if len(rows) != 3 or len(columns) != 3:
+            raise ValueError
+    except (TypeError, ValueError, IndexError, KeyError):
+        return [math.nan] * 6
+    out: list[float] = []
+    for a, b in zip(rows, columns):
+        out += [min(a, b), max(a, b)]
     return out
 
 
