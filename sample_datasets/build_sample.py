@@ -100,6 +100,12 @@ def build(out: Path) -> None:
     retina = photo("retina.jpg")
     save_jpeg(retina.crop((0, 620, 1411, 780)), photos / "retina_strip.jpg")
     caption(photos / "retina_strip.jpg", "pdphoto photo, a strip of a retina photograph")
+    # UPS001: a corner of the Hubble deep field cropped and enlarged 2.5× (bicubic) to look like a full-size shot.
+    hubble = photo("hubble_deep_field.jpg").convert("RGB").crop((560, 0, 1000, 384))
+    save_jpeg(
+        hubble.resize((hubble.width * 5 // 2, hubble.height * 5 // 2), Image.BICUBIC), photos / "hubble_zoomed.jpg"
+    )
+    caption(photos / "hubble_zoomed.jpg", "pdphoto photo, a few galaxies in deep space, close-up")
     # UNR003: a JPEG cut off after 40 % of its bytes.
     buf = io.BytesIO()
     save_jpeg(photo("coffee.png").rotate(180), buf)

@@ -34,6 +34,7 @@ EXPECTED = {
     P + "chelsea_cat.jpg": ["RES002"],
     P + "camera_thumb.png": ["RES001"],
     P + "retina_strip.jpg": ["RES001", "RES003", "RES004"],
+    P + "hubble_zoomed.jpg": ["UPS001"],
     P + "download_interrupted.jpg": ["UNR003"],
     P + "saved_from_browser.png": ["UNR002"],
     T + "brick.jpg": ["CAP002", "BLR001"],
@@ -90,7 +91,7 @@ def test_schema_rejects_a_broken_report(sample_report):
 
 def test_console_report_goes_to_stderr_when_json_is_on_stdout(sample_report):
     _, _, err = sample_report
-    assert "DROP 8 images" in err and "REVIEW 6 images" in err
+    assert "DROP 9 images" in err and "REVIEW 6 images" in err
     assert "upscaled 2.00×" in err and "gate: exit 1" in err
 
 
@@ -98,16 +99,16 @@ def test_console_report_reads_like_a_colleague(warm_run):
     code, out, _ = warm_run("audit", SAMPLE)
     assert code == 1
     for text in (
-        "DROP 8 images",
+        "DROP 9 images",
         "camera_thumb.png",
         "256×256 will be upscaled 2.00× to the 512×512 bucket",
         "identical file: duplicate of 10_pdphoto photo/astronaut.jpg",
         "DUPLICATE GROUPS",
-        "10_pdphoto photo: 16 images × 10 repeats",
+        "10_pdphoto photo: 17 images × 10 repeats",
         "Summary",
         "keep 8",
         "review 6",
-        "drop 8",
+        "drop 9",
         "near-duplicate: keep 10_pdphoto photo/coffee.jpg · review 10_pdphoto photo/coffee_small.jpg",
     ):
         assert text in out.replace("\n", " ") or text in out, text

@@ -362,7 +362,10 @@ def resampling_periodicity(y: np.ndarray) -> list[list[float]] | None:
         return None
     out = []
     for lines in (y[::PERIOD_LINE_STEP], y.T[::PERIOD_LINE_STEP]):
-        d = np.abs(lines[:, :-2] - 2 * lines[:, 1:-1] + lines[:, 2:]).mean(axis=0)
+        d2 = lines[:, 2:] - lines[:, 1:-1]  # one temporary a quarter of the picture's size, then in place
+        d2 -= lines[:, 1:-1]
+        d2 += lines[:, :-2]
+        d = np.abs(d2, out=d2).mean(axis=0)
         f = np.abs(np.fft.rfft((d - d.mean()) * np.hanning(len(d))))
         freq = np.fft.rfftfreq(len(d))
         high = freq > 0.1
