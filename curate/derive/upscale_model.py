@@ -3,7 +3,7 @@
 Real detail ending early in the spectrum (`detail_fraction`) is what an enlargement leaves, but photos soft by
 nature (fog, long exposures, soft focus) lack fine detail too. The model weighs the whole shape of the spectrum
 against the power law its coarse detail follows (an enlargement's falls off a cliff at the old Nyquist frequency
-and stays low; defocus and motion fall gradually, and sensor noise keeps a floor) the spectrum by direction
+and stays low; defocus and motion fall gradually, and sensor noise keeps a floor), the spectrum by direction
 (motion takes detail from one direction, resampling from both axes) and the period resampling leaves in the
 picture's second derivative, with edge sharpness and the noise measures.
 It is a gradient-boosted ensemble of 200 depth-3 trees (scikit-learn's HistGradientBoosting), trained by
