@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import eval_quality  # noqa: E402
 import photo_corpus  # noqa: E402
 from PIL import Image  # noqa: E402
-from quality_cases import encode  # noqa: E402
+from quality_cases import encode, motion_blur  # noqa: E402
 
 from curate.cache import FeatureCache  # noqa: E402
 from curate.derive import upscale_model  # noqa: E402
@@ -112,10 +113,6 @@ MOTION_PER_PICTURE = 4
 
 
 def _motion(args: tuple) -> dict[str, dict]:
-    import random
-
-    from degrade import motion_blur
-
     pic, folder = args
     rng = random.Random(pic.name)  # the same draws for the same picture, whatever the order
     out = {}
