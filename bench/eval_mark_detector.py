@@ -94,18 +94,18 @@ def _extract(i: int):
     return split, kind, s.opacity, marks_extractor.compute(Decoded(b"", s.picture))
 
 
-def end_to_end(per_kind: int, jobs: int) -> None:
+def end_to_end(per_kind: int, jobs: int, head_grid: bool = False) -> None:
     kinds = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
     for split, base in (("tuning", 2 * 10**6), ("validation", 10**6)):
         for k_i, kind in enumerate(kinds):
             _jobs.extend((split, base + k_i * 10_000 + j, kind) for j in range(per_kind))
-    from curate.extract import overlay
+    from curate.extract import overlay, text_marks
 
     release = mark_assets.photos_release()  # pictures drawn on another corpus release's photographs: other results
     suffix = f"-photos{release}" if release != 1 else ""
-    cached = (
-        train_marks.work_dir()
-        / f"end-to-end-{overlay.card().get('version')}-v{mark_data.DATA_VERSION}{suffix}-{per_kind}.pkl"
+    cached = train_marks.work_dir() / (
+        f"end-to-end-{overlay.card().get('version')}-{text_marks.card().get('version')}"
+        f"-v{mark_data.DATA_VERSION}{suffix}-{per_kind}.pkl"
     )
     if cached.exists():
         results = pickle.loads(cached.read_bytes())
@@ -120,10 +120,14 @@ def end_to_end(per_kind: int, jobs: int) -> None:
     words = settings.data["mark_words"]
     base_conf = settings.cfg.marks
 
-    def rates(split: str, region: float, picture: float | None = None) -> dict[str, dict[str, float]]:
+    def rates(
+        split: str, region: float, picture: float | None = None, head: tuple[float, float] | None = None
+    ) -> dict[str, dict[str, float]]:
         conf = dataclasses.replace(
             base_conf, overlay_min_region=region, overlay_min_probability=picture or base_conf.overlay_min_probability
         )
+        if head is not None:  # the text-feature head's (picture, region) thresholds
+            conf = dataclasses.replace(conf, text_overlay_min_probability=head[0], text_overlay_min_region=head[1])
         out: dict[str, dict[str, float]] = {}
         for kind in kinds:
             rows = [(op, feats) for sp, k, op, feats in results if sp == split and k == kind]
@@ -138,6 +142,9 @@ def end_to_end(per_kind: int, jobs: int) -> None:
             }
         return out
 
+    if head_grid:
+        end_to_end_head(rates, base_conf)
+        return
     best, best_score = (base_conf.overlay_min_region, base_conf.overlay_min_probability), -1e9
     for picture in (0.8, 0.85, 0.9, 0.92, 0.95, 0.98, 1.01):
         for region in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
@@ -166,15 +173,47 @@ def end_to_end(per_kind: int, jobs: int) -> None:
             )
 
 
+def end_to_end_head(rates, base_conf) -> None:
+    """The text-feature head's thresholds chosen end to end on tuning pictures (the mark detector's as in
+    rules/checks.toml): picture and region by mean recall − 2 × mean false marks, as for the mark detector; then
+    both splits at the rules' values and at the choice."""
+    kinds = list(mark_data.POSITIVE) + list(mark_data.NEGATIVE)
+    best, best_score = (1.01, 1.01), -1e9
+    for picture in (0.8, 0.85, 0.9, 0.92, 0.94, 0.96, 0.98, 1.01):
+        for region in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01):
+            r = rates("tuning", base_conf.overlay_min_region, None, (picture, region))
+            recall = np.mean([r[k]["marked"] for k in mark_data.POSITIVE])
+            fp = np.mean([r[k]["marked"] for k in mark_data.NEGATIVE])
+            worst = max(mark_data.NEGATIVE, key=lambda k: r[k]["marked"])
+            print(
+                f"tuning, head picture ≥ {picture}, region ≥ {region}: mean recall {recall:.3f}, "
+                f"mean false marks {fp:.3f} (most: {worst} {r[worst]['marked']:.2f})"
+            )
+            if recall - 2 * fp > best_score + 1e-9:
+                best, best_score = (picture, region), recall - 2 * fp
+    print(f"chosen on tuning: head picture {best[0]}, region {best[1]}")
+    for split in ("tuning", "validation"):
+        for name, head in (("without the head", (1.01, 1.01)), ("rules/checks.toml", None), ("the choice", best)):
+            r = rates(split, base_conf.overlay_min_region, None, head)
+            print(f"\n{split} pictures, {name} (opacity ≥ 0.3 for marks): WMK or SIG per kind")
+            print("| " + " | ".join(kinds) + " |")
+            print("|" + "---:|" * len(kinds))
+            print("| " + " | ".join(f"{r[k]['marked']:.2f}" for k in kinds) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-kind", type=int, default=60)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--skip-end-to-end", action="store_true")
+    ap.add_argument(
+        "--head", action="store_true", help="end to end only: choose the text-feature head's thresholds (issue 18)"
+    )
     args = ap.parse_args()
-    detector_table(load_settings().cfg.marks.overlay_min_probability)
+    if not args.head:
+        detector_table(load_settings().cfg.marks.overlay_min_probability)
     if not args.skip_end_to_end:
-        end_to_end(args.per_kind, args.jobs)
+        end_to_end(args.per_kind, args.jobs, head_grid=args.head)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mark_data  # noqa: E402
 import train_marks  # noqa: E402
+import train_text_marks  # noqa: E402
 
 from curate.extract.overlay import GRID, MODEL_FILE  # noqa: E402
 
@@ -104,24 +104,7 @@ def cache_dir() -> Path:
 
 def draw(split: str, seeds: range, balanced: bool, jobs: int) -> dict[str, np.ndarray]:
     """The pictures of these seeds, read by the text detector (kept in cache_dir(): ~0.7 MB a picture)."""
-    path = cache_dir() / f"{split}-{seeds.start}-{len(seeds)}-{int(balanced)}-v{mark_data.DATA_VERSION}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    kinds = list(mark_data.MIX)
-    tasks = [(split, s, kinds[i % len(kinds)] if balanced else None) for i, s in enumerate(seeds)]
-    with ProcessPoolExecutor(jobs) as pool:
-        out = list(pool.map(_one, tasks, chunksize=8))
-    d = {
-        "f": np.stack([o[0] for o in out]),
-        "x": np.stack([o[1] for o in out]),
-        "cover": np.stack([o[2] for o in out]),
-        "kind": np.array([o[3] for o in out]),
-        "opacity": np.array([o[4] for o in out]),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **d)
-    return d
+    return train_text_marks.draw(split, seeds, balanced, jobs, read=_one, folder=cache_dir())
 
 
 def _neighbourhood_mean(a: np.ndarray) -> np.ndarray:

@@ -169,28 +169,37 @@ def train(data: dict[str, np.ndarray], epochs: int, log) -> object:
         for b in range(n // BATCH):
             idx = np.sort(order[b * BATCH : (b + 1) * BATCH])
             x = torch.from_numpy(np.ascontiguousarray(data["images"][idx])).permute(0, 3, 1, 2).float() / 255
-            t = torch.from_numpy(targets[idx])[:, None]
-            y = torch.from_numpy(positive[idx])
-            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
-            x[flip] = x[flip].flip(-1)
-            t[flip] = t[flip].flip(-1)
-            logits = net(x)
-            cell = torch.nn.functional.binary_cross_entropy_with_logits(logits, t)
-            # the picture's score is its strongest cell: trained directly too, so a negative has no hot cell anywhere
-            pooled = logits.flatten(1).max(dim=1).values
-            image = torch.nn.functional.binary_cross_entropy_with_logits(pooled, y)
-            loss = cell * 4 + image
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+            total += train_step(net, opt, sched, rng, x, targets[idx], positive[idx])
             step += 1
-            total += float(loss)
             if step % 100 == 0:
                 log(
                     f"epoch {epoch + 1} step {step}/{steps} loss {total / (b + 1):.4f} ({time.perf_counter() - t0:.0f} s)"
                 )
     return net
+
+
+def train_step(net, opt, sched, rng: np.random.Generator, x, cover: np.ndarray, positive: np.ndarray) -> float:
+    """One optimiser step on a batch (x: N × C × H × W tensor; cover: N × GRID × GRID cell targets; positive: N
+    picture labels), each picture mirrored left-right at random; the loss's value. Shared with
+    bench/train_text_marks.py."""
+    import torch
+
+    t = torch.from_numpy(cover)[:, None]
+    y = torch.from_numpy(positive)
+    flip = torch.from_numpy(rng.random(len(positive)) < 0.5)
+    x[flip] = x[flip].flip(-1)
+    t[flip] = t[flip].flip(-1)
+    logits = net(x)
+    cell = torch.nn.functional.binary_cross_entropy_with_logits(logits, t)
+    # the picture's score is its strongest cell: trained directly too, so a negative has no hot cell anywhere
+    pooled = logits.flatten(1).max(dim=1).values
+    image = torch.nn.functional.binary_cross_entropy_with_logits(pooled, y)
+    loss = cell * 4 + image
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
 
 
 def export(net, path: Path) -> None:

@@ -301,6 +301,11 @@ def _analyses(
         ]
         if no_detector:  # the text marks stand; the report says once that logos and faint marks were not looked for
             out["marks"]["mark_detector"] = {"status": "skipped", "reason": no_detector[0], "images": len(no_detector)}
+        no_head = [
+            err for r in records if (err := ((r.features.get("marks") or {}).get("text_overlay") or {}).get("error"))
+        ]
+        if no_head:  # the same for the second detector, over the text detector's features
+            out["marks"]["text_mark_head"] = {"status": "skipped", "reason": no_head[0], "images": len(no_head)}
     for name, reason in missing.items():
         codes = [
             r.code

@@ -122,6 +122,8 @@ class Marks:
     min_overlay_name_height: float
     overlay_min_probability: float
     overlay_min_region: float
+    text_overlay_min_probability: float
+    text_overlay_min_region: float
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from curate.derive.marks import classify, hot_box, overlay_under, quoted
 from curate.extract import marks as marks_extractor
-from curate.extract import overlay
+from curate.extract import overlay, text_marks
+from curate.extract.decode import Decoded
 from curate.rules import load_settings
 
 SETTINGS = load_settings()
@@ -159,31 +160,57 @@ def test_overlay_under_and_hot_box():
 # --- a missing or broken model: one line, never a crash ------------------------------------------------------------
 
 
+# each bundled detector: its model, its key in the marks features and in the JSON's analyses, the console's line
+DETECTORS = {
+    "mark detector": (
+        overlay.MODEL,
+        "overlay",
+        "mark_detector",
+        ("the mark detector did not run on 1 image", "readable text only"),
+    ),
+    "text-feature head": (
+        text_marks.HEAD,
+        "text_overlay",
+        "text_mark_head",
+        ("the second mark detector (over the text detector's features) did not run on 1 image",),
+    ),
+}
+
+
+@pytest.mark.parametrize("detector", list(DETECTORS))
 @pytest.mark.parametrize("model", [None, b"not an onnx model"], ids=["missing", "corrupt"])
 def test_a_missing_or_broken_model_is_one_line_and_the_text_marks_still_run(
-    tmp_path, run, audit_json, monkeypatch, model
+    tmp_path, run, audit_json, monkeypatch, model, detector
 ):
     pytest.importorskip("rapidocr")
+    bundled, key, analysis, console_lines = DETECTORS[detector]
     folder = tmp_path / "data"
     folder.mkdir()
     im = photo()
     draw = ImageDraw.Draw(im)
     draw.text((im.width - 20, im.height - 20), "© Mika Sato", font=ImageFont.load_default(size=30), anchor="rd")
     im.save(folder / "a.png")
-    monkeypatch.setattr(overlay, "_model_bytes", lambda: model)
-    overlay.available.cache_clear()
+    monkeypatch.setattr(bundled, "model_bytes", lambda: model)
+    bundled.clear()
     try:
+        found = marks_extractor.compute(Decoded(b"", photo()))
+        reason = found[key]["error"]
+        assert ("missing" if model is None else "cannot be loaded") in reason and "\n" not in reason
+        other = "text_overlay" if key == "overlay" else "overlay"
+        assert "texts" in found and "probability" in found[other]  # the text marks and the other detector ran
         _, report = audit_json(folder, "--select", "WMK,SIG,TXT")
         marks = report["analyses"]["marks"]
-        assert marks["status"] == "ok"
-        assert marks["mark_detector"]["status"] == "skipped" and marks["mark_detector"]["images"] == 1
-        assert ("missing" if model is None else "cannot be loaded") in marks["mark_detector"]["reason"]
+        assert marks["status"] == "ok" and set(marks) - {"status", "reason"} == {analysis}
+        assert (marks[analysis]["status"], marks[analysis]["images"], marks[analysis]["reason"]) == (
+            "skipped",
+            1,
+            reason,
+        )
         assert [f["code"] for f in report["images"][0]["findings"]] == ["WMK001"]  # the text still decides
         _, out, _ = run("audit", str(folder), "--select", "WMK", "--jobs", "1", "--no-cache")
-        line = " ".join(out.split())
-        assert "the mark detector did not run on 1 image" in line and "readable text only" in line
+        assert all(line in " ".join(out.split()) for line in console_lines)
     finally:
-        overlay.available.cache_clear()
+        bundled.clear()
 
 
 def test_text_the_caption_quotes_is_part_of_the_scene():

@@ -3,7 +3,7 @@ attribution (Japan Copyright Act art. 19(1)), so the action is to drop the image
 to crop (docs/field-knowledge.md).
 
 A signature here is short name-like text near a corner that is not a watermark (curate/derive/marks.py):
-at most three words, letters, not an all-capitals sign, where the mark detector sees it laid over the picture
+at most three words, letters, not an all-capitals sign, where a mark detector sees it laid over the picture
 (a gate plaque or a shop name in a corner is scene text).
 """
 
@@ -25,8 +25,9 @@ SIG001 = rule(
     artist's consent — never crop the signature out (that can infringe the author's right of attribution,
     Japan Copyright Act art. 19(1)). If it is your own work and signature, set this rule's severity in
     `--rules` or drop the signed versions anyway (the LoRA learns to sign). The name must be laid over the
-    picture as the mark detector sees it (its map ≥ [marks] overlay_min_region, {marks.overlay_min_region}, where
-    the detector runs) and not quoted by the caption.
+    picture as the mark detector sees it (its map ≥ [marks] overlay_min_region, {marks.overlay_min_region}, or
+    the second detector's ≥ text_overlay_min_region, {marks.text_overlay_min_region}, where they run) and not
+    quoted by the caption.
 
     FAIL: "Mika S." in a handwriting font in the bottom-right corner. PASS: "EXIT" on a sign in a corner.
 """,

@@ -22,7 +22,7 @@ TXT001 = rule(
     Readable text in the picture (a sign, label, screen or speech bubble). The LoRA learns to draw text
     too; keep such images few, or caption the text, or crop it out when it is not someone's mark.
 
-    Text with only weak signs of a mark (an agency-like word, a name) that the mark detector does not see laid
+    Text with only weak signs of a mark (an agency-like word, a name) that neither mark detector sees laid
     over the picture, or that the caption quotes, is reported here too.
 
     FAIL: a street sign, a shop front, a book cover. PASS: a photo without text.

@@ -5,8 +5,9 @@ Marks come from the `marks` extractor — its text detector and its mark detecto
 licensed synthetic data, curate/extract/overlay.py) — and are classified in curate/derive/marks.py: what the text
 says (©, @handle, web address, stock agency, "sample", credit line — rules/marks.toml), repetition over the picture,
 a diagonal line across the middle, each confirmed by the mark detector where only weak; or a mark the detector sees
-with no readable text (a logo). The evidence says which (`source`: "text" or "detector"), with the box and the
-detector's probability.
+with no readable text (a logo) — or that the second detector, over the text detector's own features
+(curate/extract/text_marks.py), sees. The evidence says which (`source`: "text", "detector" or "text features"),
+with the box and the detector's probability.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ WMK001 = rule(
     A watermark, logo or credit mark is on the picture: a copyright sign, @handle, web address, stock-agency
     name, "sample"/"preview", a credit line ("photo by …"), text tiled over the picture or set diagonally
     across it, or a logo or faint mark that the mark detector sees laid over the picture (probability ≥
-    [marks] overlay_min_probability, {marks.overlay_min_probability}) with no readable text. The LoRA learns to
+    [marks] overlay_min_probability, {marks.overlay_min_probability}; or the second detector, over the text
+    detector's features, ≥ text_overlay_min_probability, {marks.text_overlay_min_probability}) with no
+    readable text. The LoRA learns to
     draw it, and it names someone's work: drop the image or get the owner's consent and a clean original.
     Never remove the mark.
 

@@ -16,7 +16,10 @@ name-like text near a corner is a signature only there; otherwise it is scene te
 (©, an @handle, a web address, "sample"/"preview") or an overlay by its layout (tiled, diagonal across the
 middle) stays a watermark. And a
 mark the detector sees with no readable text (a logo, a faint mark) is a watermark on its own when the picture's
-probability reaches [marks] overlay_min_probability.
+probability reaches [marks] overlay_min_probability. A second detector, a head over the text detector's own
+features (curate/extract/text_marks.py: it sees text-like marks — tiled, diagonal, scattered — that the first
+misses), does both the same way with its own thresholds ([marks] text_overlay_min_probability and
+text_overlay_min_region): either detector suffices.
 Weak readings (low recogniser confidence; one character, or two outside a mark) are ignored. Checks in
 curate/checks/watermark.py, signature.py and text.py turn these into findings; thresholds are in
 rules/checks.toml [marks] and were set with bench/eval_marks.py.
@@ -131,9 +134,10 @@ def name_like(text: str, max_words: int, max_chars: int) -> bool:
     return True
 
 
-def overlay_map(features: dict[str, Any] | None) -> np.ndarray | None:
-    """The mark detector's stored map (probabilities, rows top to bottom), or None where it did not run."""
-    stored = ((features or {}).get("overlay") or {}).get("map")
+def overlay_map(features: dict[str, Any] | None, key: str = "overlay") -> np.ndarray | None:
+    """A mark detector's stored map (probabilities, rows top to bottom), or None where it did not run: `key`
+    "overlay" for the mark detector, "text_overlay" for the head over the text detector's features."""
+    stored = ((features or {}).get(key) or {}).get("map")
     if not stored:
         return None
     from curate.extract.overlay import decode_map
@@ -192,35 +196,43 @@ def classify(
     """TextMarks for one image's `marks` features, under rules/checks.toml [marks] and rules/marks.toml words.
     Text the caption already quotes ("a sign that says Car Parks") belongs to the scene unless it marks ownership
     outright."""
-    grid = overlay_map(features)
-    marks, quoted_boxes = _classify_text(features, conf, words, grid, _norm(caption or ""))
-    if grid is None:
+    grid, head = overlay_map(features), overlay_map(features, "text_overlay")
+    marks, quoted_boxes = _classify_text(features, conf, words, grid, _norm(caption or ""), head)
+    seen = []  # (detector's name, its map, the picture's probability, its threshold), for marks without text
+    for key, m, threshold, name in (
+        ("overlay", grid, conf.overlay_min_probability, "the mark detector"),
+        ("text_overlay", head, conf.text_overlay_min_probability, "the text detector's features"),
+    ):
+        if m is None:
+            continue
+        probability = float(((features or {}).get(key) or {}).get("probability", m.max()))
+        if quoted_boxes:  # what the caption quotes is the scene's, even where a detector is hot
+            m = m.copy()
+            for box in quoted_boxes:
+                _cells(m, box)[...] = 0
+            probability = min(probability, float(m.max()))
+        seen.append((name, m, probability, threshold))
+    if any(m.kind in ("watermark", "signature") for m in marks):
         return marks
-    probability = float(((features or {}).get("overlay") or {}).get("probability", grid.max()))
-    if quoted_boxes:  # what the caption quotes is the scene's, even where the detector is hot
-        grid = grid.copy()
-        for box in quoted_boxes:
-            _cells(grid, box)[...] = 0
-        probability = min(probability, float(grid.max()))
-    if probability >= conf.overlay_min_probability and not any(m.kind in ("watermark", "signature") for m in marks):
-        level = min(conf.overlay_min_probability, float(grid.max()))  # the stored map is rounded to hundredths
-        box = hot_box(grid, level)
-        where = placement(box, conf.corner_zone, conf.edge_zone)
-        pieces = _pieces(grid >= level)
-        reason = f"the mark detector sees a mark laid over the picture (probability {probability:.2f})"
-        marks.append(
-            TextMark(
-                "watermark",
-                "",
-                box,
-                round(probability, 3),
-                where,
-                [reason],
-                repeated=pieces,
-                source="detector",
-                overlay=round(probability, 2),
-            )  # fmt: skip
-        )
+    for name, m, probability, threshold in seen:
+        if probability >= threshold:
+            level = min(threshold, float(m.max()))  # the stored map is rounded to hundredths
+            box = hot_box(m, level)
+            reason = f"{name} sees a mark laid over the picture (probability {probability:.2f})"
+            marks.append(
+                TextMark(
+                    "watermark",
+                    "",
+                    box,
+                    round(probability, 3),
+                    placement(box, conf.corner_zone, conf.edge_zone),
+                    [reason],
+                    repeated=_pieces(m >= level),
+                    source="detector" if name == "the mark detector" else "text features",
+                    overlay=round(probability, 2),
+                )  # fmt: skip
+            )
+            break
     return marks
 
 
@@ -230,6 +242,7 @@ def _classify_text(
     words: dict[str, list[str]],
     grid: np.ndarray | None,
     caption: str = "",
+    head: np.ndarray | None = None,
 ) -> tuple[list[TextMark], list[list[float]]]:
     """TextMarks from the text regions, and the boxes of the texts the caption quotes."""
     regions = [
@@ -261,7 +274,11 @@ def _classify_text(
         if not reasons and is_name and where == "centre" and r.get("height", 0) >= conf.min_overlay_name_height:
             reasons.append("a name in large letters across the picture")
         overlay = overlay_under(grid, box) if grid is not None else None
-        laid_over = overlay is None or overlay >= conf.overlay_min_region
+        seen = overlay_under(head, box) if head is not None else None
+        # laid over the picture: where a detector ran, one of them sees an overlay under the text
+        laid_over = (overlay is None and seen is None) or (
+            (overlay or 0.0) >= conf.overlay_min_region or (seen or 0.0) >= conf.text_overlay_min_region
+        )
         strong = any(r.startswith(STRONG_REASONS) for r in reasons)
         in_caption = len(norm) >= 4 and norm in caption  # the caption describes it: part of the scene
         if in_caption:
@@ -270,8 +287,10 @@ def _classify_text(
             reasons = []  # only weak reasons, and the detector sees no overlay there: text in the scene
         if reasons:
             kind = "watermark"
-            if overlay is not None and laid_over:
+            if overlay is not None and overlay >= conf.overlay_min_region:
                 reasons.append(f"laid over the picture (mark detector {overlay:.2f})")
+            elif seen is not None and laid_over:
+                reasons.append(f"laid over the picture (text detector's features {seen:.2f})")
         elif is_name and where in ("corner", "edge") and laid_over and not in_caption:
             kind = "signature"
             reasons.append(f"name-like text near {'a corner' if where == 'corner' else 'the edge'}")

@@ -10,7 +10,8 @@ height. Extra passes: the top and bottom bands with local contrast enhanced (CLA
 and credit lines sit. (Turning a reduced copy ±35° to catch large diagonal marks was tried: it found fragments
 only and cost 80 ms, so it is not done.)
 Marks: the mark detector (curate/extract/overlay.py) on the whole picture — its probability that a mark is laid
-over the picture and a coarse map of where.
+over the picture and a coarse map of where — and a second one over the text detector's own features of the
+whole-picture pass (curate/extract/text_marks.py: text-like marks, tiled, diagonal or scattered), the same two.
 Classification (watermark / signature / scene text) is a check's job: curate/derive/marks.py, words in rules/.
 """
 
@@ -23,14 +24,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from curate.extract import overlay
+from curate.extract import overlay, text_marks
 from curate.extract.decode import Decoded, to_rgb
 
 NAME = "marks"
-VERSION = 4
+VERSION = 5
 # The shipped mark detector's version (curate/data/mark_detector.json): retraining it changes this, and VERSION
 # with it, so cached marks of the old model are extracted again (tests/test_overlay.py holds the two together).
 MODEL_VERSION = "marknet-2-461bb55f"
+TEXT_HEAD_VERSION = "textmarks-1-75d31ac1"  # the same for the text-feature head (curate/data/text_mark_head.json)
 
 MAX_SIDE = 576  # text detection size (long side): bench/eval_marks.py — 576 keeps the pass ≤ 150 ms
 MAX_STRIP_SIDE = 1024  # wider than 4:3: up to this, at a 4:3 picture's pixel count (analysed_side)
@@ -38,6 +40,7 @@ BAND = 0.15  # height of the top and bottom bands searched again with contrast e
 ENGINE_NAME = "rapidocr"
 
 _engine: Any = None  # built once per worker process, on first use
+_neck: text_marks.CapturingDetector | str | None = None  # its text detector with the neck as outputs, or why not
 
 
 def available() -> str | None:
@@ -82,6 +85,14 @@ def engine():
         )
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
     return _engine
+
+
+def neck() -> text_marks.CapturingDetector | str:
+    """The engine's text detector, giving its neck's features too (curate/extract/text_marks.py), or why not."""
+    global _neck
+    if _neck is None:
+        _neck = text_marks.attach(engine())
+    return _neck
 
 
 @lru_cache(maxsize=1)
@@ -162,16 +173,36 @@ def _overlaps(a: list[float], b: list[float]) -> bool:
     return ix * iy / small > 0.3
 
 
-def read_text(rgb: Image.Image) -> list[dict[str, Any]]:
+def stretched_bgr(rgb: Image.Image) -> np.ndarray:
+    """The copy the text detector reads: levels stretched (1 % clipped per channel), in OpenCV's BGR order."""
+    return np.ascontiguousarray(np.asarray(ImageOps.autocontrast(rgb, cutoff=1))[:, :, ::-1])
+
+
+def read_text(rgb: Image.Image, features: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Text regions: one pass over the whole picture, and one over the top and bottom bands with local
-    contrast enhanced (CLAHE), where faint corner marks and credit lines sit."""
+    contrast enhanced (CLAHE), where faint corner marks and credit lines sit. `features`, when given, gets the
+    text detector's features of the whole-picture pass ("grid": text_marks.feature_grid) or why there are none
+    ("error")."""
     eng = engine()
     import cv2
 
     bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])  # the engine takes OpenCV's BGR order
     w, h = rgb.size
-    stretched = np.ascontiguousarray(np.asarray(ImageOps.autocontrast(rgb, cutoff=1))[:, :, ::-1])
-    found = _regions(_ocr(eng, stretched), 0, w, h, "full")
+    capturing = neck() if features is not None else None
+    if isinstance(capturing, text_marks.CapturingDetector):
+        capturing.capture, capturing.last = True, None
+    try:
+        found = _regions(_ocr(eng, stretched_bgr(rgb)), 0, w, h, "full")
+    finally:
+        if isinstance(capturing, text_marks.CapturingDetector):
+            capturing.capture = False
+    if features is not None:
+        if isinstance(capturing, str):
+            features["error"] = capturing
+        elif capturing is not None and capturing.last is not None:
+            features["grid"] = text_marks.feature_grid(capturing.last)
+        else:
+            features["error"] = "the text detector did not run on this picture"
     band = max(32, round(h * BAND))
     if h >= 3 * band:
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
@@ -193,7 +224,9 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     full = decoded.image if decoded.image.mode == "RGB" else to_rgb(decoded.image, on_white=True)
     rgb = analysed_copy(full)
     out: dict[str, Any] = {"analysed_width": rgb.width, "analysed_height": rgb.height, "engine": engine_version()}
-    out["texts"] = read_text(rgb)
+    seen: dict[str, Any] = {}
+    out["texts"] = read_text(rgb, seen)
+    out["text_overlay"] = _text_overlay(seen)
     missing = overlay.available()
     if missing:
         out["overlay"] = {"error": missing}
@@ -205,3 +238,14 @@ def compute(decoded: Decoded) -> dict[str, Any]:
                 "error": f"the mark detector failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
             }
     return out
+
+
+def _text_overlay(seen: dict[str, Any]) -> dict[str, Any]:
+    """The text-feature head's probability and map (curate/extract/text_marks.py), or why there are none."""
+    missing = text_marks.available() or seen.get("error")
+    if missing:
+        return {"error": missing}
+    try:
+        return text_marks.compute(seen["grid"])
+    except Exception as e:  # noqa: BLE001 — the text marks stand without it; the reason is kept
+        return {"error": f"the text-feature head failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"}

@@ -4,6 +4,7 @@ groups, then what to review, notes, other files, and the gate's verdict."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -134,14 +135,14 @@ def _header(result: AuditResult, console: Console) -> None:
                     style="yellow",
                 )
             )
-        if (a.get("mark_detector") or {}).get("status") == "skipped":
-            console.print(
-                Text(
-                    f"  the mark detector did not run on {_plural(a['mark_detector']['images'], 'image')}: "
-                    f"{a['mark_detector']['reason']} — watermarks were looked for in readable text only",
-                    style="yellow",
-                )
-            )
+        for key, detector, then in (
+            ("mark_detector", "the mark detector", " — watermarks were looked for in readable text only"),
+            ("text_mark_head", "the second mark detector (over the text detector's features)", ""),
+        ):
+            run: dict[str, Any] = a.get(key) or {}
+            if run.get("status") == "skipped":
+                images = _plural(run["images"], "image")
+                console.print(Text(f"  {detector} did not run on {images}: {run['reason']}{then}", style="yellow"))
     console.print()
 
 
