@@ -124,6 +124,7 @@ class Marks:
     overlay_min_region: float
     text_overlay_min_probability: float
     text_overlay_min_region: float
+    text_overlay_scene_below: float
 
 
 @dataclass(frozen=True)

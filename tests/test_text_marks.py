@@ -181,3 +181,23 @@ def test_text_is_laid_over_where_either_detector_sees_an_overlay_when_the_head_r
     weak = [text_region("Mika Photo Studio", (0.3, 0.4, 0.6, 0.45), height=0.05)]
     (m,) = classify(features(weak, head_cells=[(10, 10), (10, 11)], head_value=95), conf, WORDS)
     assert m.kind == "watermark" and any("text detector's features" in r for r in m.reasons)
+
+
+def test_text_where_the_head_sees_scene_text_is_not_laid_over_whatever_the_mark_detector_says():
+    sign = [text_region("Sports Centre", tuple(BOTTOM_RIGHT), height=0.05)]
+    # the mark detector is warm under the sign (over its region threshold, under its picture one); where the head
+    # did not run, that makes it a signature
+    assert CONF.overlay_min_region <= 0.8 < CONF.overlay_min_probability
+    without_head = {"texts": sign, "overlay": overlay_features(BR_CELLS, 80)}
+    assert [m.kind for m in classify(without_head, CONF, WORDS)] == ["signature"]
+    # the head ran and its map under the sign stays below text_overlay_scene_below: scene text
+    assert CONF.text_overlay_scene_below > 0.3
+    cold = features(sign, mark_cells=BR_CELLS, value=80, head_cells=BR_CELLS, head_value=30)
+    assert [m.kind for m in classify(cold, CONF, WORDS)] == ["text"]
+    warm = features(
+        sign, mark_cells=BR_CELLS, value=80, head_cells=BR_CELLS, head_value=round(100 * CONF.text_overlay_scene_below)
+    )
+    assert [m.kind for m in classify(warm, CONF, WORDS)] == ["signature"]
+    # ownership marks stay marks: the veto only takes away weak reasons
+    owned = [text_region("© Mika Sato", tuple(BOTTOM_RIGHT), height=0.05)]
+    assert [m.kind for m in classify(features(owned, mark_cells=BR_CELLS, value=80), CONF, WORDS)] == ["watermark"]

@@ -26,8 +26,9 @@ SIG001 = rule(
     Japan Copyright Act art. 19(1)). If it is your own work and signature, set this rule's severity in
     `--rules` or drop the signed versions anyway (the LoRA learns to sign). The name must be laid over the
     picture as the mark detector sees it (its map ≥ [marks] overlay_min_region, {marks.overlay_min_region}, or
-    the second detector's ≥ text_overlay_min_region, {marks.text_overlay_min_region}, where they run) and not
-    quoted by the caption.
+    the second detector's ≥ text_overlay_min_region, {marks.text_overlay_min_region}, where they run; and not
+    where the second detector's map stays below text_overlay_scene_below, {marks.text_overlay_scene_below}: it
+    sees scene text there, such as a sign's "Bank") and not quoted by the caption.
 
     FAIL: "Mika S." in a handwriting font in the bottom-right corner. PASS: "EXIT" on a sign in a corner.
 """,

@@ -23,7 +23,9 @@ TXT001 = rule(
     too; keep such images few, or caption the text, or crop it out when it is not someone's mark.
 
     Text with only weak signs of a mark (an agency-like word, a name) that neither mark detector sees laid
-    over the picture, or that the caption quotes, is reported here too.
+    over the picture — or under which the second detector sees scene text (its map below [marks]
+    text_overlay_scene_below, {marks.text_overlay_scene_below}) — or that the caption quotes, is reported here
+    too.
 
     FAIL: a street sign, a shop front, a book cover. PASS: a photo without text.
 """,

@@ -19,7 +19,8 @@ mark the detector sees with no readable text (a logo, a faint mark) is a waterma
 probability reaches [marks] overlay_min_probability. A second detector, a head over the text detector's own
 features (curate/extract/text_marks.py: it sees text-like marks — tiled, diagonal, scattered — that the first
 misses), does both the same way with its own thresholds ([marks] text_overlay_min_probability and
-text_overlay_min_region): either detector suffices.
+text_overlay_min_region): either detector suffices. Where its map under the text stays below [marks]
+text_overlay_scene_below, the text is not laid over the picture whatever the first detector says.
 Weak readings (low recogniser confidence; one character, or two outside a mark) are ignored. Checks in
 curate/checks/watermark.py, signature.py and text.py turn these into findings; thresholds are in
 rules/checks.toml [marks] and were set with bench/eval_marks.py.
@@ -62,7 +63,8 @@ class TextMark:
     reasons: list[str] = field(default_factory=list)
     angle: float = 0.0
     repeated: int = 1
-    source: str = "text"  # "text": read by the text detector; "detector": seen by the mark detector only
+    # "text": read by the text detector; "detector" or "text features": seen by one of the mark detectors only
+    source: str = "text"
     overlay: float | None = None  # the mark detector's probability under the region (None: it did not run)
 
     def evidence(self) -> dict[str, Any]:
@@ -279,6 +281,8 @@ def _classify_text(
         laid_over = (overlay is None and seen is None) or (
             (overlay or 0.0) >= conf.overlay_min_region or (seen or 0.0) >= conf.text_overlay_min_region
         )
+        if seen is not None and seen < conf.text_overlay_scene_below:
+            laid_over = False  # the detector over the text's own features sees scene text there: it speaks last
         strong = any(r.startswith(STRONG_REASONS) for r in reasons)
         in_caption = len(norm) >= 4 and norm in caption  # the caption describes it: part of the scene
         if in_caption:
