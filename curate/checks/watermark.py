@@ -29,9 +29,8 @@ WMK001 = rule(
     across it, or a logo or faint mark that the mark detector sees laid over the picture (probability ≥
     [marks] overlay_min_probability, {marks.overlay_min_probability}; or the second detector, over the text
     detector's features, ≥ text_overlay_min_probability, {marks.text_overlay_min_probability}) with no
-    readable text. The LoRA learns to
-    draw it, and it names someone's work: drop the image or get the owner's consent and a clean original.
-    Never remove the mark.
+    readable text. The LoRA learns to draw it, and it names someone's work: drop the image or get the owner's
+    consent and a clean original. Never remove the mark.
 
     FAIL: "© Mika Sato" at 30 % opacity in a corner; "SAMPLE" diagonally across the middle; a handle tiled
     over the picture; a shop's logo in the corner of a product photo. PASS: a street sign or shop name in the
