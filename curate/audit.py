@@ -296,16 +296,11 @@ def _analyses(
         if failed:
             out[name]["failed"] = failed
     if "marks" in out and out["marks"].get("status") == "ok":
-        no_detector = [
-            err for r in records if (err := ((r.features.get("marks") or {}).get("overlay") or {}).get("error"))
-        ]
-        if no_detector:  # the text marks stand; the report says once that logos and faint marks were not looked for
-            out["marks"]["mark_detector"] = {"status": "skipped", "reason": no_detector[0], "images": len(no_detector)}
-        no_head = [
-            err for r in records if (err := ((r.features.get("marks") or {}).get("text_overlay") or {}).get("error"))
-        ]
-        if no_head:  # the same for the second detector, over the text detector's features
-            out["marks"]["text_mark_head"] = {"status": "skipped", "reason": no_head[0], "images": len(no_head)}
+        # the text marks stand without either mark detector; the report says once which did not run, and why
+        for key, analysis in (("overlay", "mark_detector"), ("text_overlay", "text_mark_head")):
+            errors = [err for r in records if (err := ((r.features.get("marks") or {}).get(key) or {}).get("error"))]
+            if errors:
+                out["marks"][analysis] = {"status": "skipped", "reason": errors[0], "images": len(errors)}
     for name, reason in missing.items():
         codes = [
             r.code

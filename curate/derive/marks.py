@@ -200,10 +200,10 @@ def classify(
     outright."""
     grid, head = overlay_map(features), overlay_map(features, "text_overlay")
     marks, quoted_boxes = _classify_text(features, conf, words, grid, _norm(caption or ""), head)
-    seen = []  # (detector's name, its map, the picture's probability, its threshold), for marks without text
-    for key, m, threshold, name in (
-        ("overlay", grid, conf.overlay_min_probability, "the mark detector"),
-        ("text_overlay", head, conf.text_overlay_min_probability, "the text detector's features"),
+    seen = []  # (detector's name, evidence source, its map, the picture's probability, its threshold)
+    for key, m, threshold, name, source in (
+        ("overlay", grid, conf.overlay_min_probability, "the mark detector", "detector"),
+        ("text_overlay", head, conf.text_overlay_min_probability, "the text detector's features", "text features"),
     ):
         if m is None:
             continue
@@ -213,10 +213,10 @@ def classify(
             for box in quoted_boxes:
                 _cells(m, box)[...] = 0
             probability = min(probability, float(m.max()))
-        seen.append((name, m, probability, threshold))
+        seen.append((name, source, m, probability, threshold))
     if any(m.kind in ("watermark", "signature") for m in marks):
         return marks
-    for name, m, probability, threshold in seen:
+    for name, source, m, probability, threshold in seen:
         if probability >= threshold:
             level = min(threshold, float(m.max()))  # the stored map is rounded to hundredths
             box = hot_box(m, level)
@@ -230,7 +230,7 @@ def classify(
                     placement(box, conf.corner_zone, conf.edge_zone),
                     [reason],
                     repeated=_pieces(m >= level),
-                    source="detector" if name == "the mark detector" else "text features",
+                    source=source,
                     overlay=round(probability, 2),
                 )  # fmt: skip
             )

@@ -76,7 +76,7 @@ class BundledModel:
 
     def probability_map(self, name: str, x: np.ndarray) -> np.ndarray:
         """GRID × GRID probabilities from the model's logits for input `name` = x (one picture, batch of one)."""
-        (logits,) = self.session().run(None, {name: x[None].astype(np.float32)})
+        (logits,) = self.session().run(None, {name: np.asarray(x[None], dtype=np.float32)})
         return 1.0 / (1.0 + np.exp(-logits[0, 0]))
 
     def stored(self, p: np.ndarray) -> dict[str, Any]:

@@ -18,6 +18,7 @@ Classification (watermark / signature / scene text) is a check's job: curate/der
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -226,26 +227,19 @@ def compute(decoded: Decoded) -> dict[str, Any]:
     out: dict[str, Any] = {"analysed_width": rgb.width, "analysed_height": rgb.height, "engine": engine_version()}
     seen: dict[str, Any] = {}
     out["texts"] = read_text(rgb, seen)
-    out["text_overlay"] = _text_overlay(seen)
-    missing = overlay.available()
-    if missing:
-        out["overlay"] = {"error": missing}
-    else:
-        try:
-            out["overlay"] = overlay.compute(full)
-        except Exception as e:  # noqa: BLE001 — the text marks stand without it; the reason is kept
-            out["overlay"] = {
-                "error": f"the mark detector failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
-            }
+    out["text_overlay"] = _detector(
+        "the text-feature head", text_marks.available() or seen.get("error"), lambda: text_marks.compute(seen["grid"])
+    )
+    out["overlay"] = _detector("the mark detector", overlay.available(), lambda: overlay.compute(full))
     return out
 
 
-def _text_overlay(seen: dict[str, Any]) -> dict[str, Any]:
-    """The text-feature head's probability and map (curate/extract/text_marks.py), or why there are none."""
-    missing = text_marks.available() or seen.get("error")
+def _detector(name: str, missing: str | None, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A mark detector's probability and map (`run`), or why there are none: `missing`, or its failure in one
+    line. The text marks stand without it."""
     if missing:
         return {"error": missing}
     try:
-        return text_marks.compute(seen["grid"])
-    except Exception as e:  # noqa: BLE001 — the text marks stand without it; the reason is kept
-        return {"error": f"the text-feature head failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"}
+        return run()
+    except Exception as e:  # noqa: BLE001 — the reason is kept
+        return {"error": f"{name} failed ({type(e).__name__}: {' '.join(str(e).split())[:160]})"}

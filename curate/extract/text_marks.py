@@ -88,19 +88,20 @@ def with_outputs(model: bytes, names: tuple[str, ...]) -> bytes:
 class CapturingDetector:
     """Stands in for rapidocr's text-detector session: runs the same model with the neck as extra outputs,
     returns what rapidocr expects (the text probability) and keeps all outputs of the last call made while
-    `capture` is set."""
+    `capture` is set (other calls — the band passes — fetch the probability alone)."""
 
     def __init__(self, session: Any):
         self.session = session
         self.input = session.get_inputs()[0].name
+        self.probability = [session.get_outputs()[0].name]
         self.capture = False
         self.last: list[np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        outputs = self.session.run(None, {self.input: x})
-        if self.capture:
-            self.last = outputs
-        return outputs[0]
+        if not self.capture:
+            return self.session.run(self.probability, {self.input: x})[0]
+        self.last = self.session.run(None, {self.input: x})
+        return self.last[0]
 
 
 def attach(engine: Any) -> CapturingDetector | str:
@@ -143,7 +144,7 @@ def feature_grid(outputs: list[np.ndarray]) -> np.ndarray:
     """CHANNELS × GRID × GRID (float32): the neck's channels and the text probability pooled to the mark grid,
     from a CapturingDetector's outputs (probability first, then NECK)."""
     prob, *neck = outputs
-    return np.concatenate([pool(f[0].astype(np.float32)) for f in neck] + [pool(prob[0].astype(np.float32))])
+    return np.concatenate([pool(np.asarray(f[0], dtype=np.float32)) for f in neck + [prob]])
 
 
 def probability_map(grid: np.ndarray) -> np.ndarray:
