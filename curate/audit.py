@@ -14,7 +14,7 @@ from curate.cache import FeatureCache, default_cache_dir
 from curate.checks import Context, Selection, load_all, run_checks
 from curate.checks.registry import CHECKS, Check, derivation_order, needed_extractors
 from curate.consent import read_manifest
-from curate.decide import split_findings, verdict
+from curate.decide import VERDICT_OF_RANK, FindingLog, FindingsByImage, split_findings
 from curate.derive import Derivation
 from curate.extract import BY_NAME, ExtractStats, extract_features, versions
 from curate.extract import clip as clip_stage
@@ -25,6 +25,7 @@ from curate.kohya import TrainingConfig, find_training_config, load_training_con
 from curate.model import Finding, Group, ImageRecord
 from curate.rules import BaseModel, RulesError, Settings, load_settings, resolve_base_model, resolve_trainer
 from curate.scan import Scan, scan_dataset
+from curate.spool import Spool
 
 
 @dataclass
@@ -71,8 +72,8 @@ class AuditResult:
     settings: Settings
     base_model: BaseModel
     records: list[ImageRecord]
-    findings: list[Finding]  # all of them, in check order
-    per_image: dict[str, list[Finding]]
+    findings: FindingLog  # all of them, in check order (a sequence read back from a temporary file)
+    per_image: FindingsByImage  # {image path: its findings} for the images that have any
     other_findings: list[Finding]  # about files that are not images
     groups: list[Group]
     verdicts: dict[str, str]
@@ -152,6 +153,7 @@ def run_audit(
         on_notice(said)
     clip_texts = None
     dataset_key = str(root.resolve())
+    spool = Spool()  # the records' features are held there, not in memory
     try:
         stats = extract_features(
             scan.images,
@@ -162,6 +164,7 @@ def run_audit(
             names=needed,
             engine=opts.engine,
             ray_address=opts.ray_address,
+            spool=spool,
         )
         if "clip" in needed:
             status, clip_texts = _clip(scan.images, cache, opts, settings, on_progress, on_phase)
@@ -213,7 +216,7 @@ def run_audit(
     if opts.use_cache:
         _keep_memos(ctx, FeatureCache(opts.cache_dir or default_cache_dir()), dataset_key, on_notice)
     per_image, other = split_findings(scan.images, findings)
-    verdicts = {r.path: verdict(per_image.get(r.path, ())) for r in scan.images}
+    verdicts = {r.path: VERDICT_OF_RANK[per_image.worst(r.path)] for r in scan.images}
     analyses = {**_analyses(ctx, runnable, needed, missing, scan.images), **analyses}  # the CLIP stage's own
     return AuditResult(
         scan,
@@ -221,7 +224,7 @@ def run_audit(
         base,
         scan.images,
         findings,
-        dict(per_image),
+        per_image,
         other,
         groups,
         verdicts,

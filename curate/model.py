@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from curate.features import ImageFeatures
+from curate.spool import Spool
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
@@ -44,7 +45,7 @@ CATEGORIES = (
 VERDICTS = ("keep", "review", "drop")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Concept:
     """A kohya concept folder (`10_hanako woman`) or a subset from dataset_config.toml."""
 
@@ -67,7 +68,7 @@ class Concept:
     max_token_length: int = 75  # CLIP tokens kohya keeps (75, 150 or 225)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caption:
     """What the scan found beside one image."""
 
@@ -112,60 +113,111 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 _NOTHING: dict[str, Any] = {}  # light() of what has none (never changed: callers only read it)
 
 
+class Spooled(int):
+    """Where one picture's records, as JSON texts, lie in an audit's spool (curate/spool.py)."""
+
+    __slots__ = ()
+
+
 class StoredFeatures(MutableMapping[str, Any]):
     """One picture's features as the cache keeps them — each extractor's record as compact JSON text — decoded when
-    read, with the few keys most checks ask about (LIGHT_KEYS) kept decoded beside it (`light`). A million pictures
-    then hold ≈ 1.3 kB each instead of ≈ 3.2 kB of Python objects (issue 22).
+    read, with the few keys most checks ask about (LIGHT_KEYS) kept decoded beside it (`light`). With a spool
+    (curate/spool.py: a temporary file) the texts are held there, not in memory. A picture then holds ≈ 0.2 kB here
+    instead of ≈ 1.5 kB (issue 22: a million pictures in bounded memory).
 
     The last DECODED_KEPT decoded records are kept (shared by all pictures, least recently read dropped first), so a
     pass that reads one picture's features many times — every image check in turn — decodes them once. A value
-    set here (sidecars, an error) is kept as given. Decoded values are fresh objects: a caller that changes one
-    changes nothing stored (no code does)."""
+    set here (sidecars, CLIP's views, an error) is kept as given. Decoded values and light keys are shared: callers
+    only read them (a caller that changed one could change what another picture reads)."""
 
-    __slots__ = ("_items", "_key", "_light")
+    __slots__ = ("_given", "_key", "_light", "_names", "_spool", "_stored")
     DECODED_KEPT = 1024
     _decoded: OrderedDict[tuple[int, str], Any] = OrderedDict()
     _keys = itertools.count()
 
-    def __init__(self, items: Mapping[str, Any] | None = None, light: Mapping[str, dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        items: Mapping[str, Any] | None = None,
+        light: Mapping[str, dict[str, Any]] | None = None,
+        spool: Spool | None = None,
+    ):
         """`items`: {extractor: its record, or the record's JSON text}; `light`: light_of() each text's record
-        where the caller has it decoded (else each text is decoded here once to find it)."""
-        self._items: dict[str, Any] = dict(items or {})
-        self._key = next(StoredFeatures._keys)  # never reused, unlike id(): a stale decode cannot be read
+        where the caller has it decoded (else each text is decoded here once to find it); `spool`: where the texts
+        are held (else in memory)."""
+        items = dict(items or {})
+        names = tuple(n for n, v in items.items() if isinstance(v, str))
         if light is None:
-            light = {n: lt for n, v in self._items.items() if isinstance(v, str) and (lt := light_of(json.loads(v)))}
-        # {name: its LIGHT_KEYS} for the texts that have any, {name: value} for values held as given
-        self._light: dict[str, Any] = {**light, **{n: v for n, v in self._items.items() if not isinstance(v, str)}}
+            light = {n: lt for n in names if (lt := light_of(json.loads(items[n])))}
+        self._key = next(StoredFeatures._keys)  # never reused, unlike id(): a stale decode cannot be read
+        self._spool = spool
+        self._names: tuple[str, ...] = _shared(names)
+        self._light: tuple[dict[str, Any] | None, ...] = tuple(_shared_light(light.get(n)) for n in names)
+        texts = tuple(items[n] for n in names)
+        # the texts, or where they lie in the spool (joined by NUL, which valid JSON text never holds)
+        self._stored: tuple[str, ...] | Spooled = Spooled(spool.put("\0".join(texts).encode())) if spool else texts
+        self._given: dict[str, Any] | None = {n: v for n, v in items.items() if not isinstance(v, str)} or None
 
     @classmethod
-    def encoded(cls, records: Mapping[str, Any]) -> StoredFeatures:
+    def encoded(cls, records: Mapping[str, Any], spool: Spool | None = None) -> StoredFeatures:
         """Features from decoded records (a worker's results), each held as `encode(record)`."""
         light = {n: lt for n, v in records.items() if (lt := light_of(v))}
-        return cls({n: encode(v) if isinstance(v, dict) else v for n, v in records.items()}, light)
+        return cls({n: encode(v) if isinstance(v, dict) else v for n, v in records.items()}, light, spool)
 
     def copy(self) -> StoredFeatures:
         """A mapping of its own (a key of its own) over the same texts."""
-        return StoredFeatures(self._items, self._light)
+        twin = StoredFeatures.__new__(StoredFeatures)
+        twin._key = next(StoredFeatures._keys)
+        twin._spool, twin._names, twin._light, twin._stored = self._spool, self._names, self._light, self._stored
+        twin._given = dict(self._given) if self._given else None
+        return twin
+
+    def spooled(self, spool: Spool) -> StoredFeatures:
+        """A copy whose texts are held in `spool`."""
+        if self._spool is spool:
+            return self.copy()
+        light = {n: lt for n, lt in zip(self._names, self._light) if lt}
+        return StoredFeatures(self.texts(), light, spool)
+
+    def _texts(self) -> tuple[str, ...]:
+        if isinstance(self._stored, Spooled):
+            assert self._spool is not None
+            return tuple(self._spool.get(self._stored).decode().split("\0"))
+        return self._stored
 
     def texts(self) -> dict[str, Any]:
         """{extractor: JSON text, or the value as given}: what the cache stores."""
-        return dict(self._items)
+        given = self._given or {}
+        out = {n: t for n, t in zip(self._names, self._texts()) if n not in given}
+        out.update((n, v) for n, v in given.items() if v is not _GONE)
+        return out
 
     def light(self, name: str) -> dict[str, Any]:
         """The LIGHT_KEYS of one extractor's record, without decoding it (a value set as given: all of it)."""
-        return self._light.get(name) or _NOTHING
+        if self._given and name in self._given:
+            value = self._given[name]
+            return _NOTHING if value is _GONE else value
+        try:
+            return self._light[self._names.index(name)] or _NOTHING
+        except ValueError:
+            return _NOTHING
 
     def __getitem__(self, name: str) -> Any:
-        value = self._items[name]
-        if not isinstance(value, str):
+        if self._given and name in self._given:
+            value = self._given[name]
+            if value is _GONE:
+                raise KeyError(name)
             return value
+        try:
+            i = self._names.index(name)
+        except ValueError:
+            raise KeyError(name) from None
         kept, key = StoredFeatures._decoded, (self._key, name)
         try:
             kept.move_to_end(key)
             return kept[key]
         except KeyError:
             pass
-        decoded = kept[key] = json.loads(value)
+        decoded = kept[key] = json.loads(self._texts()[i])
         while len(kept) > StoredFeatures.DECODED_KEPT:
             kept.popitem(last=False)
         return decoded
@@ -174,30 +226,73 @@ class StoredFeatures(MutableMapping[str, Any]):
         if isinstance(value, str):  # a text here is a stored record: a value set is never one
             raise TypeError(f"features['{name}']: an extractor's record is a dict, not {value[:20]!r}")
         StoredFeatures._decoded.pop((self._key, name), None)
-        self._items[name] = self._light[name] = value
+        if self._given is None:
+            self._given = {}
+        self._given[name] = value
 
     def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
         StoredFeatures._decoded.pop((self._key, name), None)
-        self._light.pop(name, None)
-        del self._items[name]
+        if self._given is None:
+            self._given = {}
+        if name in self._names:
+            self._given[name] = _GONE
+        else:
+            del self._given[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        given = self._given or {}
+        yield from (n for n in self._names if n not in given)
+        yield from (n for n, v in given.items() if v is not _GONE)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return sum(1 for _ in self)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        if self._given and name in self._given:
+            return self._given[name] is not _GONE
+        return name in self._names
 
-    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles get a key of their own
-        return (StoredFeatures, (self._items, self._light))
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles get a key of their own, and the texts themselves
+        return (StoredFeatures, (self.texts(), {n: lt for n, lt in zip(self._names, self._light) if lt}))
 
     def __repr__(self) -> str:
         return f"StoredFeatures({dict(self.items())!r})"
 
 
-@dataclass
+_GONE = object()  # a stored record deleted from one picture's features
+_SHARED: dict[Any, Any] = {}  # names and light keys many pictures have alike, held once
+SHARED_MAX = 65_536
+
+
+def _shared(value: Any) -> Any:
+    """`value`, or an equal one already held (while fewer than SHARED_MAX are)."""
+    held = _SHARED.get(value)
+    if held is not None:
+        return held
+    if len(_SHARED) < SHARED_MAX:
+        _SHARED[value] = value
+    return value
+
+
+def _shared_light(light: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A picture's light keys, shared with every picture whose light keys are equal (size, format, …)."""
+    if not light:
+        return None
+    try:
+        key = tuple((k, type(v), v) for k, v in light.items())  # 1 and True are equal keys, not equal values
+        held = _SHARED.get(key)
+    except TypeError:  # an error's details: not hashable, and not shared
+        return light
+    if held is not None:
+        return held
+    if len(_SHARED) < SHARED_MAX:
+        _SHARED[key] = light
+    return light
+
+
+@dataclass(slots=True)
 class ImageRecord:
     """One scanned image file and, after extraction, its cached features. Checks read only this."""
 
@@ -241,7 +336,7 @@ class ImageRecord:
         return self.light("image").get("format")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     code: str
     category: str
@@ -251,7 +346,7 @@ class Finding:
     path: str | None = None  # image (or other file) it concerns
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     kind: str  # 'exact-duplicate' | 'near-duplicate' | ...
     members: tuple[str, ...]

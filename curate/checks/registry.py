@@ -27,6 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Literal, cast
 
+from curate.decide import FindingLog
 from curate.derive import Derivation
 from curate.features import Face, FacesFeatures, QualityFeatures
 from curate.model import CATEGORIES, SEVERITIES, Finding, Group, ImageRecord
@@ -374,13 +375,13 @@ def derivation_order(checks: Iterable[Check]) -> list[Derivation]:
 
 def run_checks(
     records: list[ImageRecord], ctx: Context, checks: list[Check] | None = None
-) -> tuple[list[Finding], list[Group]]:
+) -> tuple[FindingLog, list[Group]]:
     """Run the enabled checks: derived results first (in data-flow order), then image checks per record,
     then dataset checks. Files kohya will not load get only the checks that say so; regularisation images get
     the image checks, and are left out of the dataset checks (duplicates, composition, identity are about the
     concept being trained)."""
     checks = enabled_checks(ctx) if checks is None else checks
-    findings: list[Finding] = []
+    findings = FindingLog()
     groups: list[Group] = []
     trained = [r for r in records if r.trained and not r.concept.is_reg]
     _compute_derived(ctx, trained, checks)

@@ -23,6 +23,7 @@ from curate.extract.decode import Decoded, Limits, copy_reduction, decode_image,
 from curate.features import Extractor
 from curate.files import NotRegularFile, open_regular
 from curate.model import ImageRecord, StoredFeatures
+from curate.spool import Spool
 
 EXTRACTORS: list[Extractor] = [image, metadata, quality, frame, stamps, marks, faces]
 
@@ -246,6 +247,7 @@ def extract_features(
     names: tuple[str, ...] | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    spool: Spool | None = None,
 ) -> ExtractStats:
     """Fill `record.sha256` and `record.features` for every record, from the cache where possible.
     `names` limits extraction to those extractors (the ones the enabled checks read).
@@ -254,6 +256,7 @@ def extract_features(
     are not read; the others are hashed, and a content already in the cache is not decoded; each remaining
     distinct content is decoded once, however many files hold it (byte-identical copies share its features).
     `engine` "ray" decodes on a Ray cluster instead of a local process pool (curate/extract/ray_engine.py).
+    `spool`: where the records' features are held (curate/spool.py), instead of in memory.
     """
     t0 = time.perf_counter()
     stats = ExtractStats(images=len(records))
@@ -262,11 +265,17 @@ def extract_features(
     requested_jobs = jobs if jobs and jobs > 0 else 0
     jobs = requested_jobs or (os.cpu_count() or 1)
 
-    def done(rec: ImageRecord, sha: str | None, features: dict) -> None:
+    def held(features: dict | StoredFeatures) -> StoredFeatures:
+        """Features as the records hold them: the cache's JSON texts, in the spool where there is one."""
+        if not isinstance(features, StoredFeatures):
+            return StoredFeatures.encoded(features, spool)
+        return features.spooled(spool) if spool is not None else features
+
+    def done(rec: ImageRecord, sha: str | None, features: StoredFeatures) -> None:
         # Each record gets its own mapping: identical files share the extractors' results, but later stages
-        # add per-file entries (the sidecars beside each file). Held as the cache's JSON text, decoded when read.
+        # add per-file entries (the sidecars beside each file).
         rec.sha256 = sha
-        rec.features = features.copy() if isinstance(features, StoredFeatures) else StoredFeatures.encoded(features)
+        rec.features = features.copy()
         if on_progress:
             on_progress(1)
 
@@ -279,7 +288,7 @@ def extract_features(
             cached = known.get(sha) if sha else None
             if cached is not None:
                 stats.from_cache += 1
-                done(rec, sha, cached)
+                done(rec, sha, held(cached))
             else:
                 unknown.append(rec)
 
@@ -292,7 +301,7 @@ def extract_features(
     by_content: dict[str, list[ImageRecord]] = {}
     for rec, (sha, st, error) in zip(unknown, hashes):
         if sha is None:  # cannot be read: the finding says why; never cached (it may be readable later)
-            done(rec, None, {name: {"error": error} for name in vers})
+            done(rec, None, held({name: {"error": error} for name in vers}))
             continue
         stats.hashed += 1
         if st is not None:
@@ -303,6 +312,7 @@ def extract_features(
         cached = cache.get_features(sha, vers, stored=True)
         if cached is not None:
             stats.from_cache += len(same)
+            cached = held(cached)
             for rec in same:
                 done(rec, sha, cached)
         else:
@@ -335,6 +345,7 @@ def extract_features(
                     if st is not None:
                         cache.put_sha(same[0].abs_path, st, sha)
             stats.identical += len(same) - 1
+            features = held(features)
             for rec in same:
                 done(rec, got_sha, features)
             pending += 1
@@ -367,7 +378,7 @@ def extract_features(
         for rec in changed:  # rare: copies of a file that changed mid-audit are decoded on their own
             sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
             stats.decoded += was_decoded
-            done(rec, sha, features)
+            done(rec, sha, held(features))
     finally:
         cache.commit()
         if ray is not None:

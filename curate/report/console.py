@@ -12,6 +12,7 @@ from rich.text import Text
 from curate import __version__
 from curate.audit import AuditResult
 from curate.checks.registry import RULES
+from curate.decide import tally
 from curate.model import Finding, ImageRecord
 from curate.model import printable as _p
 
@@ -156,7 +157,10 @@ def _summary(result: AuditResult, console: Console) -> None:
     t.append(" · ")
     t.append(f"drop {counts.get('drop', 0)}", style="bold red")
     console.print(t)
-    by_cat = Counter(f.category for f in result.findings if f.severity != "info")
+    by_cat: Counter[str] = Counter()
+    for (category, severity), n in tally(result.findings, "category", "severity").items():
+        if severity != "info":
+            by_cat[category] += n
     if by_cat:
         console.print(
             Text("  findings by category: " + " · ".join(f"{c} {k}" for c, k in by_cat.most_common()), style="dim")
@@ -267,7 +271,7 @@ def _other_files(result: AuditResult, console: Console, title: str, dataset_leve
 
 
 def _gate(result: AuditResult, console: Console, fail_on: str, code: int) -> None:
-    worst = Counter(f.severity for f in result.findings)
+    worst = tally(result.findings, "severity")
     if code:
         level = "errors" if fail_on == "error" else "warnings or errors"
         console.print(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, overload
 
 from curate import __version__
 from curate.audit import AuditResult
+from curate.decide import tally
 from curate.model import Finding, ImageRecord, display_path
 
 SCHEMA_ID = "curate.audit/v1"
@@ -93,9 +93,9 @@ def build(result: AuditResult, exit_code: int | None = None) -> dict[str, Any]:
         "keep": verdicts.get("keep", 0),
         "review": verdicts.get("review", 0),
         "drop": verdicts.get("drop", 0),
-        "by_severity": dict(sorted(Counter(f.severity for f in result.findings).items())),
-        "by_category": dict(sorted(Counter(f.category for f in result.findings).items())),
-        "by_code": dict(sorted(Counter(f.code for f in result.findings).items())),
+        "by_severity": dict(sorted(tally(result.findings, "severity").items())),
+        "by_category": dict(sorted(tally(result.findings, "category").items())),
+        "by_code": dict(sorted(tally(result.findings, "code").items())),
         "extraction": result.stats.as_dict(),
     }
     if exit_code is not None:
