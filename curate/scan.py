@@ -101,28 +101,32 @@ def _walk(root: Path, skipped: list[tuple[str, str]], outside: list[tuple[str, s
             skipped.append((rel, "symbolic link loop (folder already scanned)"))
             continue
         seen.add((st.st_dev, st.st_ino))
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        files: list[str] = []
+        folders: list[tuple[str, str, bool]] = []  # (name, path, is a link)
+        try:  # names only: a folder of a million pictures would hold a million DirEntry objects while sorted
+            with os.scandir(d) as listing:
+                for entry in listing:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=True)
+                    except OSError:
+                        is_dir = False
+                    if not is_dir:
+                        files.append(entry.name)
+                    elif entry.name not in SKIP_DIRS:
+                        folders.append((entry.name, entry.path, outside is not None and entry.is_symlink()))
         except OSError as err:
             skipped.append((rel, f"cannot list folder: {err.strerror or err}"))
             continue
-        files, subdirs = [], []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if entry.name not in SKIP_DIRS:
-                    subdirs.append(Path(entry.path))
-                    if outside is not None and entry.is_symlink():
-                        target = Path(entry.path).resolve()
-                        if target != real_root and real_root not in target.parents:
-                            outside.append((Path(entry.path).relative_to(root).as_posix(), str(target)))
-            else:
-                files.append(entry.name)
+        files.sort()
+        folders.sort()
+        subdirs = [Path(path) for _, path, _ in folders]
+        for _, path, link in folders:
+            if link and outside is not None:
+                target = Path(path).resolve()
+                if target != real_root and real_root not in target.parents:
+                    outside.append((Path(path).relative_to(root).as_posix(), str(target)))
         yield rel, files
         stack.extend(reversed(subdirs))
 
@@ -350,12 +354,12 @@ def scan_dataset(
     if caption_extension_given:
         known_caption_exts.add(caption_extension_given.lower())
     caption_counts: Counter[str] = Counter()
-    split = {folder: [(f, *os.path.splitext(f)) for f in files] for folder, files in listing}  # (name, stem, ext)
-    for entries in split.values():
-        stems = {stem for _, stem, ext in entries if ext.lower() in IMAGE_EXTENSIONS}
-        for _, stem, ext in entries:
+    for _, files in listing:  # names split one folder at a time, not all held at once (hundreds of MB at a million)
+        stems = {stem for stem, ext in map(os.path.splitext, files) if ext.lower() in IMAGE_EXTENSIONS}
+        for stem, ext in map(os.path.splitext, files):
             if ext.lower() in known_caption_exts and stem in stems:
                 caption_counts[ext] += 1
+        del stems
     config_sets_ext = cfg is not None and cfg.sets("caption_extension")
     trainer_ext = str(defaults["caption_extension"])
     if caption_extension_given:
@@ -504,9 +508,10 @@ def scan_dataset(
         has_sidecars = any(f.endswith(SIDECAR_SUFFIXES) for f in files) or any(n in file_set for n in FOLDER_SIDECARS)
         by_stem: dict[str, list[str]] = {}
         images = []
-        for f, stem, ext in split[folder]:
+        for f in files:
+            stem, ext = os.path.splitext(f)
             if ext.lower() in IMAGE_EXTENSIONS:
-                images.append((f, stem, ext))
+                images.append(f)
             elif ext.lower() in known_caption_exts:
                 by_stem.setdefault(stem, []).append(f)
         if reasons.get(folder, "").startswith("outside "):
@@ -517,7 +522,8 @@ def scan_dataset(
         image_stems = set()
         read_captions: set[str] = set()
         metadata = ft_captions.get(folder)
-        for f, stem, ext in images:
+        for f in images:
+            stem, ext = os.path.splitext(f)
             image_stems.add(stem)
             rel = f"{folder}/{f}" if folder else f
             abs_path = under(rel)

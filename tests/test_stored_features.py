@@ -5,9 +5,11 @@ one at a time."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import pickle
+import random
 from collections import OrderedDict
 
 import pytest
@@ -130,3 +132,36 @@ def test_a_malformed_cached_row_is_a_miss_not_a_stored_text(tmp_path):
     cache.put_features("s" * 64, {"image": {"width": 5}}, {"image": 1})
     got = cache.get_features("s" * 64, {"image": 1}, stored=True)
     assert isinstance(got, StoredFeatures) and got.light("image") == {"width": 5} and got == {"image": {"width": 5}}
+
+
+def test_exact_groups_are_those_of_content_or_pixels_joined():
+    """Exact copies found on arrays of digests (a million pictures' dicts of digests would hold hundreds of MB): the
+    groups the definition gives — same bytes or same pixels, joined transitively — with the keeper as before."""
+    rng = random.Random(4)
+    contents = [hashlib.sha256(bytes([k])).hexdigest() for k in range(60)]
+    pixels = [None] * 30 + ["short", *(hashlib.sha256(bytes([100 + k])).hexdigest() for k in range(10))]
+    records = [
+        record(f"{k:03d}.png", sha=rng.choice(contents), pixel=rng.choice(pixels), size=rng.randrange(1000, 9000))
+        for k in range(80)
+    ]
+    parent = list(range(len(records)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for key in ("sha256", "pixel"):
+        first: dict[str, int] = {}
+        for i, rec in enumerate(records):
+            value = rec.sha256 if key == "sha256" else rec.image["pixel_hash"]
+            if value is not None:
+                a, b = find(first.setdefault(value, i)), find(i)
+                parent[max(a, b)] = min(a, b)
+    expected: dict[int, set[str]] = {}
+    for i, rec in enumerate(records):
+        expected.setdefault(find(i), set()).add(rec.path)
+    dup = find_duplicates(records, load_settings())
+    got = [{g.keep.path, *(r.path for r, _ in g.copies)} for g in dup.exact]
+    assert sorted(map(sorted, got)) == sorted(sorted(m) for m in expected.values() if len(m) > 1)
+    assert len(got) >= 5

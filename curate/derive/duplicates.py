@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Callable, Iterator, TypeVar
@@ -350,7 +350,9 @@ def colours_differ(a: str | None, b: str | None, min_chroma: float, max_share: f
     return bool(colours_differ_many(x, y, min_chroma, max_share)[0])
 
 
-def keeper_groups(neighbours: dict[int, dict[int, V]], best_first: Callable[[int], Any]) -> list[tuple[int, list[int]]]:
+def keeper_groups(
+    neighbours: Mapping[int, Iterable[int]], best_first: Callable[[int], Any]
+) -> list[tuple[int, list[int]]]:
     """Keeper-centred groups, no chaining: the best item not yet placed keeps, and only items that match it
     directly join its group (union-find would chain A~B~C into one group although A and C differ).
     `neighbours[i]` holds the items matching i; `best_first` sorts best first. [(keeper, members)]."""
@@ -369,19 +371,19 @@ def keeper_groups(neighbours: dict[int, dict[int, V]], best_first: Callable[[int
 
 
 class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-        self.joined: set[int] = set()  # the items ever united: the others are alone
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}  # of the items ever united: the others are alone
+        self.joined = self.parent.keys()
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while parent.setdefault(i, i) != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
 
     def union(self, i: int, j: int) -> None:
         ri, rj = self.find(i), self.find(j)
-        self.joined.update((i, j))
         if ri != rj:
             self.parent[max(ri, rj)] = min(ri, rj)
 
@@ -450,13 +452,13 @@ class _Hashes:
     views_p: np.ndarray  # N × V uint64: the crop views'
     views_d: np.ndarray
     complete: np.ndarray  # N bool: has a pHash and crop views (older or damaged features may not)
-    pixel_hash: list[str | None]  # SHA-256 of the pixels, None for reduced decodes
+    pixel_hash: np.ndarray  # N × 64 bytes: SHA-256 of the pixels (hex), b"" for reduced decodes (_digests)
 
 
 def _hashes(records: list[ImageRecord], part: int = 8192) -> _Hashes:
     """The records' hashes, read in one pass (each picture's stored features decoded once)."""
     columns: list[list[np.ndarray]] = [[], [], [], [], []]
-    pixel_hash: list[str | None] = []
+    pixel_hash: list[np.ndarray] = []
     views = len(VIEW_NAMES) - 1
     blank = "0" * 16
     for start in range(0, len(records), part):
@@ -465,9 +467,10 @@ def _hashes(records: list[ImageRecord], part: int = 8192) -> _Hashes:
         vp: list[str] = []
         vd: list[str] = []
         ok: list[bool] = []
+        pixels: list[str | None] = []
         for rec in records[start : start + part]:
             image = rec.image
-            pixel_hash.append(image.get("pixel_hash"))
+            pixels.append(image.get("pixel_hash"))
             view_hashes = image.get("view_hashes") or []
             good = bool(image.get("phash")) and len(view_hashes) == views
             ok.append(good)
@@ -477,12 +480,37 @@ def _hashes(records: list[ImageRecord], part: int = 8192) -> _Hashes:
             vd += [v[1] for v in view_hashes] if good else [blank] * views
         for column, values in zip(columns, (bits(p), bits(d), bits(vp), bits(vd), np.array(ok, dtype=bool))):
             column.append(values)
+        pixel_hash.append(_digests(pixels))
     if not records:
         none = np.zeros(0, dtype=np.uint64)
-        return _Hashes(none, none, none.reshape(0, views), none.reshape(0, views), none.astype(bool), [])
+        return _Hashes(none, none, none.reshape(0, views), none.reshape(0, views), none.astype(bool), _digests([]))
     full_p, full_d, views_p, views_d, complete = (np.concatenate(c) for c in columns)
     shape = (-1, views)
-    return _Hashes(full_p, full_d, views_p.reshape(shape), views_d.reshape(shape), complete, pixel_hash)
+    return _Hashes(full_p, full_d, views_p.reshape(shape), views_d.reshape(shape), complete, np.concatenate(pixel_hash))
+
+
+def _digests(values: list[str | None]) -> np.ndarray:
+    """Hex digests (SHA-256) as a fixed-width array: 64 bytes each instead of a dict entry and a string. Any other
+    text (a damaged cache row's, a test's) stands as its own BLAKE2b digest; b"" for None, which matches nothing."""
+    return np.array(
+        ["" if v is None else v if isinstance(v, str) and len(v) == 64 and v.isascii() else _digest(v) for v in values],
+        dtype="S64",
+    )
+
+
+def _digest(value: object) -> str:
+    return hashlib.blake2b(str(value).encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+
+
+def _same_values(values: np.ndarray) -> list[list[int]]:
+    """The indices of each value held more than once (b"" is none), ascending."""
+    index = np.flatnonzero(values != b"")
+    _, inverse, counts = np.unique(values[index], return_inverse=True, return_counts=True)
+    repeated = counts[inverse] > 1
+    index, inverse = index[repeated], inverse[repeated]
+    order = np.lexsort((index, inverse))
+    index, inverse = index[order], inverse[order]
+    return [part.tolist() for part in np.split(index, np.flatnonzero(np.diff(inverse)) + 1)] if len(index) else []
 
 
 def find_duplicates(records: list[ImageRecord], settings: Settings, previous: PairMemo | None = None) -> Duplicates:
@@ -492,17 +520,11 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
     out = Duplicates()
     readable = [r for r in records if r.readable and r.sha256]
     hashes = _hashes(readable)
-    uf = _UnionFind(len(readable))
-    first_by: tuple[dict[str, int], dict[str, int]] = ({}, {})  # by content, by pixels
-    for i, rec in enumerate(readable):
-        for seen, value in zip(first_by, (rec.sha256, hashes.pixel_hash[i])):
-            if value is None:
-                continue
-            if value in seen:
-                uf.union(seen[value], i)
-            else:
-                seen[value] = i
-    del first_by
+    uf = _UnionFind()
+    for values in (_digests([r.sha256 for r in readable]), hashes.pixel_hash):  # by content, by pixels
+        for first, *others in _same_values(values):
+            for i in others:
+                uf.union(first, i)
     representatives = np.ones(len(readable), dtype=bool)
     for members in uf.groups():
         order = sorted(members, key=lambda i: _exact_key(readable[i], cfg))
@@ -551,20 +573,51 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
                 layouts[a], layouts[b], limits.colour_min_chroma, limits.colour_max_changed_share
             )
     pairs = [a[kept] for a in (lo, hi, view, dp, dd)]
-    neighbours: defaultdict[int, dict[int, tuple[int, int, int]]] = defaultdict(dict)
-    for i, j, v, p, d in zip(*(a.tolist() for a in pairs)):
-        neighbours[i][j] = neighbours[j][i] = (v, p, d)
+    neighbours = _Neighbours(len(hashed), pairs[0], pairs[1])
     rank = {k: quality_key(hashed[k], cfg) for k in neighbours}  # once each: the groups sort by it many times
     groups = keeper_groups(neighbours, rank.__getitem__)
     closest = _closest_members(groups, len(hashed), *pairs)
     for leader, members in groups:
+        pair_with = neighbours.pairs_of(leader)
         matches = []
         for k in members:
             best = closest[k]
             near = (hashed[best[0]], *best[1:]) if best[0] != leader else None
-            matches.append(NearMatch(hashed[k], *neighbours[leader][k], closest=near))
+            v, p, d = (int(a[pair_with[k]]) for a in pairs[2:])
+            matches.append(NearMatch(hashed[k], v, p, d, closest=near))
         out.near.append(NearGroup(hashed[leader], matches))
     return out
+
+
+class _Neighbours(Mapping[int, list[int]]):
+    """The items each item matches, from arrays of pairs (lo, hi): `neighbours[i]`, for the items with a match
+    (in index order); `pairs_of(i)` {item matched: the pair's index}. Arrays, not a dict per item: a crowded set has
+    millions of pairs (666,438 among 100,000 pictures in bench/bench_scale.py's), which dicts would hold in
+    hundreds of MB."""
+
+    def __init__(self, n: int, lo: np.ndarray, hi: np.ndarray):
+        src = np.concatenate([lo, hi])
+        order = np.argsort(src, kind="stable")
+        self._other = np.concatenate([hi, lo])[order]
+        self._pair = np.concatenate([np.arange(len(lo))] * 2)[order]
+        self._start = np.searchsorted(src[order], np.arange(n + 1))
+        self._items = np.flatnonzero(np.diff(self._start))
+
+    def __getitem__(self, i: int) -> list[int]:
+        a, b = self._start[i], self._start[i + 1]
+        if a == b:
+            raise KeyError(i)
+        return self._other[a:b].tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._items.tolist())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def pairs_of(self, i: int) -> dict[int, int]:
+        a, b = self._start[i], self._start[i + 1]
+        return dict(zip(self._other[a:b].tolist(), self._pair[a:b].tolist()))
 
 
 def _closest_members(

@@ -292,31 +292,45 @@ def extract_features(
             else:
                 unknown.append(rec)
 
-    # Hash what the cache does not know by path: reading and hashing release the GIL, so threads suffice.
-    if jobs > 1 and len(unknown) > 1:
-        with ThreadPoolExecutor(max_workers=jobs) as threads:
-            hashes = list(threads.map(lambda r: hash_file(r.abs_path, limits), unknown))
-    else:
-        hashes = [hash_file(r.abs_path, limits) for r in unknown]
+    # Hash what the cache does not know by path, in parts (a million at once would hold a million futures):
+    # reading and hashing release the GIL, so threads suffice. A content the cache has is read from it, a part
+    # at a time; the others are grouped by content, in the order they were found, to be decoded once each.
     by_content: dict[str, list[ImageRecord]] = {}
-    for rec, (sha, st, error) in zip(unknown, hashes):
-        if sha is None:  # cannot be read: the finding says why; never cached (it may be readable later)
-            done(rec, None, held({name: {"error": error} for name in vers}))
-            continue
-        stats.hashed += 1
-        if st is not None:
-            cache.put_sha(rec.abs_path, st, sha)
-        by_content.setdefault(sha, []).append(rec)
-    todo: list[tuple[str, list[ImageRecord]]] = []
-    for sha, same in by_content.items():
-        cached = cache.get_features(sha, vers, stored=True)
-        if cached is not None:
-            stats.from_cache += len(same)
-            cached = held(cached)
-            for rec in same:
-                done(rec, sha, cached)
-        else:
-            todo.append((sha, same))
+    threads = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 and len(unknown) > 1 else None
+    try:
+        for start in range(0, len(unknown), CACHE_READS):
+            some = unknown[start : start + CACHE_READS]
+            hashes = (
+                threads.map(lambda r: hash_file(r.abs_path, limits), some)
+                if threads
+                else (hash_file(r.abs_path, limits) for r in some)
+            )
+            fresh: list[tuple[ImageRecord, str]] = []
+            for rec, (sha, st, error) in zip(some, hashes):
+                if sha is None:  # cannot be read: the finding says why; never cached (it may be readable later)
+                    done(rec, None, held({name: {"error": error} for name in vers}))
+                    continue
+                stats.hashed += 1
+                if st is not None:
+                    cache.put_sha(rec.abs_path, st, sha)
+                if sha in by_content:
+                    by_content[sha].append(rec)
+                else:
+                    fresh.append((rec, sha))
+            known = cache.get_many([sha for _, sha in fresh], vers, stored=True)
+            for rec, sha in fresh:
+                cached = known.get(sha)
+                if cached is not None:
+                    stats.from_cache += 1
+                    known[sha] = cached = held(cached)  # copies of it later in the part share its texts
+                    done(rec, sha, cached)
+                else:
+                    by_content.setdefault(sha, []).append(rec)
+    finally:
+        if threads is not None:
+            threads.shutdown()
+    todo = list(by_content.items())
+    del by_content
 
     if todo:
         for name in names:  # heavy imports once, before workers fork, instead of once per worker
