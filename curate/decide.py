@@ -28,8 +28,8 @@ def verdict(findings: Iterable[Finding]) -> str:
 
 
 class _Column:
-    """One field of every finding as a small number each (code, category, severity, path): counted and sorted
-    without reading the findings back."""
+    """One value of every finding as a small number each (its kind — code, category, severity — or its path):
+    counted and sorted without reading the findings back."""
 
     def __init__(self) -> None:
         self.ids: dict[Any, int] = {}
@@ -84,9 +84,6 @@ class FindingLog(Sequence[Finding]):
         for start in range(0, len(self._at), READ_TOGETHER):
             at = self._at[start : start + READ_TOGETHER]
             first = at[0] >> 32
-            if not self._spool.on_disk:
-                yield from (Finding(*pickle.loads(self._spool.get(p))) for p in at)
-                continue
             block = memoryview(self._spool.read(first, (at[-1] >> 32) + (at[-1] & 0xFFFFFFFF)))
             for p in at:
                 offset = (p >> 32) - first

@@ -149,6 +149,7 @@ def test_an_audit_holds_no_feature_text_or_finding_in_memory(tmp_path, monkeypat
         for r in result.records:
             assert isinstance(r.features._stored, Spooled)
     assert not results[2].findings._spool.on_disk
+    assert list(results[2].findings) == list(results[0].findings)  # read back in order from memory or the file
     assert reports[0] == reports[1] == reports[2]
     assert [(f.code, f.path) for f in results[0].other_findings] == [("CAP004", "orphan.txt"), ("CAP014", None)]
     assert [f.code for f in results[0].per_image["2.png"]] == ["RES001", "DUP001"]
