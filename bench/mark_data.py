@@ -24,6 +24,7 @@ carved names and labels drawn in perspective, shaded and blurred with the scene.
 
 from __future__ import annotations
 
+import io
 import math
 import random
 import sys
@@ -462,6 +463,19 @@ def marks_for(rng: random.Random, kind: str, split: str, h: int, w: int) -> np.n
     return alpha
 
 
+def as_received(rng: random.Random, im: Image.Image) -> Image.Image:
+    """The picture as it usually reaches a dataset: (most often) a JPEG at quality 55–95, sometimes resized first."""
+    if rng.random() < 0.8:
+        if rng.random() < 0.4:
+            s = rng.uniform(0.6, 0.95)
+            im = im.resize((round(im.width * s), round(im.height * s)), Image.Resampling.BICUBIC)
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=rng.randint(55, 95))
+        buf.seek(0)
+        im = Image.open(buf).convert("RGB")
+    return im
+
+
 def sample(split: str, seed: int, kind: str | None = None, keep_picture: bool = False) -> Sample:
     rng = random.Random(f"{split}:{seed}")
     kind = kind or rng.choices(list(MIX), list(MIX.values()))[0]
@@ -481,17 +495,7 @@ def sample(split: str, seed: int, kind: str | None = None, keep_picture: bool = 
         cover_full = (shows > 0.3).astype(np.float32)
     elif kind == "scene_text":
         rgb = scene_text(rng, rgb, split)
-    im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    if rng.random() < 0.8:  # marked pictures usually reach a dataset as JPEGs, often resized
-        if rng.random() < 0.4:
-            s = rng.uniform(0.6, 0.95)
-            im = im.resize((round(im.width * s), round(im.height * s)), Image.Resampling.BICUBIC)
-        import io
-
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=rng.randint(55, 95))
-        buf.seek(0)
-        im = Image.open(buf).convert("RGB")
+    im = as_received(rng, Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))
     x = np.asarray(detector_input(im))
     cover = np.asarray(Image.fromarray(cover_full).resize((GRID, GRID), Image.Resampling.BOX), dtype=np.float32)
     return Sample(x, cover, kind, opacity, im if keep_picture else None)

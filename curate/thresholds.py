@@ -125,6 +125,13 @@ class Marks:
     text_overlay_min_probability: float
     text_overlay_min_region: float
     text_overlay_scene_below: float
+    repeat_min_pictures: int
+    repeat_min_overlap: float
+    repeat_min_similarity: float
+    repeat_map_level: float
+    repeat_text_map_level: float
+    repeat_map_chance: float
+    repeat_scene_max_colour: float
 
 
 @dataclass(frozen=True)

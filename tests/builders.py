@@ -49,9 +49,11 @@ def record(
     views: list | None = None,
     trained: bool = True,
     orientation_image: int = 1,
+    layout: str | None = None,
     **features: Any,
 ) -> ImageRecord:
-    """One image record; keyword arguments add features by extractor name (quality={...}, marks={...}).
+    """One image record; keyword arguments add features by extractor name (quality={...}, marks={...});
+    `layout`: the image extractor's 8×8 colour layout (hex).
     Perceptual hashes default to ones derived from the path: records are not near-duplicates unless asked."""
     digest = hashlib.sha256(os.fsencode(path)).hexdigest()
     phash = phash or digest[:16]
@@ -69,6 +71,7 @@ def record(
             "phash": phash,
             "dhash": dhash,
             "view_hashes": views or [["f" * 16, "f" * 16]] * 6,
+            **({"colour_layout": layout} if layout else {}),
         }
     )
     return ImageRecord(

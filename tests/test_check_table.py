@@ -39,6 +39,7 @@ from curate.checks import (
     noise,
     opt_out,
     platform_terms,
+    repeated_mark,
     resolution,
     rights,
     semantic_duplicate,
@@ -885,6 +886,71 @@ CASES = [
         "SIG001 doc PASS EXIT sign in a corner",
         signature.check,
         lambda: record(marks={"texts": [text_region("EXIT", (0.85, 0.9, 0.97, 0.97))]}),
+        ctx,
+        [],
+    ),
+    (
+        "WMK002 doc FAIL a shop's name and logo in the corner of 30 product photos",
+        repeated_mark.check,
+        lambda: [
+            record(
+                f"10_x/p{i}.jpg",
+                marks={"texts": [text_region("KIRIN GOODS", (0.7 + i % 3 / 100, 0.9, 0.95, 0.95))]},
+            )
+            for i in range(30)
+        ],
+        ctx,
+        ["WMK002"] * 30,
+    ),
+    (
+        "WMK002 doc FAIL Sakura Realty faint across the middle of every listing",
+        repeated_mark.check,
+        lambda: [
+            record(
+                f"10_x/l{i}.jpg",
+                marks={
+                    "texts": [text_region("SAKURA REALTY" if i % 2 else "SAKURA REAITY", (0.3, 0.45, 0.7, 0.55))],
+                    "overlay": overlay_features([]),
+                },
+            )
+            for i in range(8)
+        ],
+        ctx,
+        ["WMK002"] * 8,
+    ),
+    (
+        "WMK002 doc PASS OPEN on shop doors in different street photos",
+        repeated_mark.check,
+        lambda: [
+            record(f"10_x/s{i}.jpg", marks={"texts": [text_region("OPEN", (0.1 + 0.2 * i, 0.3, 0.2 + 0.2 * i, 0.36))]})
+            for i in range(4)
+        ],
+        ctx,
+        [],
+    ),
+    (
+        "WMK002 doc PASS shots of one room from one spot",
+        repeated_mark.check,
+        lambda: [
+            record(
+                f"10_x/room{i}.jpg",
+                layout=bytes([60 + i] * 96 + [200 - i] * 96).hex(),  # the same room, the light changing a little
+                marks={"texts": [text_region("SEIKO", (0.45, 0.2, 0.55, 0.25))]},
+            )
+            for i in range(4)
+        ],
+        ctx,
+        [],
+    ),
+    (
+        "WMK002 doc PASS a burst of one scene whose copies are near-duplicates",
+        repeated_mark.check,
+        lambda: [
+            record(
+                f"10_x/b{i}.jpg", phash=hx(i), dhash=hx(i), marks={"texts": [text_region("CAFE", (0.4, 0.3, 0.6, 0.4))]}
+            )
+            for i in range(4)
+        ],
         ctx,
         [],
     ),

@@ -484,6 +484,7 @@ CHECK_MODULES = (
     "duplicate",
     "watermark",
     "signature",
+    "repeated_mark",
     "text",
     "cloak",
     "opt_out",

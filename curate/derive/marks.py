@@ -94,7 +94,8 @@ def placement(box: list[float], corner: float, edge: float) -> str:
     return "centre"
 
 
-def _norm(text: str) -> str:
+def letters_and_digits(text: str) -> str:
+    """The text in lower case with everything but letters and digits taken out: how readings are compared."""
     return re.sub(r"[\W_]+", "", text.lower())
 
 
@@ -161,25 +162,31 @@ def overlay_under(grid: np.ndarray, box: list[float]) -> float:
     return round(float(cells.max()), 2) if cells.size else 0.0
 
 
+def components(mask: np.ndarray) -> list[np.ndarray]:
+    """The 8-connected groups of True cells of a small boolean grid, each as a mask of its own."""
+    seen = np.zeros_like(mask, dtype=bool)
+    out = []
+    for y, x in zip(*np.nonzero(mask)):
+        if seen[y, x]:
+            continue
+        part = np.zeros_like(mask, dtype=bool)
+        stack = [(y, x)]
+        seen[y, x] = part[y, x] = True
+        while stack:
+            cy, cx = stack.pop()
+            for ny in range(max(0, cy - 1), min(mask.shape[0], cy + 2)):
+                for nx in range(max(0, cx - 1), min(mask.shape[1], cx + 2)):
+                    if mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = part[ny, nx] = True
+                        stack.append((ny, nx))
+        out.append(part)
+    return out
+
+
 def _pieces(hot: np.ndarray) -> int:
     """How many separate groups of hot cells (8-connected) the map has: several = a mark repeated over the
     picture."""
-    seen = np.zeros_like(hot, dtype=bool)
-    count = 0
-    for y, x in zip(*np.nonzero(hot)):
-        if seen[y, x]:
-            continue
-        count += 1
-        stack = [(y, x)]
-        seen[y, x] = True
-        while stack:
-            cy, cx = stack.pop()
-            for ny in range(max(0, cy - 1), min(hot.shape[0], cy + 2)):
-                for nx in range(max(0, cx - 1), min(hot.shape[1], cx + 2)):
-                    if hot[ny, nx] and not seen[ny, nx]:
-                        seen[ny, nx] = True
-                        stack.append((ny, nx))
-    return count
+    return len(components(hot))
 
 
 def hot_box(grid: np.ndarray, threshold: float) -> list[float]:
@@ -199,7 +206,7 @@ def classify(
     Text the caption already quotes ("a sign that says Car Parks") belongs to the scene unless it marks ownership
     outright."""
     grid, head = overlay_map(features), overlay_map(features, "text_overlay")
-    marks, quoted_boxes = _classify_text(features, conf, words, grid, _norm(caption or ""), head)
+    marks, quoted_boxes = _classify_text(features, conf, words, grid, letters_and_digits(caption or ""), head)
     seen = []  # (detector's name, evidence source, its map, the picture's probability, its threshold)
     for key, m, threshold, name, source in (
         ("overlay", grid, conf.overlay_min_probability, "the mark detector", "detector"),
@@ -248,7 +255,7 @@ def _classify_text(
 ) -> tuple[list[TextMark], list[list[float]]]:
     """TextMarks from the text regions, and the boxes of the texts the caption quotes."""
     regions = [
-        (r, _norm(r.get("text", "")))
+        (r, letters_and_digits(r.get("text", "")))
         for r in (features or {}).get("texts") or ()
         if r.get("score", 0) >= conf.min_confidence
     ]
