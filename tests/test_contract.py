@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +237,21 @@ def test_no_check_imports_another_check():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("curate.checks."):
                 assert node.module == "curate.checks.registry", f"{path.name} imports {node.module}"
+
+
+def test_check_order_does_not_depend_on_which_check_module_was_imported_first():
+    """Reports list checks in CHECK_MODULES order; a module imported early by name registers first, and load_all
+    puts the registries back in order (CI imports them in test order, a user's plugin in its own)."""
+    probe = (
+        "import sys\n"
+        "if sys.argv[1] == 'early':\n"
+        "    from curate.checks import repeated_mark, watermark, unreadable  # noqa: F401\n"
+        "from curate.checks.registry import CHECKS, load_all\n"
+        "rules = load_all()\n"
+        "print(' '.join(rules), '|', ' '.join(c.emits[0].code for c in CHECKS))\n"
+    )
+    plain, early = (
+        subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True, check=True).stdout
+        for how in ("plain", "early")
+    )
+    assert plain == early and plain.index("WMK001") < plain.index("WMK002") < plain.index("TXT001")

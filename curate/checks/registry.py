@@ -460,12 +460,19 @@ def needed_extractors(
 
 
 def load_all() -> dict[str, Rule]:
-    """Import every check module so that its rules and checks register (idempotent)."""
-    # Import order is check order within a severity: what kohya cannot use, then picture quality, then
+    """Import every check module so that its rules and checks register (idempotent), in CHECK_MODULES order."""
+    # CHECK_MODULES order is check order within a severity: what kohya cannot use, then picture quality, then
     # captions and duplicates, then rights. Data flow between checks goes through declared derived results,
-    # never through this order.
+    # never through this order. A module imported earlier by name (`from curate.checks import watermark`)
+    # registered first: the registries are put back in this order, so that reports do not depend on it.
     for name in CHECK_MODULES:
         importlib.import_module(f"curate.checks.{name}")
+    position = {f"curate.checks.{name}": i for i, name in enumerate(CHECK_MODULES)}
+    CHECKS.sort(key=lambda c: position.get(c.func.__module__, len(position)))
+    ordered = sorted(RULES.values(), key=lambda r: position.get(r.module, len(position)))
+    if list(RULES.values()) != ordered:
+        RULES.clear()
+        RULES.update((r.code, r) for r in ordered)
     return RULES
 
 

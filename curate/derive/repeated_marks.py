@@ -7,13 +7,17 @@ mark detector's map — but the same reading at the same place on several differ
 scene: it was laid over them, and the LoRA learns it (it sees it once per picture).
 
 Two kinds of evidence, from the `marks` extractor's cached features (no picture is read here):
-  * **text**: readings that say the same thing (fuzzily: OCR varies with the background) in boxes that overlap
-    ([marks] repeat_min_overlap, intersection over union, boxes relative to the picture);
-  * **detector**: the mark detector's map (curate/extract/overlay.py) warm at the same cells on several pictures
-    ([marks] repeat_map_level) where, over the whole set, pictures are rarely warm — a logo with no readable text.
-A repeat needs [marks] repeat_min_pictures pictures. Text the caption quotes is the scene's ("a sign that says
-…"), and copies of one picture count once (the check removes the duplicates it knows). Thresholds were chosen on
-the tuning sets of bench/eval_mark_sets.py (figures: docs/benchmarks.md).
+  * **text**: readings that say the same thing (fuzzily: OCR varies with the background; [marks]
+    repeat_min_similarity) in boxes that overlap (repeat_min_overlap, intersection over union, boxes relative to
+    the picture);
+  * **detector**: a mark detector's map — the mark detector's (curate/extract/overlay.py, ≥ repeat_map_level)
+    or the head's over the text detector's features (≥ repeat_text_map_level) — warm at the same cells on more
+    pictures than chance allows (repeat_map_chance), where the set's own share of warm cells is the chance: a
+    logo with no readable text.
+A repeat needs [marks] repeat_min_pictures different scenes: shots of one scene (8×8 colour layouts within
+repeat_scene_max_colour) count once, as copies of one picture do (the check leaves out the duplicates it knows).
+Text the caption quotes is the scene's ("a sign that says …"). Thresholds were chosen on the tuning sets of
+bench/eval_mark_sets.py (figures: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -117,8 +121,8 @@ class _Sets:
 def _text_regions(
     features: Sequence[dict[str, Any] | None], captions: Sequence[str], conf: MarksSettings
 ) -> list[tuple[int, str, str, list[float], float]]:
-    """(picture, reading, normalised reading, box, confidence) of every confident reading of ≥ 3 letters or
-    digits that its picture's caption does not quote."""
+    """(picture, reading, normalised reading, box, confidence) of every confident reading of at least MIN_CHARS
+    letters or digits that its picture's caption does not quote."""
     out = []
     for i, f in enumerate(features):
         caption = captions[i]
@@ -234,9 +238,14 @@ def detector_repeats(
         return []
     p = min(p, 0.5)
     limit = math.log(conf.repeat_map_chance / cells)
-    needed = conf.repeat_min_pictures
-    while needed <= n and _log_tail(n, p, needed) > limit:
-        needed += 1
+    low, high = conf.repeat_min_pictures, n + 1  # the fewest pictures chance does not explain: the tail falls with k
+    while low < high:
+        mid = (low + high) // 2
+        if _log_tail(n, p, mid) > limit:
+            low = mid + 1
+        else:
+            high = mid
+    needed = low
     out = []
     for part in components(counts >= needed):
         size = int(part.sum())
