@@ -37,7 +37,7 @@ import mark_sets  # noqa: E402
 import train_marks  # noqa: E402
 
 from curate.derive.marks import classify  # noqa: E402
-from curate.derive.repeated_marks import detector_repeats, scenes, text_repeats  # noqa: E402
+from curate.derive.repeated_marks import repeats  # noqa: E402
 from curate.extract import image as image_extractor
 from curate.extract import marks as marks_extractor  # noqa: E402
 from curate.extract.decode import Decoded  # noqa: E402
@@ -100,11 +100,7 @@ def judge(data, conf: Marks, single: list[list[bool]]) -> list[tuple[str, bool, 
     out = []
     for (p, feats, layouts), alone in zip(data, single):
         repeated = [False] * len(feats)
-        found = text_repeats(feats, [""] * len(feats), conf)
-        found += detector_repeats(feats, conf) + detector_repeats(feats, conf, "text_overlay")
-        for rep in found:
-            if scenes([layouts[i] for i in rep.members], conf) < conf.repeat_min_pictures:
-                continue  # shots of one scene
+        for rep in repeats(feats, [""] * len(feats), layouts, conf):
             for i in rep.members:
                 repeated[i] = True
         out += [(p.kind, p.carried[j], p.opacity, alone[j], repeated[j]) for j in range(len(feats))]

@@ -370,7 +370,9 @@ def keeper_groups(
     return out
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets over integers, held only for the items ever united (the others are alone)."""
+
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}  # of the items ever united: the others are alone
         self.joined = self.parent.keys()
@@ -520,7 +522,7 @@ def find_duplicates(records: list[ImageRecord], settings: Settings, previous: Pa
     out = Duplicates()
     readable = [r for r in records if r.readable and r.sha256]
     hashes = _hashes(readable)
-    uf = _UnionFind()
+    uf = UnionFind()
     for values in (_digests([r.sha256 for r in readable]), hashes.pixel_hash):  # by content, by pixels
         for first, *others in _same_values(values):
             for i in others:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from curate.derive import Derivation
+from curate.derive.duplicates import UnionFind
 from curate.derive.marks import components, letters_and_digits, overlay_map
 from curate.model import ImageRecord
 from curate.rules import Settings
@@ -102,22 +103,6 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-class _Sets:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
 def _text_regions(
     features: Sequence[dict[str, Any] | None], captions: Sequence[str], conf: MarksSettings
 ) -> list[tuple[int, str, str, list[float], float]]:
@@ -143,7 +128,7 @@ def text_repeats(
     for k, (_, _, _, box, _) in enumerate(regions):
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         cells[min(CELLS - 1, int(cx * CELLS)), min(CELLS - 1, int(cy * CELLS))].append(k)
-    sets = _Sets(len(regions))
+    sets = UnionFind()
     similar: dict[tuple[str, str], bool] = {}
     for (cx, cy), here in cells.items():
         near = [k for dx in (-1, 0, 1) for dy in (-1, 0, 1) for k in cells.get((cx + dx, cy + dy), ())]
@@ -165,11 +150,8 @@ def text_repeats(
                 for m in ks:
                     if m > k and regions[m][0] != i and _iou(box, regions[m][3]) >= conf.repeat_min_overlap:
                         sets.union(k, m)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for k in range(len(regions)):
-        groups[sets.find(k)].append(k)
     out = []
-    for ks in groups.values():
+    for ks in sets.groups():
         pictures = sorted({regions[k][0] for k in ks})
         if len(pictures) < conf.repeat_min_pictures:
             continue
@@ -217,8 +199,8 @@ def detector_repeats(
     them than chance allows: with the set's own share of warm cells as the chance of any cell being warm, a
     cell's count must be that unlikely (binomial tail ≤ repeat_map_chance over all the map's cells). `key`:
     "overlay" (the mark detector, warm at ≥ [marks] repeat_map_level) or "text_overlay" (the head over the
-    text detector's features, ≥ repeat_text_map_level). Two passes over the maps (and one more for each
-    repeat); memory does not grow with the set."""
+    text detector's features, ≥ repeat_text_map_level). Two passes over the maps; memory does not grow with the
+    set."""
     level = conf.repeat_map_level if key == "overlay" else conf.repeat_text_map_level
     source = "detector" if key == "overlay" else "text features"
     counts: np.ndarray | None = None
@@ -246,15 +228,18 @@ def detector_repeats(
         else:
             high = mid
     needed = low
-    out = []
-    for part in components(counts >= needed):
-        size = int(part.sum())
-        members, scores = [], []
-        for i, f in enumerate(features):
-            m = overlay_map(f, key)
-            if m is not None and (m[part] >= level).sum() >= max(1.0, MEMBER_SHARE * size):
+    parts = components(counts >= needed)
+    found: list[tuple[list[int], list[float]]] = [([], []) for _ in parts]  # members and scores of each part
+    for i, f in enumerate(features) if parts else ():
+        m = overlay_map(f, key)
+        if m is None:
+            continue
+        for part, (members, scores) in zip(parts, found):
+            if (m[part] >= level).sum() >= max(1.0, MEMBER_SHARE * int(part.sum())):
                 members.append(i)
                 scores.append(round(float(m[part].max()), 2))
+    out = []
+    for part, (members, scores) in zip(parts, found):
         if len(members) < conf.repeat_min_pictures:
             continue
         ys, xs = np.nonzero(part)
@@ -283,6 +268,11 @@ class _CaptionsOf(_MarksOf):
         return letters_and_digits(self.records[i].caption.text or "")
 
 
+class _LayoutsOf(_MarksOf):
+    def __getitem__(self, i):
+        return (self.records[i].features.get("image") or {}).get("colour_layout")
+
+
 def scenes(layouts: Sequence[str | None], conf: MarksSettings) -> int:
     """How many different scenes the pictures show, counted up to repeat_min_pictures: a picture whose 8×8 colour
     layout (the image extractor's) is within [marks] repeat_scene_max_colour (mean absolute difference, 0–255)
@@ -303,19 +293,26 @@ def scenes(layouts: Sequence[str | None], conf: MarksSettings) -> int:
     return len(seen)
 
 
-def find_repeated_marks(records: list[ImageRecord], settings: Settings) -> RepeatedMarks:
-    readable = [r for r in records if r.readable]
-    features, conf = _MarksOf(readable), settings.cfg.marks
-    found = text_repeats(features, _CaptionsOf(readable), conf)
+def repeats(
+    features: Sequence[dict[str, Any] | None],
+    captions: Sequence[str],
+    layouts: Sequence[str | None],
+    conf: MarksSettings,
+) -> list[Repeat]:
+    """Every repeat of the pictures' marks features (text, then the two detectors) that holds on
+    repeat_min_pictures different scenes; `captions` normalised (letters_and_digits), `layouts` the image
+    extractor's colour layouts."""
+    found = text_repeats(features, captions, conf)
     for key in ("overlay", "text_overlay"):
         found += detector_repeats(features, conf, key)
-    kept = [
-        rep
-        for rep in found
-        if scenes([readable[i].features.get("image", {}).get("colour_layout") for i in rep.members], conf)
-        >= conf.repeat_min_pictures
-    ]
-    return RepeatedMarks(kept, readable)
+    return [rep for rep in found if scenes([layouts[i] for i in rep.members], conf) >= conf.repeat_min_pictures]
+
+
+def find_repeated_marks(records: list[ImageRecord], settings: Settings) -> RepeatedMarks:
+    readable = [r for r in records if r.readable]
+    return RepeatedMarks(
+        repeats(_MarksOf(readable), _CaptionsOf(readable), _LayoutsOf(readable), settings.cfg.marks), readable
+    )
 
 
 REPEATED_MARKS = Derivation("repeated_marks", find_repeated_marks, needs=("image", "marks"))
