@@ -82,10 +82,10 @@ def subset(full: Path, n: int) -> Path:
     return out
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
+def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int]:
     """Wall seconds and the peak resident size (MB) of the command and its waited-for children."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)

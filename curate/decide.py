@@ -55,7 +55,8 @@ class FindingLog(Sequence[Finding]):
 
     def __init__(self, findings: Iterable[Finding] = ()) -> None:
         self._spool = Spool()
-        self._at = array("q")  # each finding's position in the spool
+        self._at = array("q")  # each finding's offset in the spool: a packed position (offset << 32) passes 64 bits
+        self._size = array("I")  # once the spool passes 2 GiB; and each finding's size
         self._kinds = _Column()  # (code, category, severity)
         self._paths = _Column()
         for f in findings:
@@ -64,7 +65,9 @@ class FindingLog(Sequence[Finding]):
     def append(self, f: Finding) -> None:
         code, category, severity, path = f.code, f.category, f.severity, f.path
         data = pickle.dumps((code, category, severity, f.message, f.evidence, path), pickle.HIGHEST_PROTOCOL)
-        self._at.append(self._spool.put(data))
+        at = self._spool.put(data)
+        self._at.append(at >> 32)
+        self._size.append(at & 0xFFFFFFFF)
         self._kinds.add((code, category, severity))
         self._paths.add(path)
 
@@ -78,16 +81,15 @@ class FindingLog(Sequence[Finding]):
     def __getitem__(self, i: int | slice) -> Finding | list[Finding]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        return Finding(*pickle.loads(self._spool.get(self._at[i])))
+        return Finding(*pickle.loads(self._spool.read(self._at[i], self._at[i] + self._size[i])))
 
     def __iter__(self) -> Iterator[Finding]:
         for start in range(0, len(self._at), READ_TOGETHER):
-            at = self._at[start : start + READ_TOGETHER]
-            first = at[0] >> 32
-            block = memoryview(self._spool.read(first, (at[-1] >> 32) + (at[-1] & 0xFFFFFFFF)))
-            for p in at:
-                offset = (p >> 32) - first
-                yield Finding(*pickle.loads(block[offset : offset + (p & 0xFFFFFFFF)]))
+            at, size = self._at[start : start + READ_TOGETHER], self._size[start : start + READ_TOGETHER]
+            first = at[0]
+            block = memoryview(self._spool.read(first, at[-1] + size[-1]))
+            for offset, n in zip(at, size):
+                yield Finding(*pickle.loads(block[offset - first : offset - first + n]))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)

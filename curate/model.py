@@ -178,6 +178,21 @@ class StoredFeatures(MutableMapping[str, Any]):
         light = {n: lt for n, lt in zip(self._names, self._light) if lt}
         return StoredFeatures(self.texts(), light, spool)
 
+    def store(self, name: str, text: str) -> None:
+        """Hold one more extractor's record, as the cache's JSON text, the way extraction holds the others — in the
+        spool where this picture's texts are, else in memory — for a stage that runs after extraction (CLIP: about
+        6 kB a picture that a million pictures would otherwise hold in memory). Replaces any value of that name."""
+        texts = dict(zip(self._names, self._texts()))
+        texts[name] = text
+        light = {n: lt for n, lt in zip(self._names, self._light) if lt and n != name}
+        if (own := light_of(json.loads(text))) is not None:
+            light[name] = own
+        held = StoredFeatures(texts, light, self._spool)  # the spool only grows: the old texts stay where they were
+        self._names, self._light, self._stored = held._names, held._light, held._stored
+        StoredFeatures._decoded.pop((self._key, name), None)
+        if self._given:
+            self._given.pop(name, None)
+
     def _texts(self) -> tuple[str, ...]:
         if isinstance(self._stored, Spooled):
             assert self._spool is not None

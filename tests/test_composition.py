@@ -20,8 +20,9 @@ from curate.derive.embeddings import allowed, aspect_profiles, choose_keep, comp
 from curate.derive.identity import main_identity
 from curate.extract import clip
 from curate.extract.decode import Limits
-from curate.model import Caption, Concept, ImageRecord
+from curate.model import Caption, Concept, ImageRecord, Spooled, StoredFeatures
 from curate.rules import load_settings, resolve_base_model
+from curate.spool import Spool
 
 torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
@@ -83,10 +84,32 @@ def test_random_clip_model_embeds_views_in_batches_and_caches_them(tmp_path, ran
     )
     assert status["from_cache"] == 5 and status["embedded"] == 0
     assert recs[0].features["clip"]["views"]["head"]
+    # Features an audit holds in its spool get the embeddings there too, not as values in memory
+    spool = Spool()
+    held = [_record(p, f"{i:064x}", face if i == 0 else None) for i, p in enumerate(paths)]
+    for rec in held:
+        rec.features = StoredFeatures.encoded(rec.features, spool)
+    status = clip.embed_images(held, cache, clip.ClipOptions(pretrained=None), Limits(), 0.3, loader=loader)
+    assert status["from_cache"] == 5
+    fresh = [_record(p, f"{i + 20:064x}") for i, p in enumerate(paths[1:3])]
+    for rec in fresh:
+        rec.features = StoredFeatures.encoded(rec.features, spool)
+    monkeypatch.undo()  # these two are embedded: decoded
+    status = clip.embed_images(fresh, cache, clip.ClipOptions(pretrained=None), Limits(), 0.3, loader=loader)
+    assert status["embedded"] == 2
+    for rec, want in [*zip(held, recs), (fresh[0], recs[1])]:
+        assert "clip" not in (rec.features._given or {}) and isinstance(rec.features._stored, Spooled)
+        assert rec.features["clip"]["views"].keys() == want.features["clip"]["views"].keys()
+    assert held[3].features["clip"] == recs[3].features["clip"]
     texts = clip.embed_texts(
         ["a photo of a classroom", "a photo of a beach"], cache, clip.ClipOptions(pretrained=None), loader
     )
     assert texts.shape == (2, 512)
+    # and read back from the cache, with no model (a cached row once was never read: every audit loaded CLIP)
+    no_model = clip.Loader(clip.ClipOptions(pretrained=None))
+    monkeypatch.setattr(no_model, "get", lambda: pytest.fail("loaded the model for cached prompts"))
+    again = clip.embed_texts(["a photo of a classroom", "a photo of a beach"], cache, no_model.opts, no_model)
+    assert np.array_equal(again, texts)
 
 
 def test_views_grey_out_the_person_and_crop_outfit_and_hair():
@@ -205,6 +228,34 @@ def test_keep_prefers_quality_then_difference():
     assert choose_keep([0, 1, 2, 3], [5.0, 4.0, 3.0, 1.0], full, 2) == [0, 2]
 
 
+def _keep_one_by_one(members, quality, full, k):
+    """choose_keep as first written: the definition the vectorised one is held to."""
+    ranked = sorted(members, key=lambda i: (-quality[i], i))
+    keep = ranked[:1]
+    while len(keep) < min(k, len(ranked)):
+        rest = [i for i in ranked if i not in keep]
+        keep.append(min(rest, key=lambda i: (round(float(max(full[i] @ full[j] for j in keep)), 3), -quality[i], i)))
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_keep_is_the_one_by_one_definition_and_bounded_past_diverse_keeps(seed, monkeypatch):
+    from curate.derive import embeddings
+
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(2, 120))
+    full = _unit(rng.normal(size=(m, 16)) + 2 * rng.normal(size=16)).astype(np.float16)  # alike, as a cluster is
+    quality = rng.integers(0, 5, size=m).astype(float).tolist()  # many ties
+    for k in (1, 2, 5, m // 2, m):
+        want = _keep_one_by_one(range(m), quality, full.astype(np.float32), k)
+        assert choose_keep(range(m), quality, full, k) == want
+    # Past DIVERSE_KEEPS the rest are taken by quality, then index: the same first picks
+    monkeypatch.setattr(embeddings, "DIVERSE_KEEPS", 3)
+    got = choose_keep(range(m), quality, full, m)
+    assert got[:3] == _keep_one_by_one(range(m), quality, full.astype(np.float32), 3)
+    assert got[3:] == [i for i in sorted(range(m), key=lambda i: (-quality[i], i)) if i not in got[:3]]
+
+
 def _synthetic_set(tmp_path, backgrounds, outfits, qualities, labels_bg, labels_out, seed=0):
     rng = np.random.default_rng(seed)
     t_bg, t_out = _bank(rng, len(labels_bg)), _bank(rng, len(labels_out))
@@ -259,6 +310,20 @@ def test_four_shots_in_one_classroom_keep_the_best_two_under_the_person_profile(
     outfit = [f for f in findings if f.code == "CPS002"]  # suit ×3 (c01, c05, c08): one goes
     assert len(outfit) == 1 and outfit[0].evidence["label"] == "suit"
     assert any(g.kind == "background-cluster" for g in groups)
+    # In a large set a finding names a few of those kept and lists at most EVIDENCE_LISTED; the group lists all
+    from curate.checks import composition
+
+    with pytest.MonkeyPatch.context() as small:
+        small.setattr(composition, "KEEPS_NAMED", 1)
+        small.setattr(composition, "EVIDENCE_LISTED", 1)
+        few, few_groups = _run(recs, texts)
+    named = [f for f in few if f.code == "CPS001"]
+    assert [f.path for f in named] == ["c00.jpg", "c03.jpg"]
+    assert "keep c01.jpg and 1 more (listed in the group)" in named[0].message
+    assert named[0].evidence["keep"] == ["c01.jpg"] and len(named[0].evidence["members"]) == 1
+    assert named[0].evidence["cluster_size"] == 4 and named[0].evidence["allowed"] == 2
+    bg_group = next(g for g in few_groups if g.kind == "background-cluster")
+    assert len(bg_group.members) == 4 and bg_group.evidence["keep"] == ["c01.jpg", "c02.jpg"]
     # The general profile allows max(3, 20 %) = 3: four in one classroom is one too many.
     general, _ = _run(recs, texts, profile="general")
     assert len([f for f in general if f.code == "CPS001"]) == 1
@@ -267,6 +332,28 @@ def test_four_shots_in_one_classroom_keep_the_best_two_under_the_person_profile(
         tmp_path, [0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 0, 1], [1024] * 6, labels_bg, labels_out, seed=1
     )
     assert [f for f in _run(recs2, texts2)[0] if f.code == "CPS001"] == []
+
+
+def test_the_views_are_read_a_block_at_a_time_with_the_same_findings(tmp_path, monkeypatch):
+    """Composition turns view embeddings into profiles VIEWS_AT_ONCE at a time (a million pictures' views are 2 GB
+    at float32): blocks of two give the findings one block gives."""
+    from curate.checks import composition
+
+    labels_bg = ["classroom", "beach", "office", "forest", "kitchen", "street"]
+    labels_out = ["school uniform", "suit", "dress", "hoodie"]
+    recs, texts = _synthetic_set(
+        tmp_path, [0, 0, 0, 0, 1, 2, 3, 0, 5], [0, 1, 1, 3, 0, 1, 2, 1, 1], [1024] * 9, labels_bg, labels_out
+    )
+    want = _run(recs, texts)
+    assert [f.code for f in want[0]].count("CPS001") == 3
+    seen: list[int] = []
+    profiles = composition.aspect_profiles
+    monkeypatch.setattr(composition, "aspect_profiles", lambda v, t: seen.append(len(v)) or profiles(v, t))
+    monkeypatch.setattr(composition, "VIEWS_AT_ONCE", 2)
+    got = _run(recs, texts)
+    assert max(seen) == 2 and sum(seen) == 18  # 9 pictures, two aspects, never more than two views at once
+    assert [(f.code, f.path, f.message) for f in got[0]] == [(f.code, f.path, f.message) for f in want[0]]
+    assert got[1] == want[1]
 
 
 def test_semantic_duplicates_group_the_same_shot_but_leave_hash_duplicates_to_dup001(tmp_path):
@@ -432,6 +519,12 @@ def test_the_index_finds_the_pairs_all_pairs_find():
     assert all(abs(c - dict(((i, j), c2) for i, j, c2 in want)[(i, j)]) < 1e-5 for i, j, c in got)
     assert indexed_pairs(v, 0.95) == got
     assert near_pairs(v, 0.95, indexed_from=1000) == got  # from that many pictures, near_pairs takes the index
+    # Half precision, as the cache keeps embeddings (DUP003 holds them so: 1 GB at a million): the same pairs as
+    # those vectors in float32, both ways
+    half = v.astype(np.float16)
+    as_float = half.astype(np.float32)
+    for found in (indexed_pairs(half, 0.95), near_pairs(half, 0.95, indexed_from=10**9)):
+        assert [(i, j) for i, j, _ in found] == [(i, j) for i, j, _ in indexed_pairs(as_float, 0.95)]
 
 
 def test_without_faiss_the_pairs_are_compared_all(monkeypatch):

@@ -481,13 +481,30 @@ def test_the_worker_plan_keeps_extraction_under_the_memory_budget():
     budget = 2048 << 20
     # Small pictures: all cores. Pictures too big to run two at a time: one worker, after the others.
     phases = plan_workers([12 * mp, 24 * mp, 100 * mp, 120 * mp, 2 * mp], jobs=2, budget_bytes=budget)
-    assert phases == [(2, [0, 1, 4]), (1, [3, 2])]
+    assert [(w, idx.tolist()) for w, idx in phases] == [(2, [0, 1, 4]), (1, [3, 2])]
     for workers, idx in phases:
         if workers > 1:
             worst = max(BYTES_PER_PIXEL * p + WORKER_BASE_BYTES for p in [[12, 24, 100, 120, 2][i] * mp for i in idx])
             assert workers * worst <= budget
-    assert plan_workers([200 * mp], jobs=8, budget_bytes=budget) == [(1, [0])]  # never zero workers
+    assert [(w, idx.tolist()) for w, idx in plan_workers([200 * mp], jobs=8, budget_bytes=budget)] == [(1, [0])]
     assert plan_workers([30 * mp] * 3, jobs=8, budget_bytes=budget)[0][0] == 3  # as many as fit: 3 × 670 MB
+
+
+def test_pictures_are_handed_to_the_workers_a_window_at_a_time(monkeypatch):
+    """Executor.map submits every picture at once (a million pictures' arguments and futures held until done);
+    extraction keeps at most IN_FLIGHT_CHUNKS chunks submitted ahead of the one read, and reads results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from curate import extract
+
+    submitted, read = [], []
+    monkeypatch.setattr(extract, "extract_one", lambda path, *_: (submitted.append(path) or path, None, {}, True))
+    monkeypatch.setattr(extract, "IN_FLIGHT_CHUNKS", 3)
+    with ThreadPoolExecutor(2) as pool:
+        for got in extract._in_order(pool, ((f"p{i}", None, ()) for i in range(100)), chunksize=4):
+            read.append(got[0])
+            assert len(submitted) - len(read) <= 3 * 4  # never more than three chunks of four ahead
+    assert read == [f"p{i}" for i in range(100)]
 
 
 def test_huge_images_are_extracted_with_fewer_workers(tmp_path, audit_json):

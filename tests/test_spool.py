@@ -94,6 +94,26 @@ def test_a_finding_log_reads_like_the_list_it_was_given(monkeypatch):
     assert decide.exit_code(FindingLog(f for f in given if f.severity == "info"), "warning") == 0
 
 
+def test_a_finding_log_reads_back_past_2_gib_of_findings(monkeypatch):
+    """A spool past 2 GiB (a million pictures with large findings: a 100,000-picture CLIP audit did it) gives
+    positions whose offset << 32 does not fit 64 bits: the log keeps offsets and sizes apart. The spool here starts
+    its offsets at 5 GiB instead of writing them."""
+    far = 5 << 30
+
+    class Far(Spool):
+        def put(self, data: bytes) -> int:
+            return super().put(data) + (far << 32)
+
+        def read(self, start: int, end: int) -> bytes:
+            return super().read(start - far, end - far)
+
+    monkeypatch.setattr(decide, "Spool", Far)
+    monkeypatch.setattr(decide, "READ_TOGETHER", 7)
+    given = findings(50)
+    log = FindingLog(given)
+    assert log[0] == given[0] and log[-1] == given[-1] and list(log) == given
+
+
 def test_findings_by_image_as_the_definition_orders_them():
     given = findings(300, seed=5)
     records = [record(f"{k}.png") for k in range(25)]  # 20–24 have no findings
@@ -127,6 +147,16 @@ def test_spooled_features_read_as_the_dicts_they_were():
     assert isinstance(pickle.loads(pickle.dumps(kept))._stored, tuple)  # a pickle carries the texts themselves
     kept["sidecars"] = {"a.xmp": "x"}
     assert kept["sidecars"] == {"a.xmp": "x"} and kept.copy()["sidecars"] == {"a.xmp": "x"}
+    # A stage after extraction (CLIP) adds its record as stored text, to the spool too, not as a value held
+    kept["clip"] = {"set": "in memory"}
+    text = '{"model":"m","views":{"full":"AAA="}}'
+    kept.store("clip", text)
+    assert kept["clip"] == {"model": "m", "views": {"full": "AAA="}} and "clip" not in (kept._given or {})
+    assert isinstance(kept._stored, Spooled) and kept.texts()["clip"] == text
+    assert {n: kept[n] for n in plain} == plain and kept["sidecars"] == {"a.xmp": "x"}  # the rest unchanged
+    assert pickle.loads(pickle.dumps(kept))["clip"] == kept["clip"]
+    kept.store("image", '{"error":{"kind":"corrupt"}}')  # its light keys follow the new text
+    assert kept.light("image") == {"error": {"kind": "corrupt"}}
 
 
 def test_an_audit_holds_no_feature_text_or_finding_in_memory(tmp_path, monkeypatch):

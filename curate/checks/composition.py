@@ -102,23 +102,46 @@ CPS005 = rule(
 ASPECT_CODES = {"background": CPS001, "outfit": CPS002, "hairstyle": CPS003}
 
 
+# A finding names a few of the pictures kept, and its evidence lists at most EVIDENCE_LISTED of the kept and of the
+# members (cluster_size and allowed count them; the cluster's group lists them all): in a set of 10,000 a cluster
+# may keep 2,000, and each of its findings naming all of them made a 50 MB report.
+KEEPS_NAMED = 3
+EVIDENCE_LISTED = 100
+VIEWS_AT_ONCE = 4096  # view embeddings turned into profiles together: the N × 512 views are never all held
+
+
 def aspect_table(records, ctx, aspect: str):
-    """(records with this aspect's view, their view vectors, labels, label vectors) or None."""
+    """(records with this aspect's view, their profiles, their label probabilities, the labels) or None. The view
+    embeddings are read a block at a time: what is held is N × labels, not N × 512 (2 GB at 1,000,000)."""
     texts = (ctx.dataset.get("clip_texts") or {}).get(aspect)
     if texts is None:
         return None
     labels, label_vectors, view = texts
-    rows, vectors = [], []
+    rows: list[ImageRecord] = []
+    block: list[np.ndarray] = []
+    profiles: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+
+    def flush():
+        if block:
+            vectors = np.stack(block)
+            profiles.append(aspect_profiles(vectors, label_vectors))
+            probs.append(label_probabilities(vectors, label_vectors))
+            block.clear()
+
     for rec in records:
         v = ctx.clip(rec, view)
         if v is None and view == "background" and ctx.clip(rec, "person") is None:
             v = ctx.clip(rec, "full")  # no person found: the whole picture is the background
         if v is not None:
             rows.append(rec)
-            vectors.append(v)
+            block.append(v)
+            if len(block) == VIEWS_AT_ONCE:
+                flush()
+    flush()
     if not rows:
         return None
-    return rows, np.stack(vectors), labels, label_vectors
+    return rows, np.concatenate(profiles), np.concatenate(probs), labels
 
 
 def aspect_clusters(records, ctx, aspect: str):
@@ -126,9 +149,7 @@ def aspect_clusters(records, ctx, aspect: str):
     table = aspect_table(records, ctx, aspect)
     if table is None:
         return [], None, None
-    rows, vectors, labels, label_vectors = table
-    profiles = aspect_profiles(vectors, label_vectors)
-    probs = label_probabilities(vectors, label_vectors)
+    rows, profiles, probs, labels = table
     order = sorted(range(len(rows)), key=lambda i: (-float(probs[i].max()), rows[i].path))
     out = []
     for members in complete_linkage(profiles, ctx.cfg.composition.profile_min_cosine, order):
@@ -137,6 +158,19 @@ def aspect_clusters(records, ctx, aspect: str):
         out.append(([rows[i] for i in members], labels[top], round(float(mean[top]), 3)))
     out.sort(key=lambda c: (-len(c[0]), c[0][0].path))
     return out, table, probs
+
+
+def _whole_pictures(members: list[ImageRecord], ctx: Context) -> np.ndarray:
+    """The members' whole-picture embeddings at half precision, as the cache keeps them (a cluster of 300,000:
+    300 MB, not a list of 300,000 arrays and a float32 copy)."""
+    full = None
+    for i, rec in enumerate(members):
+        v = ctx.clip(rec, "full")
+        if full is None:
+            full = np.empty((len(members), len(v)), dtype=np.float16)
+        full[i] = v
+    assert full is not None  # a cluster has members, and every member has its whole-picture view
+    return full
 
 
 def label_words(label: str) -> list[str]:
@@ -167,7 +201,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
         return
     conf = ctx.cfg.composition
     copies = ctx.derived(DUPLICATES).copies  # a copy of a kept picture is not another shot
-    usable = [r for r in records if r.readable and r.features.get("clip") and r.path not in copies]
+    usable = [r for r in records if r.readable and "clip" in r.features and r.path not in copies]
     if len(usable) < conf.min_images:
         return
     dropped: set[str] = set()  # pictures another aspect already flagged: dropping them again costs nothing
@@ -181,10 +215,13 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
         for members, label, p in clusters:
             if len(members) <= limit:
                 continue
-            full = np.stack([ctx.clip(r, "full") for r in members])
+            full = _whole_pictures(members, ctx)
             scores = [quality_score(r, ctx.quality(r)) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
-            kept = ", ".join(r.path for r in keep)
+            kept = ", ".join(r.path for r in keep[:KEEPS_NAMED])
+            if len(keep) > KEEPS_NAMED:
+                kept += f" and {len(keep) - KEEPS_NAMED} more (listed in the group)"
+            kept_paths = {r.path for r in keep}
             words = label_words(label)
             mentioned = sum(1 for r in members if mentions(r, words))
             untangle = (
@@ -199,12 +236,12 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
                 "probability": p,
                 "cluster_size": len(members),
                 "allowed": limit,
-                "keep": [r.path for r in keep],
-                "members": [r.path for r in members],
+                "keep": [r.path for r in keep[:EVIDENCE_LISTED]],
+                "members": [r.path for r in members[:EVIDENCE_LISTED]],
                 "captions_mentioning": mentioned,
             }
             for rec in members:
-                if rec in keep:
+                if rec.path in kept_paths:
                     continue
                 dropped.add(rec.path)
                 yield ctx.finding(
@@ -219,7 +256,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
                 f"{aspect}-cluster",
                 tuple(r.path for r in members),
                 keep[0].path,
-                {k: v for k, v in evidence.items() if k != "members"},
+                {**{k: v for k, v in evidence.items() if k != "members"}, "keep": [r.path for r in keep]},
             )
     yield from _poses(usable, ctx, conf)
 
@@ -230,7 +267,7 @@ def _poses(usable, ctx, conf):
     clusters, table, probs = aspect_clusters(usable, ctx, "pose")
     if table is None:
         return
-    rows, _, labels, _ = table
+    rows, _, _, labels = table
     n = len(rows)
     plain = set(ctx.settings.data.get("prompts", {}).get("pose", {}).get("plain", []))
     if n >= conf.min_images and clusters:
@@ -241,7 +278,13 @@ def _poses(usable, ctx, conf):
                 f"{len(members)} of {n} pictures of people share pose ≈ '{label}' (p {p:.2f}; "
                 f"at most {conf.max_pose_share:.0%} advised): poses leak into outputs — add plain "
                 "standing shots or drop some",
-                {"label": label, "probability": p, "members": [r.path for r in members], "of": n},
+                {
+                    "label": label,
+                    "probability": p,
+                    "members": [r.path for r in members[:EVIDENCE_LISTED]],
+                    "cluster_size": len(members),
+                    "of": n,
+                },
             )
     plain_idx = [labels.index(x) for x in plain if x in labels]
     best = [max((float(probs[i, k]) for k in plain_idx), default=0.0) for i in range(len(rows))]

@@ -77,21 +77,52 @@ def allowed(n_images: int, max_same: int, max_share: float) -> int:
     return max(int(max_same), math.ceil(max_share * n_images))
 
 
+DIVERSE_KEEPS = 256  # keeps chosen for being different: past these, the rest of a cluster's keeps by detail alone
+
+
 def choose_keep(members: Sequence[int], quality: Sequence[float], full: np.ndarray, k: int) -> list[int]:
-    """k members to keep: the best-quality one, then each time the one least like those kept (lowest
-    maximum cosine of whole-picture embeddings), ties to better quality. Deterministic."""
-    ranked = sorted(members, key=lambda i: (-quality[i], i))
-    keep = ranked[:1]
-    while len(keep) < min(k, len(ranked)):
-        rest = [i for i in ranked if i not in keep]
-        keep.append(min(rest, key=lambda i: (round(float(max(full[i] @ full[j] for j in keep)), 3), -quality[i], i)))
+    """k members to keep: the best-quality one, then each time the one least like those kept (lowest maximum cosine
+    of whole-picture embeddings, to 3 decimals), ties to better quality, then to the lower index. Deterministic.
+
+    Each pick is one pass over the members (their cosines with the one just kept), so the first DIVERSE_KEEPS keeps
+    are chosen this way and any more by quality alone: a cluster of 300,000 in a set of a million may keep 200,000,
+    which one by one would be 200,000 passes. `full` may be half precision (cosines in float32, a block at a
+    time)."""
+    idx = np.asarray(list(members), dtype=np.int64)
+    q = np.asarray([quality[i] for i in idx], dtype=np.float64)
+    ranked = idx[np.lexsort((idx, -q))]  # best quality first, ties to the lower index
+    k = min(int(k), len(ranked))
+    if k <= 0:
+        return []
+    kept = np.zeros(len(ranked), dtype=bool)
+    kept[0] = True
+    keep = [int(ranked[0])]
+    closest = _cosines(full, ranked, keep[0])
+    while len(keep) < min(k, DIVERSE_KEEPS):
+        rounded = np.where(kept, np.inf, np.round(closest, 3))
+        pick = int(np.flatnonzero(rounded == rounded.min())[0])  # ranked order breaks the ties
+        kept[pick] = True
+        keep.append(int(ranked[pick]))
+        np.maximum(closest, _cosines(full, ranked, keep[-1]), out=closest)
+    if len(keep) < k:
+        keep += ranked[~kept][: k - len(keep)].tolist()
     return keep
+
+
+def _cosines(full: np.ndarray, rows: np.ndarray, j: int, block: int = 65_536) -> np.ndarray:
+    """Cosines (float64) of `full[rows]` with `full[j]`, float32 a block of rows at a time."""
+    v = np.asarray(full[j], dtype=np.float32)
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), block):
+        out[start : start + block] = np.asarray(full[rows[start : start + block]], dtype=np.float32) @ v
+    return out
 
 
 COSINES_AT_ONCE = 1 << 24  # near_pairs' block × N cosines (64 MB as float32): fewer rows per block past 16,384
 # From this many pictures near_pairs looks for pairs through an inverted-file index (faiss, `curate[scale]`) when it
 # is installed: below, comparing all pairs is faster (bench/bench_clip_pairs.py: 43 s against 37 s at 100,000).
 INDEXED_FROM = 100_000
+ROWS_AT_ONCE = 65_536  # vectors converted to float32 and added to the index together (128 MB at 512 dimensions)
 NPROBE = 16  # cells of the index searched per picture (bench/bench_clip_pairs.py: recall against all pairs)
 
 
@@ -106,6 +137,7 @@ def near_pairs(
         pairs = indexed_pairs(full, min_cosine)
         if pairs is not None:
             return pairs
+    full = np.asarray(full, dtype=np.float32)
     block = max(1, min(block, COSINES_AT_ONCE // max(len(full), 1)))
     out = []
     for start in range(0, len(full), block):
@@ -128,26 +160,33 @@ def indexed_pairs(full: np.ndarray, min_cosine: float, nprobe: int = NPROBE) -> 
         import faiss
     except ImportError:
         return None
-    x = np.ascontiguousarray(full, dtype=np.float32)
-    n, d = x.shape
+    n, d = full.shape
+
+    def rows(start: int, stop: int) -> np.ndarray:
+        return np.ascontiguousarray(full[start:stop], dtype=np.float32)
+
     cells = max(1, min(int(2 * math.sqrt(n)), n // 39))  # faiss wants ≥ 39 training points per cell
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
+    # each vector kept at half precision, as the cache keeps it (so no rounding: the same cosines), not by residual
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(d), d, cells, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT, False
+    )
     index.cp.seed = 1234
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)  # k-means summed in another order on more threads moves the cells
     try:
-        index.train(x[:: max(1, n // (64 * cells))])
+        index.train(np.ascontiguousarray(full[:: max(1, n // (64 * cells))], dtype=np.float32))
     finally:
         faiss.omp_set_num_threads(threads)
-    index.add(x)
+    for start in range(0, n, ROWS_AT_ONCE):  # float32 a block at a time: the set is held once, at half precision
+        index.add(rows(start, start + ROWS_AT_ONCE))
     index.nprobe = min(nprobe, cells)
     out: list[tuple[int, int, float]] = []
     for start in range(0, n, 1024):  # a block of pictures at a time: memory follows their pairs
-        lims, _, ids = index.range_search(x[start : start + 1024], min_cosine - 1e-3)  # then exact, below
+        lims, _, ids = index.range_search(rows(start, start + 1024), min_cosine - 1e-3)  # then exact, below
         i = start + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
         j = ids.astype(np.int64)
         i, j = i[j > i], j[j > i]
-        cos = np.einsum("kd,kd->k", x[i], x[j])
+        cos = np.einsum("kd,kd->k", full[i].astype(np.float32), full[j].astype(np.float32))
         keep = cos >= min_cosine
         order = np.lexsort((j[keep], i[keep]))
         out += zip(i[keep][order].tolist(), j[keep][order].tolist(), cos[keep][order].tolist())

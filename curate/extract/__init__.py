@@ -8,14 +8,18 @@ are then recomputed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import signal
 import sys
 import time
 import warnings
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
 
 from curate.cache import FeatureCache, stat_key
 from curate.extract import faces, frame, image, marks, metadata, quality, stamps
@@ -175,16 +179,19 @@ def decoded_pixels(path: str, limits: Limits) -> int:
     return (w // scale) * (h // scale)
 
 
-def plan_workers(pixels: list[int], jobs: int, budget_bytes: int) -> list[tuple[int, list[int]]]:
+def plan_workers(pixels: Sequence[int] | np.ndarray, jobs: int, budget_bytes: int) -> list[tuple[int, np.ndarray]]:
     """Phases of (worker count, indices into `pixels`) that keep the workers' summed peak under the budget:
     images small enough to run `jobs` at a time first, then the bigger ones with as many workers as fit (at least
-    one: an image over the whole budget alone is still extracted, alone)."""
-    need = [BYTES_PER_PIXEL * p + WORKER_BASE_BYTES for p in pixels]
-    small = [i for i, n in enumerate(need) if n * jobs <= budget_bytes]
-    big = sorted((i for i, n in enumerate(need) if n * jobs > budget_bytes), key=lambda i: -need[i])
-    phases = [(jobs, small)] if small else []
-    if big:
-        workers = max(1, min(jobs, budget_bytes // max(need[i] for i in big)))
+    one: an image over the whole budget alone is still extracted, alone), biggest first. On arrays: 8 bytes a
+    picture, not a list of Python numbers (a million pictures)."""
+    need = np.asarray(pixels, dtype=np.int64) * BYTES_PER_PIXEL + WORKER_BASE_BYTES
+    fits = need * jobs <= budget_bytes
+    small = np.flatnonzero(fits)
+    big = np.flatnonzero(~fits)
+    big = big[np.argsort(-need[big], kind="stable")]
+    phases = [(jobs, small)] if len(small) else []
+    if len(big):
+        workers = max(1, min(jobs, budget_bytes // int(need[big[0]])))
         phases.append((workers, big))
     return phases
 
@@ -205,15 +212,37 @@ def _worker_init() -> None:
             pass
 
 
-def _pooled(args: list, items: list, workers: int, jobs: int, consume: Callable[[Iterable[tuple], list], None]) -> None:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_worker_init)
+def _pooled(
+    args: Iterable[tuple], count: int, workers: int, jobs: int, consume: Callable[[Iterable[tuple], list], None], items
+) -> None:
+    pool = ProcessPoolExecutor(max_workers=min(workers, count), initializer=_worker_init)
     try:
-        consume(pool.map(_extract_star, args, chunksize=max(1, min(16, len(args) // (jobs * 8)))), items)
+        consume(_in_order(pool, args, max(1, min(16, count // (jobs * 8)))), items)
     except BaseException:
         _kill_workers(pool)  # Ctrl-C / SIGTERM: end every worker now, never wait on them
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+IN_FLIGHT_CHUNKS = 64  # chunks handed to the workers ahead of the one being read: every worker stays busy
+
+
+def _extract_chunk(chunk: tuple[tuple, ...]) -> list[tuple]:
+    return [extract_one(*a) for a in chunk]
+
+
+def _in_order(pool: ProcessPoolExecutor, args: Iterable[tuple], chunksize: int) -> Iterator[tuple]:
+    """extract_one(*a) for each a, in order, on the pool: as Executor.map, but with at most IN_FLIGHT_CHUNKS chunks
+    submitted at a time (Executor.map submits every one at once: a million pictures' arguments and futures held)."""
+    pending: deque = deque()
+    it = iter(args)
+    while chunk := tuple(itertools.islice(it, chunksize)):
+        pending.append(pool.submit(_extract_chunk, chunk))
+        if len(pending) >= IN_FLIGHT_CHUNKS:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -295,7 +324,9 @@ def extract_features(
     # Hash what the cache does not know by path, in parts (a million at once would hold a million futures):
     # reading and hashing release the GIL, so threads suffice. A content the cache has is read from it, a part
     # at a time; the others are grouped by content, in the order they were found, to be decoded once each.
-    by_content: dict[str, list[ImageRecord]] = {}
+    # One record per content to decode (its sha256 set), and the other files of that content where there are any
+    first_of: dict[str, ImageRecord] = {}
+    copies: dict[str, list[ImageRecord]] = {}
     threads = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 and len(unknown) > 1 else None
     try:
         for start in range(0, len(unknown), CACHE_READS):
@@ -313,8 +344,8 @@ def extract_features(
                 stats.hashed += 1
                 if st is not None:
                     cache.put_sha(rec.abs_path, st, sha)
-                if sha in by_content:
-                    by_content[sha].append(rec)
+                if sha in first_of:
+                    copies.setdefault(sha, []).append(rec)
                 else:
                     fresh.append((rec, sha))
             known = cache.get_many([sha for _, sha in fresh], vers, stored=True)
@@ -324,25 +355,34 @@ def extract_features(
                     stats.from_cache += 1
                     known[sha] = cached = held(cached)  # copies of it later in the part share its texts
                     done(rec, sha, cached)
+                elif sha in first_of:  # a copy later in the same part
+                    copies.setdefault(sha, []).append(rec)
                 else:
-                    by_content.setdefault(sha, []).append(rec)
+                    rec.sha256 = sha
+                    first_of[sha] = rec
     finally:
         if threads is not None:
             threads.shutdown()
-    todo = list(by_content.items())
-    del by_content
+    todo = list(first_of.values())  # in the order found
+    del first_of
 
     if todo:
         for name in names:  # heavy imports once, before workers fork, instead of once per worker
             getattr(BY_NAME[name], "warm_up", lambda: None)()
-    args = [(same[0].abs_path, limits, names) for _, same in todo]
+
+    def args_of(items: Iterable[ImageRecord]) -> Iterator[tuple]:
+        return ((rec.abs_path, limits, names) for rec in items)
+
     last_commit = time.monotonic()
     pending = 0
     changed: list[ImageRecord] = []
 
-    def consume(results: Iterable[tuple], items: list[tuple[str, list[ImageRecord]]]) -> None:
+    def consume(results: Iterable[tuple], items: list[ImageRecord]) -> None:
         nonlocal last_commit, pending
-        for (sha, same), (got_sha, st, features, was_decoded) in zip(items, results):
+        for first, (got_sha, st, features, was_decoded) in zip(items, results):
+            sha = first.sha256
+            assert sha is not None  # set when hashed
+            same = [first, *copies.pop(sha, ())]
             stats.decoded += was_decoded
             if got_sha is not None and got_sha != sha:  # the file changed since it was hashed
                 changed.extend(same[1:])
@@ -376,19 +416,19 @@ def extract_features(
         jobs = requested_jobs or ray.cpus
     try:
         if ray is None and (jobs == 1 or len(todo) < 4):
-            consume((_extract_star(a) for a in args), todo)
+            consume((_extract_star(a) for a in args_of(todo)), todo)
         elif todo:
-            pixels = [decoded_pixels(same[0].abs_path, limits) for _, same in todo]
+            pixels = np.fromiter((decoded_pixels(rec.abs_path, limits) for rec in todo), np.int64, len(todo))
             for workers, idx in plan_workers(pixels, jobs, limits.memory_budget_mb << 20):
-                part, items = [args[i] for i in idx], [todo[i] for i in idx]
+                items = [todo[i] for i in idx]
                 if workers < jobs:
                     stats.memory_limited += len(idx)
                 if ray is not None:
-                    consume(ray.map(part, workers), items)
+                    consume(ray.map(list(args_of(items)), workers), items)
                 elif workers == 1:
-                    consume((_extract_star(a) for a in part), items)
+                    consume((_extract_star(a) for a in args_of(items)), items)
                 else:
-                    _pooled(part, items, workers, jobs, consume)
+                    _pooled(args_of(items), len(items), workers, jobs, consume, items)
         for rec in changed:  # rare: copies of a file that changed mid-audit are decoded on their own
             sha, st, features, was_decoded = extract_one(rec.abs_path, limits, names)
             stats.decoded += was_decoded

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import socket
 import time
@@ -36,6 +37,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from curate.extract.decode import Limits, decode_image, to_rgb
+from curate.model import StoredFeatures, encode
 
 NAME = "clip"
 VERSION = 1
@@ -380,15 +382,17 @@ def embed_images(
     vers = {key: VERSION}
     todo = []
     from_cache = 0
-    for rec in records:
-        if not rec.readable or not rec.sha256:
-            continue
-        cached = cache.get_features(rec.sha256, vers)
-        if cached is not None:
-            rec.features[NAME] = cached[key]
-            from_cache += 1
-        else:
-            todo.append(rec)
+    readable = [rec for rec in records if rec.readable and rec.sha256]
+    for start in range(0, len(readable), LOOKED_UP_AT_ONCE):
+        part = readable[start : start + LOOKED_UP_AT_ONCE]
+        found = cache.get_many([rec.sha256 for rec in part], vers, stored=True)
+        for rec in part:
+            cached = found.get(rec.sha256)
+            if cached is not None:
+                _hold(rec, cached.texts()[key])
+                from_cache += 1
+            else:
+                todo.append(rec)
     model = loader.get() if todo else None
     if todo and model is None:
         return {"status": "skipped", "reason": loader.error or "the CLIP model is unavailable"}
@@ -416,8 +420,9 @@ def embed_images(
             results.setdefault(rec.path, {})[view] = encode_vector(v)
         for rec in batch:
             if rec.path in results:
-                rec.features[NAME] = {"model": mid, "views": results[rec.path]}
-                cache.put_features(rec.sha256, {key: rec.features[NAME]}, vers)
+                text = encode({"model": mid, "views": results[rec.path]})
+                _hold(rec, text)
+                cache.put_features(rec.sha256, {key: text}, vers)
         cache.commit()
         if on_progress:
             on_progress(len(batch))
@@ -429,6 +434,18 @@ def embed_images(
         "from_cache": from_cache,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+LOOKED_UP_AT_ONCE = 2000  # pictures whose embeddings are read from the cache in one query
+
+
+def _hold(rec, text: str) -> None:
+    """rec.features[NAME] = the record `text` holds: as stored text where the features are (StoredFeatures: in the
+    audit's spool, not in memory), else decoded."""
+    if isinstance(rec.features, StoredFeatures):
+        rec.features.store(NAME, text)
+    else:
+        rec.features[NAME] = json.loads(text)
 
 
 def _encode_images(model: ClipModel, tensors: list) -> np.ndarray:
@@ -451,8 +468,8 @@ def embed_texts(prompts: list[str], cache, opts: ClipOptions, loader: Loader | N
     digest = hashlib.sha256("\n".join(prompts).encode("utf-8")).hexdigest()
     key = f"{NAME}-text:{mid}"
     cached = cache.get_features(f"text:{digest}", {key: VERSION})
-    if cached is not None:
-        return np.stack([decode_vector(s) for s in cached[key]])
+    if cached is not None:  # a row as a bare list (before 0.2.0) was never read back: the cache keeps objects
+        return np.stack([decode_vector(s) for s in cached[key]["vectors"]])
     model = loader.get()
     if model is None:
         return None
@@ -463,6 +480,6 @@ def embed_texts(prompts: list[str], cache, opts: ClipOptions, loader: Loader | N
         e = model.model.encode_text(tokens).float()
         e = e / e.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     vectors = e.cpu().numpy()
-    cache.put_features(f"text:{digest}", {key: [encode_vector(v) for v in vectors]}, {key: VERSION})
+    cache.put_features(f"text:{digest}", {key: {"vectors": [encode_vector(v) for v in vectors]}}, {key: VERSION})
     cache.commit()
     return vectors.astype(np.float16).astype(np.float32)
