@@ -213,8 +213,14 @@ def _worker_init() -> None:
 
 
 def _pooled(
-    args: Iterable[tuple], count: int, workers: int, jobs: int, consume: Callable[[Iterable[tuple], list], None], items
+    args: Iterable[tuple],
+    count: int,
+    workers: int,
+    jobs: int,
+    consume: Callable[[Iterable[tuple], list], None],
+    items: list[ImageRecord],
 ) -> None:
+    """consume(results of extract_one(*a) for the `count` args, in order; `items`) on a pool of `workers`."""
     pool = ProcessPoolExecutor(max_workers=min(workers, count), initializer=_worker_init)
     try:
         consume(_in_order(pool, args, max(1, min(16, count // (jobs * 8)))), items)
