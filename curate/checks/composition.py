@@ -160,19 +160,6 @@ def aspect_clusters(records, ctx, aspect: str):
     return out, table, probs
 
 
-def _whole_pictures(members: list[ImageRecord], ctx: Context) -> np.ndarray:
-    """The members' whole-picture embeddings at half precision, as the cache keeps them (a cluster of 300,000:
-    300 MB, not a list of 300,000 arrays and a float32 copy)."""
-    full = None
-    for i, rec in enumerate(members):
-        v = ctx.clip(rec, "full")
-        if full is None:
-            full = np.empty((len(members), len(v)), dtype=np.float16)
-        full[i] = v
-    assert full is not None  # a cluster has members, and every member has its whole-picture view
-    return full
-
-
 def label_words(label: str) -> list[str]:
     """The words of a prompt-bank label a caption would use to name it ('a red dress' → ['red', 'dress'])."""
     return [w for w in re.findall(r"[a-z]+", label.lower()) if len(w) > 2 and w not in LABEL_STOPWORDS]
@@ -215,7 +202,7 @@ def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group 
         for members, label, p in clusters:
             if len(members) <= limit:
                 continue
-            full = _whole_pictures(members, ctx)
+            _, full = ctx.clip_matrix(members, "full")  # every member has its whole picture's view
             scores = [quality_score(r, ctx.quality(r)) - (1000.0 if r.path in dropped else 0.0) for r in members]
             keep = [members[i] for i in choose_keep(range(len(members)), scores, full, limit)]
             kept = ", ".join(r.path for r in keep[:KEEPS_NAMED])

@@ -315,6 +315,23 @@ class Context:
         encoded = (f or {}).get("views", {}).get(view)
         return decode_vector(encoded) if encoded else None
 
+    def clip_matrix(self, records: Iterable[ImageRecord], view: str = "full") -> tuple[list[ImageRecord], Any]:
+        """(the records that have this view, their embeddings as rows of one half-precision array — as the cache
+        keeps them: 1 GB for a million whole pictures, not a list of arrays and a float32 copy), or ([], None)."""
+        import numpy as np
+
+        records = list(records)
+        rows: list[ImageRecord] = []
+        matrix = None
+        for rec in records:
+            v = self.clip(rec, view)
+            if v is not None:
+                if matrix is None:
+                    matrix = np.empty((len(records), len(v)), dtype=np.float16)
+                matrix[len(rows)] = v
+                rows.append(rec)
+        return rows, (matrix[: len(rows)] if matrix is not None else None)
+
     def faces(self, rec: ImageRecord) -> list[Face]:
         """The image's detected faces at or above [identity] min_face_score, largest first."""
         f = cast(FacesFeatures, rec.features.get("faces") or {}) if rec.readable else FacesFeatures()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
 from curate.checks.registry import Context, dataset_check, rule
 from curate.derive.duplicates import DUPLICATES, keeper_groups
 from curate.derive.embeddings import near_pairs
@@ -39,18 +37,9 @@ DUP003 = rule(
 @dataset_check(emits=(DUP003,), needs=("quality", "clip"), settings=("duplicate", "quality"), consumes=(DUPLICATES,))
 def check(records: list[ImageRecord], ctx: Context) -> Iterator[Finding | Group | None]:
     copies = ctx.derived(DUPLICATES).copies
-    rows: list[ImageRecord] = []
-    full = None  # half precision, as the cache keeps them: 1 GB at 1,000,000 pictures
-    for r in records:
-        v = ctx.clip(r, "full") if r.readable and r.path not in copies else None
-        if v is not None:
-            if full is None:
-                full = np.empty((len(records), len(v)), dtype=np.float16)
-            full[len(rows)] = v
-            rows.append(r)
-    if full is None or len(rows) < 2:
+    rows, full = ctx.clip_matrix((r for r in records if r.readable and r.path not in copies), "full")
+    if len(rows) < 2:
         return
-    full = full[: len(rows)]
     limit = ctx.cfg.duplicate.clip_min_cosine
     neighbours: dict[int, dict[int, float]] = {}
     for i, j, c in near_pairs(full, limit):

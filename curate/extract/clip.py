@@ -468,7 +468,7 @@ def embed_texts(prompts: list[str], cache, opts: ClipOptions, loader: Loader | N
     digest = hashlib.sha256("\n".join(prompts).encode("utf-8")).hexdigest()
     key = f"{NAME}-text:{mid}"
     cached = cache.get_features(f"text:{digest}", {key: VERSION})
-    if cached is not None:  # a row as a bare list (before 0.2.0) was never read back: the cache keeps objects
+    if cached is not None:  # rows once written as bare lists are never read (the cache keeps objects): embedded again
         return np.stack([decode_vector(s) for s in cached[key]["vectors"]])
     model = loader.get()
     if model is None:
