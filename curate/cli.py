@@ -174,7 +174,9 @@ def audit(
         None, "--jsonl", help="Write the report as JSON Lines to FILE (one image per line; for very large sets)."
     ),
     max_listed: int = typer.Option(
-        200, "--max-listed", help="List at most this many images per console section, else summarise (0: all)."
+        200,
+        "--max-listed",
+        help="List at most this many images (or groups) per console section, else summarise (0: all).",
     ),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 on findings at this level: error, warning, never."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes/prefixes/categories."),

@@ -208,6 +208,7 @@ def _all_pairs_linkage(vectors, min_cosine, order):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_complete_linkage_and_near_pairs_equal_the_full_matrix(seed):
+    from curate.derive import embeddings
     from curate.derive.embeddings import near_pairs
 
     rng = np.random.default_rng(seed)
@@ -217,6 +218,10 @@ def test_complete_linkage_and_near_pairs_equal_the_full_matrix(seed):
     order = rng.permutation(n).tolist()
     for t in (0.7, 0.9):
         assert complete_linkage(v, t, order) == _all_pairs_linkage(v, t, order)
+        with pytest.MonkeyPatch.context() as small:  # candidates decided 3 at a time, placed rows dropped often
+            small.setattr(embeddings, "JOIN_BLOCK", 3)
+            small.setattr(embeddings, "DROP_PLACED_FROM", 5)
+            assert complete_linkage(v, t, order) == _all_pairs_linkage(v, t, order)
         sims = v @ v.T
         want = [(i, j) for i in range(n) for j in range(i + 1, n) if sims[i, j] >= t]
         assert [(i, j) for i, j, _ in near_pairs(v, t, block=37)] == want
@@ -366,6 +371,77 @@ def test_semantic_duplicates_group_the_same_shot_but_leave_hash_duplicates_to_du
     assert groups[0].kind == "semantic-duplicate"
 
 
+@pytest.mark.parametrize("indexed", [False, True])
+def test_from_spooled_from_the_vectors_are_spooled_with_the_same_findings(tmp_path, monkeypatch, indexed):
+    """From SPOOLED_FROM pictures DUP003 and the composition keeps read the whole-picture vectors from a spool, not
+    an array in memory (a million are 1 GB), compared all pairs a block against a block, or through the index: the
+    same findings and groups."""
+    from curate.derive import embeddings
+    from curate.spool import SpooledRows
+
+    if indexed:
+        pytest.importorskip("faiss")
+    labels_bg = ["classroom", "beach", "office", "forest", "kitchen", "street"]
+    labels_out = ["school uniform", "suit", "dress", "hoodie"]
+    n = 40
+    rng = np.random.default_rng(5)
+    recs, texts = _synthetic_set(
+        tmp_path, rng.integers(0, 3, n).tolist(), rng.integers(0, 4, n).tolist(), rng.integers(600, 1100, n).tolist(),
+        labels_bg, labels_out,
+    )  # fmt: skip
+    for k in range(0, n, 4):  # every fourth picture an edited copy of the one before it
+        shot = clip.decode_vector(recs[k].features["clip"]["views"]["full"])
+        edit = _unit(shot + rng.uniform(0.1, 0.4) * _unit(rng.normal(size=D)))
+        recs[k + 1].features["clip"]["views"]["full"] = clip.encode_vector(edit)
+    select = ("DUP003", "CPS")
+    want = _run(recs, texts, select=select)
+    assert sum(f.code == "DUP003" for f in want[0]) >= 3 and sum(f.code == "CPS001" for f in want[0]) >= 3
+    spooled = []
+    real = SpooledRows.append
+    monkeypatch.setattr(SpooledRows, "append", lambda self, row: spooled.append(id(self)) or real(self, row))
+    monkeypatch.setattr(embeddings, "SPOOLED_FROM", 2)
+    monkeypatch.setattr(embeddings, "INDEXED_FROM", 2 if indexed else 10**9)
+    got = _run(recs, texts, select=select)
+    assert len(set(spooled)) >= 2  # DUP003's and at least one cluster's
+    assert [(f.code, f.path, f.message) for f in got[0]] == [(f.code, f.path, f.message) for f in want[0]]
+    assert got[1] == want[1]
+
+
+def test_records_out_of_path_order_give_the_same_clusters(tmp_path):
+    """Pictures are visited most confidently labelled first, ties by path: records in any order give the same."""
+    from curate.checks.composition import _path_ranks
+
+    labels_bg = ["classroom", "beach", "office", "forest", "kitchen", "street"]
+    labels_out = ["school uniform", "suit", "dress", "hoodie"]
+    rng = np.random.default_rng(8)
+    recs, texts = _synthetic_set(
+        tmp_path, rng.integers(0, 3, 30).tolist(), rng.integers(0, 4, 30).tolist(), [1024] * 30, labels_bg, labels_out
+    )
+    for rec in recs[::3]:  # ties: the same views as another picture
+        rec.features["clip"]["views"] = recs[1].features["clip"]["views"]
+    shuffled = [recs[i] for i in rng.permutation(len(recs))]
+    assert _path_ranks(shuffled).tolist() == [int(r.path[1:3]) for r in shuffled]
+    assert _path_ranks(recs).tolist() == list(range(30))
+    want, got = _run(recs, texts), _run(shuffled, texts)
+    assert sum(f.code == "CPS001" for f in want[0]) >= 3
+    assert sorted((f.code, f.path, f.message) for f in got[0]) == sorted((f.code, f.path, f.message) for f in want[0])
+
+
+def test_spooled_pairs_are_the_pairs_of_the_array():
+    from curate.derive.embeddings import _spooled_pairs, near_pairs
+    from curate.spool import SpooledRows
+
+    v = _edited_shots(13, 500).astype(np.float16)
+    rows = SpooledRows(v.shape[1])
+    for row in v:
+        rows.append(row)
+    want = near_pairs(v, 0.95, indexed_from=10**9)
+    got = _spooled_pairs(rows, 0.95, block=37)
+    assert len(want) > 50 and [(i, j) for i, j, _ in got] == [(i, j) for i, j, _ in want]
+    assert np.allclose([c for *_, c in got], [c for *_, c in want], rtol=0, atol=1e-6)
+    assert [(i, j) for i, j, _ in near_pairs(rows, 0.95, indexed_from=10**9)] == [(i, j) for i, j, _ in got]
+
+
 # ---- identity on real faces -------------------------------------------------------------------------------
 
 faces_mod = pytest.importorskip("curate.extract.faces")
@@ -462,8 +538,8 @@ def test_a_cluster_the_captions_never_name_is_said_with_the_words_to_add():
 
 
 def test_a_large_cluster_and_a_large_set_stay_in_bounded_memory(monkeypatch):
-    """Rows that all match each other: the clusters are found without a candidates × candidates matrix, and
-    near_pairs takes fewer rows per block when N × block would pass COSINES_AT_ONCE — the same answers."""
+    """Rows that all match each other: the clusters are found without a candidates × candidates matrix (a block
+    of JOIN_BLOCK joined at a time), and near_pairs takes fewer rows per block when N × block would pass COSINES_AT_ONCE — the same answers."""
     from curate.derive import embeddings
     from curate.derive.embeddings import near_pairs
 
@@ -480,9 +556,12 @@ def test_a_large_cluster_and_a_large_set_stay_in_bounded_memory(monkeypatch):
             shapes.append(np.shape(out))
             return out
 
+    monkeypatch.setattr(embeddings, "JOIN_BLOCK", 16)
     got = complete_linkage(v.view(Watched), 0.9, order)
     assert got == _all_pairs_linkage(v, 0.9, order) and max(len(c) for c in got) > 300
-    assert all(len(s) <= 1 for s in shapes)  # cosines with one row at a time, never a 2-D block of candidates
+    # cosines with at most JOIN_BLOCK rows at a time, never a candidates × candidates block
+    assert all(len(s) <= 1 or s[1] <= 16 for s in shapes) and any(len(s) == 2 for s in shapes)
+    monkeypatch.undo()
     want = near_pairs(v, 0.9)
     monkeypatch.setattr(embeddings, "COSINES_AT_ONCE", 1000)  # 2 rows per block at N = 400
     got_pairs = near_pairs(v, 0.9)

@@ -129,3 +129,33 @@ def test_the_scan_joins_paths_as_pathlib_does():
     for root in (".", "/", "a", "a/b/", "./a", "/x/y", "a//b", ".."):
         for rel in ("f.jpg", "sub/f.jpg", "10_x y/é.png"):
             assert path_joiner(Path(root))(rel) == str(Path(root) / rel)
+
+
+def test_many_duplicate_groups_are_summarised_per_kind(tmp_path, run):
+    """A million-picture set has hundreds of thousands of duplicate groups: past --max-listed the console gives
+    their count per kind and the first five of each, not a line per group."""
+    d = tmp_path / "data" / "10_x"
+    d.mkdir(parents=True)
+    for i in range(7):  # seven pictures, each with an exact copy: seven groups
+        im = Image.new("RGB", (300, 300), (i * 30 % 256, 40 + i * 20, 90))
+        im.paste((255 - i * 30, 10, 10), (20 * i, 20, 20 * i + 60, 140))
+        for copy in ("a", "b"):
+            im.save(d / f"p{i}{copy}.png")
+    code, out, err = run("audit", tmp_path / "data", "--jobs", "1", "--select", "DUP001", "--max-listed", "3")
+    assert "DUPLICATE GROUPS" in out, err
+    groups = [line for line in out.splitlines() if ": keep 10_x/p" in line]
+    assert len(groups) == 5 and "— 7 groups, e.g.:" in out
+    assert "(7 groups, more than --max-listed 3: the full list is in --json, --jsonl or --html" in out
+    code, out, _ = run("audit", tmp_path / "data", "--jobs", "1", "--select", "DUP001", "--max-listed", "0")
+    assert len([line for line in out.splitlines() if ": keep 10_x/p" in line]) == 7 and "e.g." not in out
+
+
+def test_a_group_line_names_at_most_max_listed_of_each_verdict(tmp_path, run):
+    d = tmp_path / "data" / "10_x"
+    d.mkdir(parents=True)
+    im = Image.new("RGB", (300, 300), (30, 90, 150))
+    for k in range(6):
+        im.save(d / f"c{k}.png")
+    code, out, err = run("audit", tmp_path / "data", "--jobs", "1", "--select", "DUP001", "--max-listed", "2")
+    line = next(line for line in out.splitlines() if ": keep 10_x/c0.png" in line)
+    assert "· drop 10_x/c1.png, 10_x/c2.png and 3 more" in line, out

@@ -114,6 +114,37 @@ def test_a_finding_log_reads_back_past_2_gib_of_findings(monkeypatch):
     assert log[0] == given[0] and log[-1] == given[-1] and list(log) == given
 
 
+@pytest.mark.parametrize("where", ["file", "no file"])
+def test_spooled_rows_index_as_the_array_they_were(monkeypatch, where):
+    """Spooled rows (DUP003's vectors from 100,000 pictures) give what the array they were gives, however indexed,
+    with rows split across the spool's writes and some not yet written."""
+    import numpy as np
+
+    from curate.spool import SpooledRows
+
+    monkeypatch.setattr(spool, "WRITE_EVERY", 100)
+    if where == "no file":
+        monkeypatch.setattr(tempfile, "TemporaryFile", lambda *a, **k: (_ for _ in ()).throw(OSError("no tmp")))
+    want = np.random.default_rng(3).normal(size=(53, 7)).astype(np.float16)
+    rows = SpooledRows(7)
+    for row in want:
+        rows.append(row)
+    assert len(rows) == 53 and rows.shape == (53, 7) and rows.dtype == np.float16
+    assert (
+        np.array_equal(rows[0], want[0]) and np.array_equal(rows[-1], want[-1]) and np.array_equal(rows[17], want[17])
+    )
+    for key in (slice(None), slice(5, 20), slice(None, None, 7), slice(40, 100), slice(30, 10), slice(3, 50, 4)):
+        assert np.array_equal(rows[key], want[key]), key
+    for idx in ([5, 3, 3, 52, 0, 1, 2], np.array([], dtype=np.int64), np.arange(53)[::-1], [9]):
+        assert np.array_equal(rows[idx], want[idx]), idx
+    for bad in (53, -54, [0, 53]):
+        with pytest.raises(IndexError):
+            rows[bad]
+    with pytest.raises(ValueError, match="bytes"):
+        rows.append(np.zeros(6))
+    rows.close()
+
+
 def test_findings_by_image_as_the_definition_orders_them():
     given = findings(300, seed=5)
     records = [record(f"{k}.png") for k in range(25)]  # 20–24 have no findings

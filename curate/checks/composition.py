@@ -150,7 +150,7 @@ def aspect_clusters(records, ctx, aspect: str):
     if table is None:
         return [], None, None
     rows, profiles, probs, labels = table
-    order = sorted(range(len(rows)), key=lambda i: (-float(probs[i].max()), rows[i].path))
+    order = np.lexsort((_path_ranks(rows), -probs.max(axis=1)))  # most confidently labelled first, ties by path
     out = []
     for members in complete_linkage(profiles, ctx.cfg.composition.profile_min_cosine, order):
         mean = probs[members].mean(axis=0)
@@ -158,6 +158,15 @@ def aspect_clusters(records, ctx, aspect: str):
         out.append(([rows[i] for i in members], labels[top], round(float(mean[top]), 3)))
     out.sort(key=lambda c: (-len(c[0]), c[0][0].path))
     return out, table, probs
+
+
+def _path_ranks(rows: list[ImageRecord]) -> np.ndarray:
+    """Each row's place in path order (the audit passes records in path order: then no sort, no key per row)."""
+    if all(a.path <= b.path for a, b in zip(rows, rows[1:])):
+        return np.arange(len(rows))
+    ranks = np.empty(len(rows), dtype=np.int64)
+    ranks[sorted(range(len(rows)), key=lambda i: rows[i].path)] = np.arange(len(rows))
+    return ranks
 
 
 def label_words(label: str) -> list[str]:

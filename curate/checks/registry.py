@@ -316,21 +316,32 @@ class Context:
         return decode_vector(encoded) if encoded else None
 
     def clip_matrix(self, records: Iterable[ImageRecord], view: str = "full") -> tuple[list[ImageRecord], Any]:
-        """(the records that have this view, their embeddings as rows of one half-precision array — as the cache
-        keeps them: 1 GB for a million whole pictures, not a list of arrays and a float32 copy), or ([], None)."""
+        """(the records that have this view, their embeddings as rows at half precision, as the cache keeps them),
+        or ([], None). Up to SPOOLED_FROM records the rows are one array in memory; from there they are spooled
+        (curate.spool.SpooledRows, indexed as an array is): a million whole pictures are 1 GB."""
         import numpy as np
+
+        from curate.derive.embeddings import SPOOLED_FROM
+        from curate.spool import SpooledRows
 
         records = list(records)
         rows: list[ImageRecord] = []
-        matrix = None
+        matrix: Any = None
         for rec in records:
             v = self.clip(rec, view)
-            if v is not None:
-                if matrix is None:
-                    matrix = np.empty((len(records), len(v)), dtype=np.float16)
+            if v is None:
+                continue
+            if matrix is None:
+                spooled = len(records) >= SPOOLED_FROM
+                matrix = SpooledRows(len(v)) if spooled else np.empty((len(records), len(v)), dtype=np.float16)
+            if isinstance(matrix, SpooledRows):
+                matrix.append(v)
+            else:
                 matrix[len(rows)] = v
-                rows.append(rec)
-        return rows, (matrix[: len(rows)] if matrix is not None else None)
+            rows.append(rec)
+        if isinstance(matrix, np.ndarray):
+            matrix = matrix[: len(rows)]
+        return rows, matrix
 
     def faces(self, rec: ImageRecord) -> list[Face]:
         """The image's detected faces at or above [identity] min_face_score, largest first."""

@@ -34,7 +34,7 @@ def render(result: AuditResult, console: Console, fail_on: str, code: int, max_l
     console.print()
     _other_files(result, console, "DATASET (said once; fails the gate, not an image)", dataset_level=True)
     _images(result, by_path, console, "drop", "DROP", max_listed=max_listed)
-    _groups(result, console)
+    _groups(result, console, max_listed)
     _images(result, by_path, console, "review", "REVIEW", max_listed=max_listed)
     _images(result, by_path, console, "keep", "NOTES on kept", only_with_findings=True, max_listed=max_listed)
     _other_files(result, console, "OTHER FILES", dataset_level=False)
@@ -226,34 +226,64 @@ def _summarised(result: AuditResult, console: Console, paths: list[str], max_lis
     console.print()
 
 
-def _groups(result: AuditResult, console: Console) -> None:
+def _groups(result: AuditResult, console: Console, max_listed: int = MAX_LISTED) -> None:
+    """Duplicate groups and composition clusters, a line each. More groups than `max_listed` (0: no limit) are
+    summarised as a count per kind and the first PER_CODE of each; a line names at most `max_listed` pictures of
+    each verdict and counts the rest."""
     duplicates = [g for g in result.groups if not g.kind.endswith("-cluster")]
     clusters = [g for g in result.groups if g.kind.endswith("-cluster")]
-    if duplicates:
-        console.print(Text("DUPLICATE GROUPS", style="bold"))
-        for g in duplicates:
-            _group_line(result, console, f"  {g.kind}: keep ", g, (g.keep,))
-        console.print()
-    if clusters:
-        console.print(Text("COMPOSITION CLUSTERS", style="bold"))
-        for g in clusters:
-            e = g.evidence
-            head = (
-                f"  {e.get('aspect', g.kind)} ≈ '{e.get('label', '?')}' (p {e.get('probability', 0):.2f}): "
-                f"{len(g.members)} images, {e.get('allowed', '?')} allowed — keep "
+    for title, groups in (("DUPLICATE GROUPS", duplicates), ("COMPOSITION CLUSTERS", clusters)):
+        if not groups:
+            continue
+        console.print(Text(title, style="bold"))
+        if not max_listed or len(groups) <= max_listed:
+            for g in groups:
+                _group_line(result, console, "  ", g, max_listed)
+            console.print()
+            continue
+        by_kind: dict[str, list] = {}
+        for g in groups:
+            by_kind.setdefault(g.kind, []).append(g)
+        for kind, of_kind in by_kind.items():
+            console.print(Text(f"    {kind} — {_plural(len(of_kind), 'group')}, e.g.:"))
+            for g in of_kind[:PER_CODE]:
+                _group_line(result, console, "      ", g, max_listed)
+        console.print(
+            Text(
+                f"    ({len(groups)} groups, more than --max-listed {max_listed}: the full list is in --json, "
+                "--jsonl or --html; --max-listed 0 lists every group here)",
+                style="dim",
             )
-            _group_line(result, console, head, g, tuple(e.get("keep") or (g.keep,)))
+        )
         console.print()
 
 
-def _group_line(result: AuditResult, console: Console, head: str, g, keep: tuple[str, ...]) -> None:
+def _group_line(result: AuditResult, console: Console, indent: str, g, max_listed: int = MAX_LISTED) -> None:
+    """One group: what to keep, then its other pictures by verdict (at most `max_listed` named of each)."""
+
+    def names(paths: list[str]) -> str:
+        if max_listed and len(paths) > max_listed:
+            shown = min(PER_CODE, max_listed)
+            return ", ".join(_p(p) for p in paths[:shown]) + f" and {len(paths) - shown} more"
+        return ", ".join(_p(p) for p in paths)
+
+    if g.kind.endswith("-cluster"):
+        e = g.evidence
+        head = (
+            f"{indent}{e.get('aspect', g.kind)} ≈ '{e.get('label', '?')}' (p {e.get('probability', 0):.2f}): "
+            f"{len(g.members)} images, {e.get('allowed', '?')} allowed — keep "
+        )
+        keep = tuple(e.get("keep") or (g.keep,))
+    else:
+        head, keep = f"{indent}{g.kind}: keep ", (g.keep,)
     t = Text(head)
-    t.append(", ".join(_p(k) for k in keep), style="green")
+    t.append(names(list(keep)), style="green")
+    kept = set(keep)
     for verdict in ("drop", "review", "keep"):
-        others = [m for m in g.members if m not in keep and result.verdicts.get(m) == verdict]
+        others = [m for m in g.members if m not in kept and result.verdicts.get(m) == verdict]
         if others:
             t.append(f" · {verdict} " if verdict != "keep" else " · also kept ")
-            t.append(", ".join(_p(m) for m in others), style=VERDICT_STYLE[verdict])
+            t.append(names(others), style=VERDICT_STYLE[verdict])
     console.print(t)
 
 
